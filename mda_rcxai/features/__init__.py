@@ -1,0 +1,23 @@
+"""Features: MDAnalysis ``AnalysisBase`` classes that turn any trajectory into
+internal coordinates for a reaction-coordinate model.
+
+Imports only numpy, MDAnalysis and networkx, so it is fast and works without
+torch or OpenPathSampling.
+
+Examples
+--------
+>>> import MDAnalysis as mda
+>>> from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD
+>>> from mda_rcxai.features import DihedralFeatures
+>>> u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
+>>> X = DihedralFeatures(u.atoms).run(backend="serial").results.features
+>>> X.shape
+(1000, 45)
+"""
+
+from ._base import bond_graph
+from .dihedrals import DihedralFeatures, dihedral_alias, enumerate_dihedrals
+from .distances import AngleFeatures, DistanceFeatures
+
+__all__ = ["DihedralFeatures", "DistanceFeatures", "AngleFeatures",
+           "enumerate_dihedrals", "dihedral_alias", "bond_graph"]
