@@ -1,0 +1,29 @@
+"""Sphinx configuration for the mda_rcxai documentation."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))
+import mda_rcxai  # noqa: E402
+
+project = "mda_rcxai"
+author = "The mda_rcxai developers"
+copyright = "2026, The mda_rcxai developers"
+release = mda_rcxai.__version__
+version = release
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+]
+autosummary_generate = True
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+autodoc_default_options = {"members": True, "inherited-members": False}
+exclude_patterns = ["_build"]
+html_theme = "furo"
+html_title = f"mda_rcxai {release}"
+suppress_warnings = ["autosummary", "autodoc.import_object"]
