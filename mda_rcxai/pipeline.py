@@ -162,18 +162,20 @@ def stage_sample(study):
         return _load_paths(study)
     with study.stage("sample") as st:
         system = _system(cfg)
+        md = _md_kwargs(cfg)
         path = initial_path(system, state_A=cfg.system.state_A, state_B=cfg.system.state_B,
                             temperature=cfg.system.temperature,
                             high_temperature=cfg.tps.initial_temperature,
-                            seed=cfg.seed, verbose=study.verbose)
+                            seed=cfg.seed, verbose=study.verbose, **md)
         storage = study.path("tps.nc")
         if os.path.exists(storage):
             os.remove(storage)  # a TPS run that did not finish is redone from the start
         res = run_tps(system, path, n_steps=cfg.tps.n_steps, storage=storage,
                       temperature=cfg.system.temperature, seed=cfg.seed,
                       state_A=cfg.system.state_A, state_B=cfg.system.state_B,
-                      verbose=study.verbose)
-        paths = [_positions_angstrom(p) for p in res.accepted_paths]
+                      verbose=study.verbose, **md)
+        # interior frames only: the first frame lies in A and the last in B
+        paths = [_positions_angstrom(p)[1:-1] for p in res.accepted_paths]
         np.savez_compressed(study.path("paths.npz"),
                             positions=np.concatenate(paths),
                             lengths=np.array([len(p) for p in paths]))
@@ -187,14 +189,18 @@ def stage_sample(study):
     return paths
 
 
+def _md_kwargs(cfg):
+    s = cfg.system
+    return {"timestep_fs": s.timestep * 1000.0, "steps_per_frame": s.steps_per_frame,
+            "friction_per_ps": s.friction, "n_frames_max": cfg.tps.max_path_frames}
+
+
 def _positions_angstrom(p):
     """Positions (n_frames, n_atoms, 3) in Angstrom from an OPS trajectory or array."""
     if isinstance(p, np.ndarray):
         return p
-    xyz = getattr(p, "xyz", None)  # OPS Trajectory: nm
-    if xyz is not None:
-        return np.asarray(xyz, dtype=np.float64) * 10.0
-    return np.asarray(p, dtype=np.float64)
+    from .sampling.tps import trajectory_positions
+    return trajectory_positions(p, angstrom=True)
 
 
 def _load_paths(study):
