@@ -54,15 +54,52 @@ _FORMAT_VERSION = 1
 
 
 class ModelFileError(DatasetError):
-    """A saved model file is not ours, is damaged, or does not fit the data."""
+    """A saved model file is not ours, is damaged, or does not fit the data.
+
+    Also a :class:`~mda_rcxai.exceptions.DatasetError` and a ``ValueError``.
+
+    Examples
+    --------
+    >>> from mda_rcxai.model import ModelFileError
+    >>> isinstance(ModelFileError("bad file"), ValueError)
+    True
+    """
 
 
 class ModelFileNotFoundError(RcxaiError, FileNotFoundError):
-    """A saved model file does not exist."""
+    """A saved model file does not exist (also a ``FileNotFoundError``).
+
+    Examples
+    --------
+    >>> from mda_rcxai.model import CommittorModel, ModelFileNotFoundError
+    >>> try:
+    ...     CommittorModel.load("no-such-model.pt")
+    ... except FileNotFoundError as err:
+    ...     print(type(err).__name__)
+    ModelFileNotFoundError
+    """
 
 
 class TrainingError(RcxaiError, RuntimeError):
-    """Training diverged (non-finite loss)."""
+    """Training diverged (non-finite loss); lower the learning rate.
+
+    Examples
+    --------
+    >>> from mda_rcxai.model import TrainingError
+    >>> isinstance(TrainingError("loss is nan"), RuntimeError)
+    True
+    """
+
+
+class _Float32Input(nn.Module):
+    """Casts the input to float32, then applies ``net`` (for TorchScript export)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.to(torch.float32))
 
 
 @contextlib.contextmanager
@@ -854,8 +891,11 @@ class CommittorModel:
 
         For biased simulations (e.g. OpenMM-Torch, PLUMED's PyTorch module)
         that evaluate ``q`` from the features themselves. The file holds
-        :meth:`to_torch` compiled with ``torch.jit.script``; the feature
-        names are stored as the extra file ``mda_rcxai.json``.
+        :meth:`to_torch` compiled with ``torch.jit.script``: it takes raw
+        features, shape (n, n_features_in_), any float dtype (cast to
+        float32), and returns float32 ``q`` of shape (n, 1). The feature
+        names are stored as the extra file ``mda_rcxai.json`` (read it with
+        ``torch.jit.load(path, _extra_files={"mda_rcxai.json": ""})``).
 
         Parameters
         ----------
@@ -886,7 +926,7 @@ class CommittorModel:
         """
         import warnings
 
-        module = self.to_torch()
+        module = _Float32Input(self.to_torch()).eval()
         for p in module.parameters():
             p.requires_grad_(False)
         with warnings.catch_warnings():

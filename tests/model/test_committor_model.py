@@ -220,6 +220,8 @@ def test_torchscript_export(small_fitted, test_data, tmp_path):
         q_eager = small_fitted.to_torch()(x)
     assert q_script.shape == (len(X), 1)
     torch.testing.assert_close(q_script, q_eager, rtol=0, atol=0)
+    with torch.no_grad():  # float64 input (e.g. from a simulation) is cast
+        torch.testing.assert_close(scripted(x.double()), q_eager, rtol=0, atol=0)
     np.testing.assert_allclose(q_script[:, 0].numpy(), small_fitted.predict_q(X),
                                rtol=1e-4, atol=2e-5)
     assert [p.name for p in tmp_path.iterdir()] == ["q.pt"]  # no temporary left over
@@ -298,6 +300,7 @@ class _Evil:
         return (os.system, ("touch EVIL_RAN",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_load_refuses_foreign_and_unsafe_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ModelFileNotFoundError, match="no such file"):
@@ -433,3 +436,35 @@ def test_bad_hyperparameters(kwargs, match):
 def test_cuda_unavailable_is_explained():
     with pytest.raises(InputError, match="device='cpu'"):
         CommittorModel(device="cuda")
+
+
+# ----------------------------------------------------------------------
+# with the features layer
+# ----------------------------------------------------------------------
+def test_with_dihedral_features_end_to_end(tmp_path):
+    """X and names from DihedralFeatures -> fit -> held-out quality -> save -> load."""
+    mda = pytest.importorskip("MDAnalysis")
+    from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
+    from mda_rcxai.features import DihedralFeatures
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
+        res = DihedralFeatures(u.atoms).run(backend="serial").results
+    X, names = res.features, list(res.names)
+    assert X.shape == (1000, 45)
+    phi = np.deg2rad(X[:, names.index("phi")])
+    rng = np.random.default_rng(0)
+    q_true = 2.0 * (phi - np.median(phi)) / phi.std()  # p_B spread over (0, 1)
+    n_B = rng.binomial(10, (1 + np.tanh(q_true)) / 2).astype(float)
+    n_A = 10 - n_B
+    order = rng.permutation(len(X))
+    train, test = order[:700], order[700:]
+    model = CommittorModel(hidden_layers=(16,), max_epochs=100, learning_rate=3e-3, seed=0)
+    model.fit(X[train], n_A[train], n_B[train], feature_names=names)
+    held_out = model.evaluate(X[test], n_A[test], n_B[test])
+    assert held_out["log_likelihood"] > held_out["log_likelihood_constant"] + 0.1
+    assert np.corrcoef(model.predict_q(X[test]), q_true[test])[0, 1] > 0.95
+    path = model.save(tmp_path / "model.pt")
+    back = CommittorModel.load(path, feature_names=names)
+    np.testing.assert_array_equal(back.predict_q(X[test]), model.predict_q(X[test]))
