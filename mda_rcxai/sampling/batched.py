@@ -1,0 +1,755 @@
+"""Batched committor shooting: many replicas of a small molecule in one Context.
+
+Committor shooting of a 22-atom molecule is dominated by per-step and
+per-frame overhead (one OpenMM ``step`` call, one ``getState`` per frame, one
+state test per frame), not by force evaluation. This module puts ``K``
+non-interacting copies of the molecule into one :class:`openmm.System`
+(:func:`build_replica_system`), integrates them together and tests all of
+them against the stable states with one vectorised call per frame
+(:func:`shoot_batched`). A replica that reaches a state is counted and at
+once re-seeded with the next pending shot, so the batch stays full until
+the pool of shots empties.
+
+Only isolated molecules qualify: no periodic box, no cutoff, and only
+forces whose per-molecule terms can be copied (harmonic bonds and angles,
+periodic / Ryckaert-Bellemans / CMAP torsions, ``Custom{Bond,Angle,
+Torsion}Force`` and a ``NonbondedForce`` with ``NoCutoff``). Anything else
+(solvent, PME, implicit solvent, ...) is refused with a pointer to the
+OpenPathSampling engine, which can be parallelised with Dask workers.
+
+:func:`shoot_plain` is the reference: the same shooting rules with one
+single-molecule OpenMM Context, one shot at a time.
+
+Units: positions in nm, velocities in nm/ps, masses in Da, energies in
+kJ/mol, temperature in K, time step in fs, friction in 1/ps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+
+import numpy as np
+
+from ..exceptions import InputError, InputTypeError, SamplingError
+from ..systems import MolecularSystem, check_states
+
+__all__ = ["build_replica_system", "shoot_batched", "shoot_plain",
+           "COULOMB_CONSTANT", "BOLTZMANN_KJ_PER_MOL_K"]
+
+logger = logging.getLogger(__name__)
+
+#: OpenMM's ONE_4PI_EPS0, kJ nm / (mol e^2) (the value in its kernels).
+COULOMB_CONSTANT = 138.93545764438198
+#: Boltzmann constant times Avogadro's number, kJ / (mol K) (as OpenMM).
+BOLTZMANN_KJ_PER_MOL_K = 0.00831446261815324
+
+_PAIR_ENERGY = ("{kc}*qq/r + 4*eps*(sr6*sr6 - sr6); sr6 = (sig/r)^6"
+                .format(kc=repr(COULOMB_CONSTANT)))
+
+_OPS_HINT = ("batched shooting handles isolated molecules only; for this "
+             "system use the OpenPathSampling engine "
+             "(mda_rcxai.sampling.run_committor, parallel on Dask workers)")
+
+
+# ----------------------------------------------------------------------
+# the replica System
+def _copy_bonded(force, n_atoms, n_replicas):
+    """A copy of a bonded force holding the terms of every replica."""
+    import openmm
+    kind = type(force).__name__
+    if kind == "HarmonicBondForce":
+        new = openmm.HarmonicBondForce()
+        terms = [force.getBondParameters(b) for b in range(force.getNumBonds())]
+        for k in range(n_replicas):
+            o = k * n_atoms
+            for i, j, r0, kb in terms:
+                new.addBond(i + o, j + o, r0, kb)
+    elif kind == "HarmonicAngleForce":
+        new = openmm.HarmonicAngleForce()
+        terms = [force.getAngleParameters(a)
+                 for a in range(force.getNumAngles())]
+        for k in range(n_replicas):
+            o = k * n_atoms
+            for i, j, l, a0, ka in terms:
+                new.addAngle(i + o, j + o, l + o, a0, ka)
+    elif kind == "PeriodicTorsionForce":
+        new = openmm.PeriodicTorsionForce()
+        terms = [force.getTorsionParameters(t)
+                 for t in range(force.getNumTorsions())]
+        for k in range(n_replicas):
+            o = k * n_atoms
+            for i, j, l, m, per, ph, kt in terms:
+                new.addTorsion(i + o, j + o, l + o, m + o, per, ph, kt)
+    elif kind == "RBTorsionForce":
+        new = openmm.RBTorsionForce()
+        terms = [force.getTorsionParameters(t)
+                 for t in range(force.getNumTorsions())]
+        for k in range(n_replicas):
+            o = k * n_atoms
+            for t in terms:
+                new.addTorsion(*[a + o for a in t[:4]], *t[4:])
+    elif kind == "CMAPTorsionForce":
+        new = openmm.CMAPTorsionForce()
+        for m in range(force.getNumMaps()):
+            size, energy = force.getMapParameters(m)
+            new.addMap(size, energy)
+        terms = [force.getTorsionParameters(t)
+                 for t in range(force.getNumTorsions())]
+        for k in range(n_replicas):
+            o = k * n_atoms
+            for t in terms:
+                new.addTorsion(t[0], *[a + o for a in t[1:]])
+    elif kind in ("CustomBondForce", "CustomAngleForce",
+                  "CustomTorsionForce"):
+        if force.getNumTabulatedFunctions() if hasattr(
+                force, "getNumTabulatedFunctions") else 0:
+            return None
+        if force.getNumEnergyParameterDerivatives():
+            return None
+        new = getattr(openmm, kind)(force.getEnergyFunction())
+        for p in range(force.getNumPerBondParameters() if kind ==
+                       "CustomBondForce" else
+                       force.getNumPerAngleParameters() if kind ==
+                       "CustomAngleForce" else
+                       force.getNumPerTorsionParameters()):
+            name = (force.getPerBondParameterName(p) if kind ==
+                    "CustomBondForce" else
+                    force.getPerAngleParameterName(p) if kind ==
+                    "CustomAngleForce" else
+                    force.getPerTorsionParameterName(p))
+            (new.addPerBondParameter if kind == "CustomBondForce" else
+             new.addPerAngleParameter if kind == "CustomAngleForce" else
+             new.addPerTorsionParameter)(name)
+        for g in range(force.getNumGlobalParameters()):
+            new.addGlobalParameter(force.getGlobalParameterName(g),
+                                   force.getGlobalParameterDefaultValue(g))
+        n_atoms_term = {"CustomBondForce": 2, "CustomAngleForce": 3,
+                        "CustomTorsionForce": 4}[kind]
+        get, add, count = {
+            "CustomBondForce": (force.getBondParameters, new.addBond,
+                                force.getNumBonds()),
+            "CustomAngleForce": (force.getAngleParameters, new.addAngle,
+                                 force.getNumAngles()),
+            "CustomTorsionForce": (force.getTorsionParameters,
+                                   new.addTorsion, force.getNumTorsions()),
+        }[kind]
+        terms = [get(t) for t in range(count)]
+        for k in range(n_replicas):
+            o = k * n_atoms
+            for t in terms:
+                add(*[a + o for a in t[:n_atoms_term]], t[n_atoms_term])
+    else:
+        return None
+    if force.usesPeriodicBoundaryConditions():
+        return None
+    new.setForceGroup(force.getForceGroup())
+    new.setName(force.getName())
+    return new
+
+
+def _pair_table(nb, n_atoms):
+    """Intramolecular nonbonded pairs ``(i, j, chargeProd, sigma, epsilon)``.
+
+    Excluded pairs (exceptions with chargeProd = epsilon = 0) are dropped;
+    exceptions (1-4 pairs) keep their own parameters; all other pairs use
+    the Lorentz-Berthelot rules of :class:`openmm.NonbondedForce`.
+    Units: e^2, nm, kJ/mol.
+    """
+    import openmm.unit as u
+    q = np.empty(n_atoms)
+    sig = np.empty(n_atoms)
+    eps = np.empty(n_atoms)
+    for a in range(n_atoms):
+        qa, sa, ea = nb.getParticleParameters(a)
+        q[a] = qa.value_in_unit(u.elementary_charge)
+        sig[a] = sa.value_in_unit(u.nanometer)
+        eps[a] = ea.value_in_unit(u.kilojoule_per_mole)
+    exc = {}
+    for e in range(nb.getNumExceptions()):
+        i, j, qq, s, ep = nb.getExceptionParameters(e)
+        exc[(min(i, j), max(i, j))] = (
+            qq.value_in_unit(u.elementary_charge ** 2),
+            s.value_in_unit(u.nanometer), ep.value_in_unit(u.kilojoule_per_mole))
+    pairs = []
+    for i in range(n_atoms):
+        for j in range(i + 1, n_atoms):
+            if (i, j) in exc:
+                qq, s, ep = exc[(i, j)]
+            else:
+                qq, s, ep = (q[i] * q[j], 0.5 * (sig[i] + sig[j]),
+                             np.sqrt(eps[i] * eps[j]))
+            if qq == 0.0 and ep == 0.0:
+                continue
+            pairs.append((i, j, qq, s, ep))
+    return pairs
+
+
+def build_replica_system(system, n_replicas: int):
+    """One :class:`openmm.System` holding ``n_replicas`` non-interacting copies.
+
+    Atom ``a`` of copy ``k`` is particle ``k * n_atoms + a``. Bonded forces,
+    masses and constraints are copied per copy; the molecule's nonbonded
+    interactions (Coulomb and Lennard-Jones of every intramolecular pair,
+    with excluded pairs dropped, 1-4 exceptions at their own chargeProd /
+    sigma / epsilon and all other pairs by the Lorentz-Berthelot rules)
+    become one :class:`openmm.CustomBondForce` over the pairs of all copies,
+    with the Coulomb constant 138.93545764438198 kJ nm/(mol e^2) that
+    OpenMM uses. Copies never see each other, so each one moves exactly as
+    the single molecule would.
+
+    Parameters
+    ----------
+    system : MolecularSystem or openmm.System
+        An isolated molecule: not periodic, ``NonbondedForce`` with
+        ``NoCutoff``, no virtual sites. A ``CMMotionRemover`` is dropped
+        (it would act on all copies together).
+    n_replicas : int
+        Number of copies ``K`` (>= 1).
+
+    Returns
+    -------
+    openmm.System
+        ``K * n_atoms`` particles.
+
+    Raises
+    ------
+    InputError
+        For a periodic system, a cutoff, virtual sites or a force that
+        cannot be copied per molecule (implicit solvent, custom nonbonded
+        forces, ...); the message names it and points to the OPS engine.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> s = alanine_dipeptide()
+    >>> big = build_replica_system(s, 8)
+    >>> big.getNumParticles(), big.getNumConstraints()
+    (176, 96)
+    >>> sorted(type(f).__name__ for f in big.getForces())   # doctest: +NORMALIZE_WHITESPACE
+    ['CustomBondForce', 'HarmonicAngleForce', 'HarmonicBondForce',
+     'PeriodicTorsionForce']
+    """
+    import openmm
+    if isinstance(system, MolecularSystem):
+        omm = system.system
+    elif isinstance(system, openmm.System):
+        omm = system
+    else:
+        raise InputTypeError(f"system must be a MolecularSystem (see "
+                             f"mda_rcxai.systems) or an openmm.System, got "
+                             f"{type(system).__name__}")
+    if isinstance(n_replicas, bool) or int(n_replicas) != n_replicas \
+            or n_replicas < 1:
+        raise InputError(f"n_replicas={n_replicas!r} must be a positive "
+                         "integer")
+    n_replicas = int(n_replicas)
+    n = omm.getNumParticles()
+    if omm.usesPeriodicBoundaryConditions():
+        raise InputError(f"system is periodic; {_OPS_HINT}")
+    for a in range(n):
+        if omm.isVirtualSite(a):
+            raise InputError(f"system has virtual sites (particle {a}); "
+                             f"{_OPS_HINT}")
+    new = openmm.System()
+    masses = [omm.getParticleMass(a) for a in range(n)]
+    for _ in range(n_replicas):
+        for m in masses:
+            new.addParticle(m)
+    cons = [omm.getConstraintParameters(c)
+            for c in range(omm.getNumConstraints())]
+    for k in range(n_replicas):
+        o = k * n
+        for i, j, d in cons:
+            new.addConstraint(i + o, j + o, d)
+    for f in omm.getForces():
+        kind = type(f).__name__
+        if kind == "CMMotionRemover":
+            continue
+        if kind == "NonbondedForce":
+            if f.getNonbondedMethod() != openmm.NonbondedForce.NoCutoff:
+                raise InputError(
+                    "system's NonbondedForce uses a cutoff (method "
+                    f"{f.getNonbondedMethod()}); replicas need NoCutoff. "
+                    f"{_OPS_HINT}")
+            if f.getNumParticleParameterOffsets() \
+                    or f.getNumExceptionParameterOffsets():
+                raise InputError("system's NonbondedForce has parameter "
+                                 f"offsets, which are not copied; {_OPS_HINT}")
+            pairs = _pair_table(f, n)
+            cb = openmm.CustomBondForce(_PAIR_ENERGY)
+            for p in ("qq", "sig", "eps"):
+                cb.addPerBondParameter(p)
+            for k in range(n_replicas):
+                o = k * n
+                for i, j, qq, s, ep in pairs:
+                    cb.addBond(i + o, j + o, [qq, s, ep])
+            cb.setForceGroup(f.getForceGroup())
+            cb.setName("ReplicaNonbonded")
+            new.addForce(cb)
+            continue
+        copy = _copy_bonded(f, n, n_replicas)
+        if copy is None:
+            raise InputError(f"system has a {kind} that cannot be copied per "
+                             f"molecule; {_OPS_HINT}")
+        new.addForce(copy)
+    return new
+
+
+# ----------------------------------------------------------------------
+# platforms and the batch of replicas
+def _platform_names():
+    import openmm
+    return [openmm.Platform.getPlatform(i).getName()
+            for i in range(openmm.Platform.getNumPlatforms())]
+
+
+def _make_context(omm_system, make_integrator, platform, threads):
+    """Context on ``platform`` ("auto": the fastest one that works)."""
+    import openmm
+    names = _platform_names()
+    if platform == "auto":
+        cands = sorted(names, key=lambda nm: -openmm.Platform
+                       .getPlatformByName(nm).getSpeed())
+    else:
+        if platform not in names:
+            raise InputError(f"platform={platform!r} is not available; this "
+                             f"OpenMM has {names} (or use 'auto')")
+        cands = [platform]
+    errors = []
+    for name in cands:
+        plat = openmm.Platform.getPlatformByName(name)
+        props = {}
+        if name == "CPU":
+            props["Threads"] = str(threads)
+        elif name in ("CUDA", "OpenCL", "HIP"):
+            props["Precision"] = "mixed"
+        try:
+            integ = make_integrator()
+            return openmm.Context(omm_system, integ, plat, props), name
+        except Exception as err:  # OpenMMException: no device, no driver
+            errors.append(f"{name}: {err}")
+    raise SamplingError("could not create an OpenMM Context on "
+                        f"platform={platform!r}: " + "; ".join(errors))
+
+
+def _langevin(temperature, friction_per_ps, timestep_fs, seed):
+    import openmm
+    import openmm.unit as u
+
+    def make():
+        integ = openmm.LangevinMiddleIntegrator(
+            temperature * u.kelvin, friction_per_ps / u.picosecond,
+            timestep_fs * u.femtosecond)
+        # OpenMM treats seed 0 as "pick one at random": map it to 1
+        integ.setRandomNumberSeed(int(seed) % 2 ** 31 or 1)
+        return integ
+    return make
+
+
+def _velocity_sigma(omm, temperature):
+    """sqrt(kT/m) per particle, nm/ps (0 for massless particles)."""
+    import openmm.unit as u
+    m = np.array([omm.getParticleMass(a).value_in_unit(u.dalton)
+                  for a in range(omm.getNumParticles())])
+    kt = BOLTZMANN_KJ_PER_MOL_K * temperature    # kJ/mol; kJ/g = (nm/ps)^2
+    with np.errstate(divide="ignore"):
+        return np.where(m > 0, np.sqrt(kt / np.where(m > 0, m, 1.0)), 0.0)
+
+
+def _shot_rng(seed, config, shot):
+    """The Generator drawing the initial velocities of one shot."""
+    return np.random.default_rng(np.random.SeedSequence(
+        [int(seed), int(config), int(shot)]))
+
+
+class _ReplicaBatch:
+    """K copies of a molecule integrated together in one Context.
+
+    Internal; used by :func:`shoot_batched` and the tests. ``positions``
+    holds the latest positions read from the Context, ``(K, n_atoms, 3)``
+    nm.
+    """
+
+    def __init__(self, system: MolecularSystem, n_replicas, temperature,
+                 timestep_fs, friction_per_ps, seed, platform, threads):
+        self.n_atoms = system.n_atoms
+        self.n_replicas = int(n_replicas)
+        self.system = build_replica_system(system, self.n_replicas)
+        self.context, self.platform = _make_context(
+            self.system, _langevin(temperature, friction_per_ps,
+                                   timestep_fs, seed), platform, threads)
+        self.integrator = self.context.getIntegrator()
+        self.tolerance = self.integrator.getConstraintTolerance()
+        self.sigma = _velocity_sigma(system.system, temperature)
+        self.positions = np.tile(np.asarray(system.positions, float),
+                                 (self.n_replicas, 1, 1))
+        self.context.setPositions(self.positions.reshape(-1, 3))
+        self.context.setVelocitiesToTemperature(temperature, int(seed) + 1)
+
+    def reseed(self, slots, positions, rngs):
+        """Put new configurations with fresh velocities into ``slots``.
+
+        Each replica gets Maxwell-Boltzmann velocities from its own
+        Generator; then constraints are applied to all positions and
+        velocities (the other replicas already satisfy them, so they move
+        by at most the constraint tolerance).
+        """
+        vel = self.context.getState(getVelocities=True).getVelocities(
+            asNumpy=True)._value.reshape(self.n_replicas, self.n_atoms, 3)
+        for s, x, rng in zip(slots, positions, rngs):
+            self.positions[s] = x
+            vel[s] = rng.standard_normal((self.n_atoms, 3)) \
+                * self.sigma[:, None]
+        self.context.setPositions(self.positions.reshape(-1, 3))
+        self.context.setVelocities(vel.reshape(-1, 3))
+        self.context.applyConstraints(self.tolerance)
+        self.context.applyVelocityConstraints(self.tolerance)
+
+    def advance(self, n_steps):
+        """Integrate ``n_steps`` and read positions, ``(K, n_atoms, 3)`` nm."""
+        self.integrator.step(int(n_steps))
+        self.positions = self.context.getState(getPositions=True) \
+            .getPositions(asNumpy=True)._value.reshape(
+                self.n_replicas, self.n_atoms, 3)
+        return self.positions
+
+    def velocities(self):
+        """Current velocities, ``(K, n_atoms, 3)`` nm/ps."""
+        return self.context.getState(getVelocities=True).getVelocities(
+            asNumpy=True)._value.reshape(self.n_replicas, self.n_atoms, 3)
+
+
+# ----------------------------------------------------------------------
+# shooting
+def _check_args(system, configurations_nm, n_shots, state_A, state_B,
+                temperature, timestep_fs, steps_per_frame, friction_per_ps,
+                max_frames, seed, platform, threads, skip, on_config_done):
+    from .engine import EngineSettings
+    if not isinstance(system, MolecularSystem):
+        raise InputTypeError(f"system must be a MolecularSystem (see "
+                             f"mda_rcxai.systems), got {type(system).__name__}")
+    try:
+        x = np.asarray(configurations_nm, dtype=float)
+    except (TypeError, ValueError):
+        raise InputTypeError("configurations_nm must be an array of "
+                             "positions in nm, (n_configurations, n_atoms, 3)"
+                             ) from None
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1:] != (system.n_atoms, 3):
+        raise InputError(f"configurations_nm has shape {x.shape}; want "
+                         f"(n_configurations, {system.n_atoms}, 3) in nm")
+    if not np.all(np.isfinite(x)):
+        raise InputError("configurations_nm contains NaN or inf")
+    n_conf = x.shape[0]
+    shots = np.asarray(n_shots)
+    if shots.ndim == 0:
+        shots = np.full(n_conf, shots)
+    if shots.shape != (n_conf,) or not np.issubdtype(shots.dtype, np.integer) \
+            and not np.all(np.mod(shots, 1) == 0):
+        raise InputError(f"n_shots={n_shots!r} must be an integer or one "
+                         f"integer per configuration ({n_conf})")
+    shots = shots.astype(int)
+    if np.any(shots < 0):
+        raise InputError(f"n_shots={n_shots!r} must be >= 0")
+    settings = EngineSettings.make(
+        temperature=temperature, timestep_fs=timestep_fs,
+        steps_per_frame=steps_per_frame, friction_per_ps=friction_per_ps,
+        platform=platform, threads=threads, n_frames_max=max_frames)
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise InputError(f"seed={seed!r} must be a non-negative integer")
+    skip = set() if skip is None else {int(i) for i in skip}
+    bad = [i for i in skip if not 0 <= i < n_conf]
+    if bad:
+        raise InputError(f"skip has indices {sorted(bad)} outside 0.."
+                         f"{n_conf - 1}")
+    if on_config_done is not None and not callable(on_config_done):
+        raise InputTypeError("on_config_done must be callable as "
+                             "f(i, n_A_i, n_B_i) or None")
+    sA, sB = check_states(system.states, [state_A, state_B], system.n_atoms)
+    return x, shots, settings, int(seed), skip, sA, sB
+
+
+def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
+                  state_A="C7eq", state_B="C7ax", temperature: float = 300.0,
+                  timestep_fs: float = 2.0, steps_per_frame: int = 10,
+                  friction_per_ps: float = 1.0, max_frames: int = 2000,
+                  n_replicas: int = 64, seed: int = 0, platform: str = "CPU",
+                  threads: int = 1, on_config_done=None, skip=None,
+                  verbose: bool = True, info: dict | None = None):
+    """Committor shooting with many replicas in one OpenMM Context.
+
+    Every shot starts at its configuration with fresh Maxwell-Boltzmann
+    velocities and runs forward under Langevin dynamics
+    (``LangevinMiddleIntegrator``, as the OPS engine of
+    :func:`mda_rcxai.sampling.make_engine`) until it enters ``state_A`` or
+    ``state_B``. All pending shots of all configurations form one pool;
+    ``n_replicas`` of them integrate together in a replica System
+    (:func:`build_replica_system`). Every ``steps_per_frame`` steps the
+    positions of all replicas are read once and tested against both states
+    at once; a finished replica is counted and immediately re-seeded with
+    the next shot from the pool (its configuration, new velocities, then
+    constraints), so the batch stays full until the pool empties.
+
+    A configuration already inside a state counts all its shots for that
+    state without integrating (frame 0 is tested, as in OPS). A shot that
+    has not reached a state within ``max_frames`` frames (counting the
+    starting frame, as OPS ``n_frames_max``) counts as undecided.
+
+    Parameters
+    ----------
+    system : MolecularSystem
+        An isolated molecule (see :func:`build_replica_system`) with states.
+    configurations_nm : array_like
+        ``(n_configurations, n_atoms, 3)`` (or one ``(n_atoms, 3)``)
+        starting positions, nm.
+    n_shots : int or array_like of int
+        Shots per configuration (one number, or one per configuration).
+    state_A, state_B : str or StateDefinition
+        Names in ``system.states`` or definitions.
+    temperature : float
+        K (thermostat and initial velocities).
+    timestep_fs : float
+        Time step, fs.
+    steps_per_frame : int
+        MD steps between state tests.
+    friction_per_ps : float
+        Langevin friction, 1/ps.
+    max_frames : int
+        Longest shot, frames (including the start); longer shots count as
+        undecided.
+    n_replicas : int
+        Replicas integrated together, ``K`` (capped at the number of
+        pending shots). 64 is a good choice on one CPU core; use hundreds
+        or thousands on a GPU.
+    seed : int
+        Initial velocities of shot ``j`` of configuration ``i`` come from
+        ``numpy.random.default_rng(SeedSequence([seed, i, j]))``; the
+        integrator's random stream from ``seed``. The integrator noise is
+        shared by all replicas of the Context, so results depend on ``K``:
+        the same seed, ``K``, inputs and platform give the same counts.
+    platform : str
+        OpenMM platform ("CPU", "Reference", "CUDA", "OpenCL") or "auto"
+        (the fastest that can create a Context).
+    threads : int
+        Threads of the CPU platform.
+    on_config_done : callable, optional
+        ``on_config_done(i, n_A_i, n_B_i)`` is called as soon as all shots
+        of configuration ``i`` are finished (for resumable datasets).
+    skip : set of int, optional
+        Configurations already done: not shot, counts returned as 0.
+    verbose : bool
+        Progress bar (shots) naming the platform and ``K``.
+    info : dict, optional
+        Filled with ``platform``, ``n_replicas``, ``n_steps`` (integrator
+        steps), ``replica_steps`` (steps x K), ``wall_s`` and ``n_shots``.
+
+    Returns
+    -------
+    n_A, n_B, n_undecided : numpy.ndarray of int
+        Per configuration, shape ``(n_configurations,)``.
+
+    Raises
+    ------
+    InputError, InputTypeError, StateError
+        Bad arguments or a system that cannot be replicated.
+    SamplingError
+        No Context could be created, or a replica's positions became NaN.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> s = alanine_dipeptide()
+    >>> n_A, n_B, n_U = shoot_batched(s, s.positions, 4, n_replicas=4,
+    ...                               verbose=False)
+    >>> n_A.tolist(), n_B.tolist(), n_U.tolist()   # starts inside C7eq
+    ([4], [0], [0])
+    """
+    if isinstance(n_replicas, bool) or not isinstance(
+            n_replicas, (int, np.integer)) or n_replicas < 1:
+        raise InputError(f"n_replicas={n_replicas!r} must be a positive "
+                         "integer")
+    x, shots, settings, seed, skip, sA, sB = _check_args(
+        system, configurations_nm, n_shots, state_A, state_B, temperature,
+        timestep_fs, steps_per_frame, friction_per_ps, max_frames, seed,
+        platform, threads, skip, on_config_done)
+    n_conf = x.shape[0]
+    n_A = np.zeros(n_conf, dtype=np.int64)
+    n_B = np.zeros(n_conf, dtype=np.int64)
+    n_U = np.zeros(n_conf, dtype=np.int64)
+    remaining = np.where([i in skip for i in range(n_conf)], 0, shots)
+
+    # frame 0: configurations already inside a state
+    in_A0 = sA.contains(x)
+    in_B0 = sB.contains(x)
+    pool = deque()
+    for i in range(n_conf):
+        if remaining[i] == 0:
+            continue
+        if in_A0[i] or in_B0[i]:
+            (n_A if in_A0[i] else n_B)[i] = remaining[i]
+            remaining[i] = 0
+            if on_config_done is not None:
+                on_config_done(i, int(n_A[i]), int(n_B[i]))
+            continue
+        pool.extend((i, j) for j in range(int(remaining[i])))
+    total = len(pool)
+    stats = {"platform": None, "n_replicas": 0, "n_steps": 0,
+             "replica_steps": 0, "wall_s": 0.0, "n_shots": total}
+    if info is not None:
+        info.update(stats)
+    if total == 0:
+        return n_A, n_B, n_U
+
+    K = min(int(n_replicas), total)
+    t0 = time.perf_counter()
+    batch = _ReplicaBatch(system, K, settings["temperature"],
+                          settings["timestep_fs"],
+                          settings["friction_per_ps"], seed,
+                          settings["platform"], settings["threads"])
+    logger.info("batched shooting: %d shots of %d configurations, K=%d "
+                "replicas on %s", total, n_conf, K, batch.platform)
+    from .tps import _tqdm
+    bar = _tqdm(verbose, total=total, unit="shot",
+                desc=f"batched shooting (K={K}, {batch.platform})")
+
+    task = [None] * K           # (config, shot) per slot, None = idle
+    frames = np.zeros(K, dtype=np.int64)
+    n_max = settings["n_frames_max"]
+    spf = settings["steps_per_frame"]
+
+    def fill(slots):
+        picked = []
+        for s in slots:
+            if not pool:
+                break
+            task[s] = pool.popleft()
+            frames[s] = 1
+            picked.append(s)
+        if picked:
+            batch.reseed(picked, [x[task[s][0]] for s in picked],
+                         [_shot_rng(seed, *task[s]) for s in picked])
+
+    def finish(s, outcome):
+        i = task[s][0]
+        (n_A, n_B, n_U)[outcome][i] += 1
+        task[s] = None
+        remaining[i] -= 1
+        bar.update(1)
+        if remaining[i] == 0 and on_config_done is not None:
+            on_config_done(i, int(n_A[i]), int(n_B[i]))
+
+    n_steps = 0
+    try:
+        fill(range(K))
+        while any(t is not None for t in task):
+            pos = batch.advance(spf)
+            n_steps += spf
+            frames += 1
+            active = np.array([t is not None for t in task])
+            if not np.all(np.isfinite(pos[active])):
+                bad = [task[s] for s in np.flatnonzero(active)
+                       if not np.all(np.isfinite(pos[s]))]
+                raise SamplingError(
+                    f"positions became NaN in shots (configuration, shot) "
+                    f"{bad[:5]}; check the configurations and the time step "
+                    f"(timestep_fs={settings['timestep_fs']})")
+            inA = sA.contains(pos) & active
+            inB = sB.contains(pos) & active
+            late = active & ~inA & ~inB & (frames >= n_max)
+            done = np.flatnonzero(inA | inB | late)
+            for s in done:
+                finish(s, 0 if inA[s] else 1 if inB[s] else 2)
+            if len(done):
+                fill(done)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    stats.update(platform=batch.platform, n_replicas=K, n_steps=n_steps,
+                 replica_steps=n_steps * K, wall_s=wall)
+    if info is not None:
+        info.update(stats)
+    return n_A, n_B, n_U
+
+
+def shoot_plain(system: MolecularSystem, configurations_nm, n_shots, *,
+                state_A="C7eq", state_B="C7ax", temperature: float = 300.0,
+                timestep_fs: float = 2.0, steps_per_frame: int = 10,
+                friction_per_ps: float = 1.0, max_frames: int = 2000,
+                seed: int = 0, platform: str = "CPU", threads: int = 1,
+                verbose: bool = False, info: dict | None = None):
+    """Reference shooting loop: one single-molecule Context, one shot at a time.
+
+    Same rules, seeds of the initial velocities and integrator as
+    :func:`shoot_batched` but with the original System (including its
+    ``CMMotionRemover``), one ``getState`` and one state test per frame per
+    shot. Used to validate and benchmark :func:`shoot_batched`.
+
+    Returns
+    -------
+    n_A, n_B, n_undecided : numpy.ndarray of int
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> s = alanine_dipeptide()
+    >>> [c.tolist() for c in shoot_plain(s, s.positions, 3)]
+    [[3], [0], [0]]
+    """
+    x, shots, settings, seed, _, sA, sB = _check_args(
+        system, configurations_nm, n_shots, state_A, state_B, temperature,
+        timestep_fs, steps_per_frame, friction_per_ps, max_frames, seed,
+        platform, threads, None, None)
+    n_conf = x.shape[0]
+    out = np.zeros((3, n_conf), dtype=np.int64)
+    in_A0, in_B0 = sA.contains(x), sB.contains(x)
+    stats = {"platform": None, "n_steps": 0, "wall_s": 0.0,
+             "n_shots": int(shots.sum())}
+    t0 = time.perf_counter()
+    context, name = _make_context(
+        system.system, _langevin(settings["temperature"],
+                                 settings["friction_per_ps"],
+                                 settings["timestep_fs"], seed),
+        settings["platform"], settings["threads"])
+    integ = context.getIntegrator()
+    tol = integ.getConstraintTolerance()
+    sigma = _velocity_sigma(system.system, settings["temperature"])
+    spf, n_max = settings["steps_per_frame"], settings["n_frames_max"]
+    from .tps import _tqdm
+    bar = _tqdm(verbose, total=int(shots.sum()), unit="shot",
+                desc=f"plain shooting ({name})")
+    n_steps = 0
+    for i in range(n_conf):
+        if in_A0[i] or in_B0[i]:
+            out[0 if in_A0[i] else 1, i] = shots[i]
+            bar.update(int(shots[i]))
+            continue
+        for j in range(shots[i]):
+            rng = _shot_rng(seed, i, j)
+            context.setPositions(x[i])
+            context.setVelocities(rng.standard_normal(x[i].shape)
+                                  * sigma[:, None])
+            context.applyConstraints(tol)
+            context.applyVelocityConstraints(tol)
+            outcome = 2
+            for _ in range(n_max - 1):
+                integ.step(spf)
+                n_steps += spf
+                pos = context.getState(getPositions=True).getPositions(
+                    asNumpy=True)._value
+                if sA.contains(pos)[0]:
+                    outcome = 0
+                    break
+                if sB.contains(pos)[0]:
+                    outcome = 1
+                    break
+            out[outcome, i] += 1
+            bar.update(1)
+    bar.close()
+    stats.update(platform=name, n_steps=n_steps,
+                 wall_s=time.perf_counter() - t0)
+    if info is not None:
+        info.update(stats)
+    return out[0], out[1], out[2]
