@@ -73,7 +73,8 @@ def check_X(X, name="X", n_features=None, feature_names=None):
         bad = ~finite
         r, c = _first_bad(bad)
         kind = "NaN" if np.isnan(arr[r, c]) else "inf"
-        label = f" ({feature_names[c]})" if feature_names is not None and c < len(feature_names) else ""
+        named = feature_names is not None and c < len(feature_names)
+        label = f" ({feature_names[c]})" if named else ""
         raise InputError(
             f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf); the first "
             f"is {kind} at row {r}, column {c}{label}. Drop those configurations, e.g. "
@@ -165,7 +166,9 @@ def check_targets(n, n_A=None, n_B=None, p_B=None, sample_weight=None):
                 f"sample_weight must be >= 0; sample_weight[{i}] = {w[i]:g}"
             )
         if not (w > 0).any():
-            raise InputError("sample_weight is zero everywhere; give some configurations weight > 0")
+            raise InputError(
+                "sample_weight is zero everywhere; give some configurations weight > 0"
+            )
         a, b = a * w, b * w
     return a, b, mode
 

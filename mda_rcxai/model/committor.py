@@ -408,13 +408,16 @@ class CommittorModel:
         >>> CommittorModel().check_is_fitted()
         Traceback (most recent call last):
         ...
-        mda_rcxai.exceptions.NotFittedError: This CommittorModel is not fitted yet; call fit(X, n_A, n_B) or CommittorModel.load(path) first
+        mda_rcxai.exceptions.NotFittedError: This CommittorModel is not fitted yet; call fit(...
         """
         if getattr(self, "net_", None) is None:
             raise NotFittedError(
                 f"This {type(self).__name__} is not fitted yet; call fit(X, n_A, n_B) or "
                 f"{type(self).__name__}.load(path) first"
             )
+
+    def __sklearn_is_fitted__(self):
+        return getattr(self, "net_", None) is not None
 
     def _build_net(self, n_features):
         layers = []

@@ -243,6 +243,18 @@ def test_shap_deep_explainer_additivity(small_fitted, test_data):
         e_f = mod(background)[:, 0].mean().item()
     np.testing.assert_allclose(sv.sum(axis=1), f_x - e_f, atol=1e-4)
     np.testing.assert_allclose(np.ravel(explainer.expected_value)[0], e_f, atol=1e-5)
+    # GradientExplainer (expected gradients) runs on the same module
+    gsv = np.asarray(shap.GradientExplainer(mod, background).shap_values(x, nsamples=20, rseed=0))
+    assert gsv.reshape(len(x), N_FEATURES).shape == (len(x), N_FEATURES)
+    assert np.isfinite(gsv).all()
+
+
+def test_pickle_round_trip(small_fitted, test_data):
+    """Models travel to worker processes (dask, multiprocessing) by pickle."""
+    X = test_data[0][:50]
+    back = pickle.loads(pickle.dumps(small_fitted))
+    np.testing.assert_array_equal(back.predict_q(X), small_fitted.predict_q(X))
+    assert small_fitted.__sklearn_is_fitted__() and not CommittorModel().__sklearn_is_fitted__()
 
 
 # ----------------------------------------------------------------------
