@@ -142,12 +142,12 @@ class ModelConfig:
 
     hidden_layers: list = field(default_factory=lambda: [64, 64])
     activation: str = "tanh"
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-2
     learning_rate: float = 1e-3
     max_epochs: int = 500
     batch_size: int = 64
     validation_fraction: float = 0.2
-    early_stopping: int = 30
+    early_stopping: int = 50
 
 
 @dataclass
