@@ -415,6 +415,12 @@ class _ReplicaBatch:
                 self.n_replicas, self.n_atoms, 3)
         return self.positions
 
+    def set_state(self, positions, velocities):
+        """Set all positions (nm) and velocities (nm/ps), ``(K, n_atoms, 3)``."""
+        self.positions = np.array(positions, dtype=float)
+        self.context.setPositions(self.positions.reshape(-1, 3))
+        self.context.setVelocities(np.asarray(velocities).reshape(-1, 3))
+
     def velocities(self):
         """Current velocities, ``(K, n_atoms, 3)`` nm/ps."""
         return self.context.getState(getVelocities=True).getVelocities(
@@ -491,7 +497,11 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
     positions of all replicas are read once and tested against both states
     at once; a finished replica is counted and immediately re-seeded with
     the next shot from the pool (its configuration, new velocities, then
-    constraints), so the batch stays full until the pool empties.
+    constraints), so the batch stays full until the pool empties. Once the
+    pool is empty and at most a quarter of the replicas still run (and
+    ``K > 8``), the running shots move, positions and velocities, into a
+    smaller batch, so that the tail of long shots does not pay for idle
+    replicas.
 
     A configuration already inside a state counts all its shots for that
     state without integrating (frame 0 is tested, as in OPS). A shot that
@@ -543,8 +553,10 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
     verbose : bool
         Progress bar (shots) naming the platform and ``K``.
     info : dict, optional
-        Filled with ``platform``, ``n_replicas``, ``n_steps`` (integrator
-        steps), ``replica_steps`` (steps x K), ``wall_s`` and ``n_shots``.
+        Filled with ``platform``, ``n_replicas`` (K at the start),
+        ``n_steps`` (integrator steps), ``replica_steps`` (steps x
+        replicas), ``wall_s``, ``n_shots`` and ``batch_sizes`` (K after
+        each shrink of the tail).
 
     Returns
     -------
@@ -597,7 +609,8 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
         pool.extend((i, j) for j in range(int(remaining[i])))
     total = len(pool)
     stats = {"platform": None, "n_replicas": 0, "n_steps": 0,
-             "replica_steps": 0, "wall_s": 0.0, "n_shots": total}
+             "replica_steps": 0, "wall_s": 0.0, "n_shots": total,
+             "batch_sizes": []}
     if info is not None:
         info.update(stats)
     if total == 0:
@@ -641,12 +654,31 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
         if remaining[i] == 0 and on_config_done is not None:
             on_config_done(i, int(n_A[i]), int(n_B[i]))
 
-    n_steps = 0
+    n_steps = replica_steps = 0
+    sizes = [K]
     try:
         fill(range(K))
         while any(t is not None for t in task):
+            if not pool and K > 8:
+                act = [s for s in range(K) if task[s] is not None]
+                if len(act) <= K // 4:
+                    # the tail: move the running shots into a smaller batch
+                    # so that idle replicas stop costing force evaluations
+                    vel = batch.velocities()[act]
+                    pos = batch.positions[act]
+                    K = len(act)
+                    batch = _ReplicaBatch(
+                        system, K, settings["temperature"],
+                        settings["timestep_fs"], settings["friction_per_ps"],
+                        seed + 7919 * len(sizes), batch.platform,
+                        settings["threads"])
+                    batch.set_state(pos, vel)
+                    task = [task[s] for s in act]
+                    frames = frames[act]
+                    sizes.append(K)
             pos = batch.advance(spf)
             n_steps += spf
+            replica_steps += spf * K
             frames += 1
             active = np.array([t is not None for t in task])
             if not np.all(np.isfinite(pos[active])):
@@ -667,8 +699,9 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
     finally:
         bar.close()
     wall = time.perf_counter() - t0
-    stats.update(platform=batch.platform, n_replicas=K, n_steps=n_steps,
-                 replica_steps=n_steps * K, wall_s=wall)
+    stats.update(platform=batch.platform, n_replicas=sizes[0],
+                 n_steps=n_steps, replica_steps=replica_steps, wall_s=wall,
+                 batch_sizes=sizes)
     if info is not None:
         info.update(stats)
     return n_A, n_B, n_U

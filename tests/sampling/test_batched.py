@@ -251,6 +251,22 @@ def test_same_seed_same_counts_and_callbacks(ala):
     assert (c[0] + c[1] + c[2]).tolist() == [10, 0, 10, 0, 10]
 
 
+def test_tail_moves_into_smaller_batch(ala):
+    runs = []
+    for _ in range(2):
+        info = {}
+        runs.append((shoot_batched(ala, BARRIER_NM, 16, n_replicas=64,
+                                   seed=4, verbose=False, info=info), info))
+    (a, info), (b, _) = runs
+    sizes = info["batch_sizes"]
+    assert sizes[0] == 64 and len(sizes) > 1 and sizes[-1] <= 16
+    assert info["replica_steps"] < 64 * info["n_steps"]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert np.all(a[0] + a[1] + a[2] == 16)
+    assert a[1][0] == 0 and a[1][4] == 16
+
+
 def test_max_frames_counts_undecided(ala):
     n_A, n_B, n_U = shoot_batched(ala, BARRIER_NM[1:4], 8, max_frames=2,
                                   n_replicas=8, verbose=False)
