@@ -1,0 +1,40 @@
+"""OpenPathSampling glue: engine, TPS, harvesting and committor shooting.
+
+* :func:`make_engine` -- an OPS OpenMM engine for a system;
+* :func:`initial_path` -- a first A->B path (hot MD, then relaxation);
+* :func:`run_tps` -- OPS transition path sampling (two-way or one-way);
+* :func:`harvest` -- shooting configurations from paths (or where a model
+  is unsure);
+* :func:`run_committor` -- committor shooting (serial or on Dask),
+  resumable, into a :class:`CommittorDataset`.
+
+Units: OpenMM/OPS work in nm and ps; configurations and datasets handed to
+the rest of mda_rcxai are in Angstrom (MDAnalysis).
+
+Examples
+--------
+>>> from mda_rcxai.systems import alanine_dipeptide
+>>> from mda_rcxai.sampling import initial_path, run_tps, harvest, run_committor
+>>> system = alanine_dipeptide()
+>>> path = initial_path(system, seed=1)                         # doctest: +SKIP
+>>> tps = run_tps(system, path, 200, seed=1)                    # doctest: +SKIP
+>>> x = harvest(tps, 100, seed=1)                               # doctest: +SKIP
+>>> ds = run_committor(system, x, 10, out="shots.npz", seed=1)  # doctest: +SKIP
+"""
+
+from .engine import (beta_for, make_engine, make_randomizer, make_volume,
+                     seed_everything, snapshot_from_positions)
+from .tps import TPSResult, harvest, initial_path, run_tps, trajectory_positions
+
+__all__ = [
+    "make_engine", "make_volume", "make_randomizer", "beta_for",
+    "seed_everything", "snapshot_from_positions", "initial_path", "run_tps",
+    "harvest", "TPSResult", "trajectory_positions",
+]
+
+try:  # committor shooting and the dataset
+    from .committor import run_committor  # noqa: F401
+    from .dataset import CommittorDataset  # noqa: F401
+    __all__ += ["run_committor", "CommittorDataset"]
+except ImportError:  # pragma: no cover - while being written
+    pass

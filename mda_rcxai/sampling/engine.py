@@ -1,0 +1,366 @@
+"""OpenPathSampling engine, volumes and velocity randomizer for a system.
+
+Units: OpenMM/OPS work in nm and ps; positions going in and out of this
+module are numpy arrays in nm unless a name says ``_angstrom``.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import numpy as np
+
+from ..exceptions import InputError, InputTypeError, StateError
+from ..systems import MolecularSystem, StateDefinition
+
+__all__ = [
+    "make_engine",
+    "make_volume",
+    "make_randomizer",
+    "beta_for",
+    "snapshot_from_positions",
+    "ops_topology",
+    "seed_everything",
+    "EngineSettings",
+]
+
+_INTEGRATORS = ("langevin_middle", "langevin", "vvvr")
+
+
+def _quiet_ops():
+    """Import OpenPathSampling with its deprecation chatter silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import openpathsampling as paths
+        import openpathsampling.engines.openmm  # noqa: F401
+    return paths
+
+
+class EngineSettings(dict):
+    """The engine arguments, as a plain dict (kept in metadata, sent to workers).
+
+    Examples
+    --------
+    >>> EngineSettings.make(300, 2.0, 10)["temperature"]
+    300.0
+    """
+
+    @classmethod
+    def make(cls, temperature=300.0, timestep_fs=2.0, steps_per_frame=10,
+             friction_per_ps=1.0, integrator="langevin_middle",
+             platform="CPU", threads=1, n_frames_max=5000):
+        try:
+            temperature = float(temperature)
+            timestep_fs = float(timestep_fs)
+            friction_per_ps = float(friction_per_ps)
+        except (TypeError, ValueError):
+            raise InputTypeError("temperature, timestep_fs and friction_per_ps "
+                                 "must be numbers (K, fs, 1/ps)") from None
+        if not temperature > 0:
+            raise InputError(f"temperature={temperature} K must be > 0")
+        if not 0 < timestep_fs <= 10:
+            raise InputError(f"timestep_fs={timestep_fs} must be in (0, 10] fs")
+        if friction_per_ps < 0:
+            raise InputError(f"friction_per_ps={friction_per_ps} must be >= 0")
+        if int(steps_per_frame) != steps_per_frame or steps_per_frame < 1:
+            raise InputError(f"steps_per_frame={steps_per_frame} must be a "
+                             "positive integer")
+        if int(n_frames_max) != n_frames_max or n_frames_max < 2:
+            raise InputError(f"n_frames_max={n_frames_max} must be an integer "
+                             ">= 2")
+        if integrator not in _INTEGRATORS:
+            raise InputError(f"integrator={integrator!r} is not known; use "
+                             f"one of {_INTEGRATORS}")
+        if int(threads) != threads or threads < 1:
+            raise InputError(f"threads={threads} must be a positive integer")
+        return cls(temperature=temperature, timestep_fs=timestep_fs,
+                   steps_per_frame=int(steps_per_frame),
+                   friction_per_ps=friction_per_ps, integrator=integrator,
+                   platform=platform, threads=int(threads),
+                   n_frames_max=int(n_frames_max))
+
+
+def seed_everything(seed):
+    """Seed the generators OpenPathSampling draws from.
+
+    OPS 1.7 takes shooting points and acceptance from one module-level
+    :class:`numpy.random.Generator` (``openpathsampling.rng``), velocities
+    in :class:`~openpathsampling.RandomVelocities` from the legacy global
+    numpy RNG and a few choices from :mod:`random`; all three are reset.
+
+    Examples
+    --------
+    >>> seed_everything(3)
+    """
+    if seed is None:
+        return
+    if int(seed) != seed or seed < 0:
+        raise InputError(f"seed={seed!r} must be a non-negative integer")
+    seed = int(seed)
+    import openpathsampling.rng as ops_rng
+    ops_rng.DEFAULT_RNG.bit_generator.state = np.random.default_rng(
+        seed).bit_generator.state
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def ops_topology(system: MolecularSystem):
+    """OPS (mdtraj-based) topology of a :class:`MolecularSystem`.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> ops_topology(alanine_dipeptide()).n_atoms
+    22
+    """
+    _quiet_ops()
+    import mdtraj as md
+    from openpathsampling.engines.topology import MDTrajTopology
+    return MDTrajTopology(md.Topology.from_openmm(system.topology))
+
+
+def beta_for(temperature):
+    """1/kT per particle, in the units of OPS snapshot masses.
+
+    OPS 1.7 snapshot masses are ``dalton / mole`` (per-particle masses), so
+    a beta in plain energy units fails with "Exponents in Unit.sqrt() must
+    be even". Here ``beta = 1 / (k_B T in Da mol nm^2 / ps^2)``, which makes
+    ``1 / (beta * m)`` a squared velocity in nm^2/ps^2.
+
+    Parameters
+    ----------
+    temperature : float
+        Kelvin.
+
+    Examples
+    --------
+    >>> import openmm.unit as u
+    >>> kt = (1 / beta_for(300.0)) * u.AVOGADRO_CONSTANT_NA
+    >>> round(kt.value_in_unit(u.kilojoule_per_mole), 4)
+    2.4943
+    """
+    import openmm.unit as u
+    kt = (float(temperature) * u.kelvin * u.BOLTZMANN_CONSTANT_kB)
+    kt = kt.in_units_of(u.dalton * u.mole * u.nanometer ** 2
+                        / u.picosecond ** 2)
+    return 1.0 / kt
+
+
+def _make_integrator(settings, seed):
+    import openmm
+    import openmm.unit as u
+    t = settings["temperature"] * u.kelvin
+    gamma = settings["friction_per_ps"] / u.picosecond
+    dt = settings["timestep_fs"] * u.femtosecond
+    kind = settings["integrator"]
+    if kind == "langevin_middle":
+        integ = openmm.LangevinMiddleIntegrator(t, gamma, dt)
+    elif kind == "langevin":
+        integ = openmm.LangevinIntegrator(t, gamma, dt)
+    else:  # vvvr, as OPS' examples use, from openmmtools if installed
+        try:
+            from openmmtools.integrators import VVVRIntegrator
+        except ImportError:
+            raise InputError("integrator='vvvr' needs openmmtools; use "
+                             "'langevin_middle' (the default)") from None
+        integ = VVVRIntegrator(t, gamma, dt)
+    if seed is not None:
+        integ.setRandomNumberSeed(int(seed) % 2**31 or 1)
+    return integ
+
+
+def make_engine(system: MolecularSystem, temperature: float = 300.0,
+                timestep_fs: float = 2.0, steps_per_frame: int = 10, *,
+                friction_per_ps: float = 1.0,
+                integrator: str = "langevin_middle", platform: str = "CPU",
+                threads: int = 1, n_frames_max: int = 5000, seed: int | None = 0):
+    """An OpenPathSampling OpenMM engine for ``system``.
+
+    Parameters
+    ----------
+    system : MolecularSystem
+        From :mod:`mda_rcxai.systems`.
+    temperature : float
+        Thermostat temperature, K.
+    timestep_fs : float
+        Integration time step, fs.
+    steps_per_frame : int
+        MD steps between saved frames (OPS ``n_steps_per_frame``).
+    friction_per_ps : float
+        Langevin friction, 1/ps.
+    integrator : {"langevin_middle", "langevin", "vvvr"}
+        OpenMM's ``LangevinMiddleIntegrator`` (default), ``LangevinIntegrator``
+        or openmmtools' VVVR (as in the OPS examples; needs openmmtools).
+    platform : str
+        OpenMM platform name ("CPU", "Reference", "CUDA", ...).
+    threads : int
+        CPU threads for the CPU platform (1 is fastest for small molecules;
+        parallelise with processes instead).
+    n_frames_max : int
+        Longest trajectory the engine returns, frames.
+    seed : int or None
+        Seed of the integrator's random stream (None: OpenMM picks one).
+
+    Returns
+    -------
+    openpathsampling.engines.openmm.Engine
+        Initialised (its OpenMM Context exists). Its ``apply_constraints``
+        is replaced on this instance by one that returns the constrained
+        snapshot (OPS 1.7 returns the cached pre-constraint one).
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> engine = make_engine(alanine_dipeptide(), temperature=300)
+    >>> engine.n_steps_per_frame, engine.platform
+    (10, 'CPU')
+    """
+    if not isinstance(system, MolecularSystem):
+        raise InputTypeError(f"system must be a MolecularSystem (see "
+                             f"mda_rcxai.systems), got {type(system).__name__}")
+    settings = EngineSettings.make(temperature, timestep_fs, steps_per_frame,
+                                   friction_per_ps, integrator, platform,
+                                   threads, n_frames_max)
+    return _engine_from_settings(system, settings, seed)
+
+
+def _engine_from_settings(system, settings, seed):
+    paths = _quiet_ops()
+    import openmm
+    integ = _make_integrator(settings, seed)
+    props = {}
+    if settings["platform"] == "CPU":
+        props["Threads"] = str(settings["threads"])
+    names = [openmm.Platform.getPlatform(i).getName()
+             for i in range(openmm.Platform.getNumPlatforms())]
+    if settings["platform"] not in names:
+        raise InputError(f"platform={settings['platform']!r} is not available;"
+                         f" this OpenMM has {names}")
+    engine = paths.engines.openmm.Engine(
+        topology=ops_topology(system), system=system.system,
+        integrator=integ, openmm_properties=props,
+        options={"n_steps_per_frame": settings["steps_per_frame"],
+                 "n_frames_max": settings["n_frames_max"]})
+    engine.initialize(settings["platform"])
+    _patch_apply_constraints(engine)
+    engine.mda_rcxai_settings = dict(settings)
+    return engine
+
+
+def _patch_apply_constraints(engine):
+    """Make ``engine.apply_constraints`` return the constrained snapshot."""
+
+    def apply_constraints(snapshot=None, position_tol=None,
+                          velocity_tol=1e-5):
+        context = engine.simulation.context
+        if snapshot is not None:
+            engine.current_snapshot = snapshot
+        if position_tol is None:
+            position_tol = context.getIntegrator().getConstraintTolerance()
+        context.applyConstraints(position_tol)
+        context.applyVelocityConstraints(velocity_tol)
+        engine._current_snapshot = None  # rebuild from the context
+        return engine.current_snapshot
+
+    engine.apply_constraints = apply_constraints
+
+
+def snapshot_from_positions(engine, positions_nm, velocities=None):
+    """An OPS snapshot (of ``engine``) at ``positions_nm`` (n_atoms, 3), nm.
+
+    Velocities default to zero (nm/ps).
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> s = alanine_dipeptide()
+    >>> snap = snapshot_from_positions(make_engine(s), s.positions)
+    >>> snap.xyz.shape
+    (22, 3)
+    """
+    paths = _quiet_ops()
+    import openmm.unit as u
+    pos = np.asarray(positions_nm, dtype=float)
+    if pos.shape != (engine.topology.n_atoms, 3):
+        raise InputError(f"positions have shape {pos.shape}; the engine has "
+                         f"{engine.topology.n_atoms} atoms (want (n_atoms, 3) "
+                         "in nm)")
+    vel = np.zeros_like(pos) if velocities is None else np.asarray(velocities)
+    return paths.engines.openmm.Snapshot.construct(
+        coordinates=u.Quantity(pos, u.nanometer), box_vectors=None,
+        velocities=u.Quantity(vel, u.nanometer / u.picosecond),
+        engine=engine)
+
+
+def _state_indicator(snapshot, features, ranges):
+    """1.0 if the snapshot is inside the box, else 0.0 (OPS-storable)."""
+    import numpy as np
+    x = np.asarray(snapshot.xyz, dtype=float)
+    for (kind, atoms), (lo, hi) in zip(features, ranges):
+        if kind == "dihedral":
+            p0, p1, p2, p3 = (x[a] for a in atoms)
+            b0 = p0 - p1
+            b1 = p2 - p1
+            b2 = p3 - p2
+            b1 = b1 / np.sqrt(b1.dot(b1))
+            v = b0 - b0.dot(b1) * b1
+            w = b2 - b2.dot(b1) * b1
+            val = np.degrees(np.arctan2(np.cross(b1, v).dot(w), v.dot(w)))
+            if (val - lo) % 360.0 > hi - lo:
+                return 0.0
+        elif kind == "distance":
+            d = x[atoms[0]] - x[atoms[1]]
+            val = np.sqrt(d.dot(d))
+            if val < lo or val > hi:
+                return 0.0
+        else:
+            a = x[atoms[0]] - x[atoms[1]]
+            b = x[atoms[2]] - x[atoms[1]]
+            c = a.dot(b) / np.sqrt(a.dot(a) * b.dot(b))
+            val = np.degrees(np.arccos(min(1.0, max(-1.0, c))))
+            if val < lo or val > hi:
+                return 0.0
+    return 1.0
+
+
+def make_volume(state: StateDefinition):
+    """An OPS volume for a :class:`~mda_rcxai.systems.StateDefinition`.
+
+    A ``CVDefinedVolume`` on a numpy ``FunctionCV`` (the box indicator);
+    cheap enough to check every frame, and storable in OPS files (the
+    function imports what it needs and gets the box as keyword arguments).
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> s = alanine_dipeptide()
+    >>> vol = make_volume(s.states["C7eq"])
+    >>> vol.name
+    'C7eq'
+    """
+    if not isinstance(state, StateDefinition):
+        raise StateError(f"expected a StateDefinition, got "
+                         f"{type(state).__name__}")
+    paths = _quiet_ops()
+    cv = paths.FunctionCV(
+        "in_" + state.name, _state_indicator,
+        features=[[f.kind, list(f.atoms)] for f in state.features],
+        ranges=[list(r) for r in state.ranges])
+    return paths.CVDefinedVolume(cv, 0.5, 1.5).named(state.name)
+
+
+def make_randomizer(engine, temperature: float):
+    """OPS ``RandomVelocities`` at ``temperature`` (K) with constraints.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> s = alanine_dipeptide()
+    >>> engine = make_engine(s)
+    >>> snap = make_randomizer(engine, 300.0)(snapshot_from_positions(engine, s.positions))
+    >>> bool(abs(snap.velocities._value).sum() > 0)
+    True
+    """
+    paths = _quiet_ops()
+    return paths.RandomVelocities(beta=beta_for(temperature), engine=engine)

@@ -1,0 +1,582 @@
+"""Initial path, transition path sampling (OPS) and harvesting configurations.
+
+Units: OPS trajectories hold positions in nm; :func:`harvest` returns
+Angstrom (the MDAnalysis unit), as does :meth:`TPSResult.path_positions`
+with ``angstrom=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..exceptions import InputError, InputTypeError, SamplingError, StateError
+from ..systems import MolecularSystem, check_states
+from .engine import (_quiet_ops, beta_for, make_engine, make_randomizer,
+                     make_volume, seed_everything, snapshot_from_positions)
+
+__all__ = ["initial_path", "run_tps", "harvest", "TPSResult",
+           "trajectory_positions"]
+
+NM_TO_ANGSTROM = 10.0
+
+
+def _tqdm(verbose, **kw):
+    from tqdm.auto import tqdm
+    return tqdm(disable=not verbose, **kw)
+
+
+def trajectory_positions(trajectory, angstrom: bool = False) -> np.ndarray:
+    """Positions of an OPS trajectory, ``(n_frames, n_atoms, 3)``.
+
+    Parameters
+    ----------
+    trajectory : openpathsampling.Trajectory
+    angstrom : bool
+        False: nm (OPS' unit); True: Angstrom (MDAnalysis' unit).
+
+    Examples
+    --------
+    >>> import openpathsampling as paths  # doctest: +SKIP
+    >>> trajectory_positions(path, angstrom=True).shape  # doctest: +SKIP
+    (57, 22, 3)
+    """
+    x = np.asarray(trajectory.xyz, dtype=float)
+    return x * NM_TO_ANGSTROM if angstrom else x
+
+
+def _states(system, state_A, state_B):
+    if not isinstance(system, MolecularSystem):
+        raise InputTypeError(f"system must be a MolecularSystem (see "
+                             f"mda_rcxai.systems), got {type(system).__name__}")
+    return check_states(system.states, [state_A, state_B], system.n_atoms)
+
+
+@dataclass
+class TPSResult:
+    """What :func:`run_tps` returns.
+
+    Attributes
+    ----------
+    accepted_paths : list of openpathsampling.Trajectory
+        Every accepted trial path, in order (the initial path not included).
+    acceptance : float
+        Accepted / attempted shooting moves.
+    path_lengths : numpy.ndarray
+        Lengths of the accepted paths, frames (``frame_time_ps`` apart).
+    active_lengths : numpy.ndarray
+        Length of the current path after each move, frames.
+    n_steps, n_accepted : int
+    final_path : openpathsampling.Trajectory
+    storage : str or None
+        OPS storage file, if one was written.
+    frame_time_ps : float
+        Time between frames, ps.
+    states : tuple of str
+        (initial, final) state names.
+
+    Examples
+    --------
+    >>> result = run_tps(system, path, 100)   # doctest: +SKIP
+    >>> print(result.summary())               # doctest: +SKIP
+    """
+
+    accepted_paths: list
+    acceptance: float
+    path_lengths: np.ndarray
+    active_lengths: np.ndarray
+    n_steps: int
+    n_accepted: int
+    final_path: object
+    storage: str | None
+    frame_time_ps: float
+    states: tuple = ()
+    seed: int | None = None
+    shooting: str = "two-way"
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: moves, acceptance and path-length statistics."""
+        if len(self.path_lengths):
+            pl = (f"accepted path length {self.path_lengths.mean():.1f} +- "
+                  f"{self.path_lengths.std():.1f} frames (min "
+                  f"{self.path_lengths.min()}, max {self.path_lengths.max()};"
+                  f" {self.frame_time_ps:g} ps/frame)")
+        else:
+            pl = "no accepted paths"
+        return (f"TPS {self.states[0]}->{self.states[1]} ({self.shooting}): "
+                f"{self.n_steps} moves, {self.n_accepted} accepted "
+                f"({100 * self.acceptance:.1f}%), {pl}")
+
+    def path_positions(self, angstrom: bool = True) -> list:
+        """Positions of each accepted path (Angstrom by default)."""
+        return [trajectory_positions(t, angstrom) for t in self.accepted_paths]
+
+
+# ----------------------------------------------------------------------
+def _make_scheme(paths, network, engine, shooting, temperature):
+    if shooting == "one-way":
+        return paths.OneWayShootingMoveScheme(
+            network, selector=paths.UniformSelector(), engine=engine)
+    if shooting == "two-way":
+        scheme = paths.MoveScheme(network)
+        scheme.append(paths.strategies.TwoWayShootingStrategy(
+            modifier=make_randomizer(engine, temperature),
+            selector=paths.UniformSelector(), engine=engine))
+        scheme.append(paths.strategies.OrganizeByMoveGroupStrategy())
+        return scheme
+    raise InputError(f"shooting={shooting!r} is not known; use 'two-way' or "
+                     "'one-way'")
+
+
+def _check_path(path, vol_A, vol_B, name_A, name_B):
+    paths = _quiet_ops()
+    if isinstance(path, TPSResult):
+        path = path.final_path
+    if not isinstance(path, paths.Trajectory):
+        raise InputTypeError(f"path must be an OPS Trajectory (from "
+                             f"initial_path or run_tps), got "
+                             f"{type(path).__name__}")
+    if len(path) < 3:
+        raise InputError(f"path has {len(path)} frames; a transition path "
+                         "needs at least 3")
+    if not vol_A(path[0]):
+        raise StateError(f"path does not start in state {name_A!r}")
+    if not vol_B(path[-1]):
+        raise StateError(f"path does not end in state {name_B!r}")
+    for k, snap in enumerate(path[1:-1], 1):
+        if vol_A(snap) or vol_B(snap):
+            raise StateError(f"frame {k} of path is inside a state; a "
+                             "transition path touches the states only at "
+                             "its ends (use initial_path to make one)")
+    return path
+
+
+def _run_steps(sampler, n_steps, verbose, desc, stop_after_accepted=None):
+    """Run OPS MC steps with a progress bar; return per-step records."""
+    accepted, lengths, new_paths = [], [], []
+    sampler.run_hooks("before_simulation", sim=sampler, n_steps=n_steps)
+    hook_state = None
+    bar = _tqdm(verbose, total=n_steps, desc=desc)
+    try:
+        for i in range(n_steps):
+            hook_state, mcstep = sampler.run_one_step((i, n_steps),
+                                                      hook_state)
+            acc = bool(mcstep.change.canonical.accepted)
+            traj = mcstep.active[0].trajectory
+            accepted.append(acc)
+            lengths.append(len(traj))
+            if acc:
+                new_paths.append(traj)
+            bar.update(1)
+            bar.set_postfix(acc=f"{np.mean(accepted):.2f}", L=len(traj))
+            if stop_after_accepted and len(new_paths) >= stop_after_accepted:
+                break
+    finally:
+        bar.close()
+        sampler.run_hooks("after_simulation", sim=sampler,
+                          hook_state=hook_state)
+    return accepted, lengths, new_paths
+
+
+def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
+            seed: int | None = 0, *, state_A="C7eq", state_B="C7ax",
+            shooting: str = "two-way", temperature: float = 300.0,
+            timestep_fs: float = 2.0, steps_per_frame: int = 10,
+            friction_per_ps: float = 1.0, n_frames_max: int = 2000,
+            engine=None, verbose: bool = True,
+            _stop_after_accepted: int | None = None) -> TPSResult:
+    """Transition path sampling with OpenPathSampling.
+
+    A flexible-length TPS network between two states of ``system``, a move
+    scheme with uniform shooting-point selection and either two-way
+    shooting (Maxwell-Boltzmann velocities at ``temperature``, OPS
+    ``RandomVelocities``) or one-way shooting, run by OPS ``PathSampling``.
+
+    Parameters
+    ----------
+    system : MolecularSystem
+    path : openpathsampling.Trajectory or TPSResult
+        A path from ``state_A`` to ``state_B`` (e.g. :func:`initial_path`;
+        a TPSResult continues from its final path).
+    n_steps : int
+        Shooting moves.
+    storage : str or None
+        OPS storage file to write (netCDF, overwritten); None keeps all in
+        memory.
+    seed : int or None
+        Seeds OPS' generators and the integrator.
+    state_A, state_B : str or StateDefinition
+    shooting : {"two-way", "one-way"}
+    temperature : float
+        K.
+    timestep_fs, steps_per_frame, friction_per_ps : engine settings
+        (fs, MD steps per frame, 1/ps); see :func:`make_engine`.
+    n_frames_max : int
+        Trial paths longer than this (frames) are rejected.
+    engine : OPS engine, optional
+        Use this engine instead of building one.
+    verbose : bool
+        tqdm progress bar.
+
+    Returns
+    -------
+    TPSResult
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> from mda_rcxai.sampling import initial_path, run_tps
+    >>> system = alanine_dipeptide()
+    >>> path = initial_path(system, seed=1)                 # doctest: +SKIP
+    >>> result = run_tps(system, path, 200, seed=1)         # doctest: +SKIP
+    >>> print(result.summary())                             # doctest: +SKIP
+    """
+    paths = _quiet_ops()
+    st_A, st_B = _states(system, state_A, state_B)
+    if int(n_steps) != n_steps or n_steps < 1:
+        raise InputError(f"n_steps={n_steps!r} must be a positive integer")
+    if shooting not in ("two-way", "one-way"):
+        raise InputError(f"shooting={shooting!r} is not known; use 'two-way' "
+                         "or 'one-way'")
+    seed_everything(seed)
+    if engine is None:
+        engine = make_engine(system, temperature, timestep_fs,
+                             steps_per_frame, friction_per_ps=friction_per_ps,
+                             n_frames_max=n_frames_max, seed=seed)
+    vol_A, vol_B = make_volume(st_A), make_volume(st_B)
+    path = _check_path(path, vol_A, vol_B, st_A.name, st_B.name)
+    # the path may come from another engine (e.g. high temperature): make
+    # its snapshots this engine's so that shooting uses this engine
+    network = paths.TPSNetwork(vol_A, vol_B)
+    scheme = _make_scheme(paths, network, engine, shooting, temperature)
+    with contextlib.redirect_stdout(io.StringIO()):  # OPS prints a report
+        init = scheme.initial_conditions_from_trajectories(path)
+        scheme.assert_initial_conditions(init)
+    store = None
+    if storage is not None:
+        storage = os.fspath(storage)
+        d = os.path.dirname(os.path.abspath(storage))
+        if not os.path.isdir(d):
+            raise InputError(f"storage={storage!r}: folder {d!r} does not "
+                             "exist")
+        store = paths.Storage(storage, "w", template=path[0])
+    try:
+        sampler = paths.PathSampling(storage=store, move_scheme=scheme,
+                                     sample_set=init)
+        sampler.output_stream = io.StringIO()
+        sampler.live_visualizer = None
+        accepted, lengths, new_paths = _run_steps(
+            sampler, int(n_steps), verbose, f"TPS {st_A.name}->{st_B.name}",
+            _stop_after_accepted)
+        if store is not None:
+            store.sync_all()
+    finally:
+        if store is not None:
+            store.close()
+    dt_ps = timestep_fs * 1e-3 * steps_per_frame
+    if engine is not None and hasattr(engine, "mda_rcxai_settings"):
+        s = engine.mda_rcxai_settings
+        dt_ps = s["timestep_fs"] * 1e-3 * s["steps_per_frame"]
+    n_done = len(accepted)
+    return TPSResult(
+        accepted_paths=new_paths,
+        acceptance=float(np.mean(accepted)) if n_done else 0.0,
+        path_lengths=np.array([len(t) for t in new_paths], dtype=int),
+        active_lengths=np.array(lengths, dtype=int), n_steps=n_done,
+        n_accepted=int(np.sum(accepted)), final_path=sampler.sample_set[0]
+        .trajectory, storage=storage, frame_time_ps=dt_ps,
+        states=(st_A.name, st_B.name), seed=seed, shooting=shooting)
+
+
+# ----------------------------------------------------------------------
+def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
+                 temperature: float = 300.0, seed: int | None = 0, *,
+                 high_temperature: float = 1300.0, max_frames: int = 20000,
+                 relax_moves: int = 40, max_attempts: int = 5,
+                 hot_steps_per_frame: int = 2, timestep_fs: float = 2.0,
+                 steps_per_frame: int = 10, friction_per_ps: float = 1.0,
+                 n_frames_max: int = 2000, verbose: bool = True):
+    """A first transition path from ``state_A`` to ``state_B`` at ``temperature``.
+
+    Method (as in the OPS alanine dipeptide examples, plus a relaxation):
+
+    1. Langevin MD at ``high_temperature`` from ``system.positions`` (OPS
+       engine, frames every ``hot_steps_per_frame`` MD steps so that the
+       barrier region is resolved) until it has been in ``state_A`` and
+       then reaches ``state_B``, at most ``max_frames`` frames; the piece
+       from the last frame in A to the first frame in B is a valid but hot
+       A->B path.
+    2. Relaxation: two-way TPS shooting at ``temperature`` until a move is
+       accepted, at most ``relax_moves`` moves. An accepted two-way move
+       replaces the whole path by dynamics at ``temperature`` (fresh
+       Maxwell-Boltzmann velocities, both halves integrated at the target
+       temperature), so the returned path is a true ``temperature`` path.
+
+    If step 2 fails (a hot path can cross where no frame lies near the
+    barrier top), steps 1-2 are repeated with new random velocities, at
+    most ``max_attempts`` times. Total effort is bounded by
+    ``max_attempts * (max_frames * hot_steps_per_frame + relax_moves *
+    n_frames_max * steps_per_frame)`` MD steps. Decorrelate the path with
+    :func:`run_tps` before harvesting.
+
+    Parameters
+    ----------
+    system : MolecularSystem
+    state_A, state_B : str or StateDefinition
+        Names in ``system.states`` (or the definitions).
+    temperature : float
+        Target temperature, K.
+    seed : int or None
+    high_temperature : float
+        Temperature of step 1, K.
+    max_frames : int
+        Bound on step 1 per attempt, frames.
+    relax_moves : int
+        Bound on step 2 per attempt, shooting moves.
+    max_attempts : int
+        Attempts of steps 1-2.
+    hot_steps_per_frame : int
+        MD steps per frame in step 1.
+    timestep_fs, steps_per_frame, friction_per_ps, n_frames_max
+        Engine settings at ``temperature`` (fs, steps, 1/ps, longest trial
+        path in frames).
+    verbose : bool
+
+    Returns
+    -------
+    openpathsampling.Trajectory
+        Starts in A, ends in B, no frame in between inside A or B; frames
+        ``steps_per_frame * timestep_fs`` apart.
+
+    Raises
+    ------
+    SamplingError
+        If no attempt gives an accepted path at ``temperature``.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> path = initial_path(alanine_dipeptide(), seed=1)    # doctest: +SKIP
+    >>> len(path) > 2                                        # doctest: +SKIP
+    True
+    """
+    paths = _quiet_ops()
+    st_A, st_B = _states(system, state_A, state_B)
+    for name, val, low in (("max_frames", max_frames, 2),
+                           ("relax_moves", relax_moves, 1),
+                           ("max_attempts", max_attempts, 1),
+                           ("hot_steps_per_frame", hot_steps_per_frame, 1)):
+        if int(val) != val or val < low:
+            raise InputError(f"{name}={val!r} must be an integer >= {low}")
+    if bool(st_B.contains(system.positions)[0]):
+        raise StateError(f"system.positions are inside the final state "
+                         f"{st_B.name!r}; start from a structure in or near "
+                         f"{st_A.name!r}")
+    seed_everything(seed)
+    hot = make_engine(system, high_temperature, timestep_fs,
+                      hot_steps_per_frame, friction_per_ps=friction_per_ps,
+                      n_frames_max=int(max_frames), seed=seed)
+    randomize = make_randomizer(hot, high_temperature)
+    in_A, in_B = st_A.contains, st_B.contains
+    log = []
+    for attempt in range(int(max_attempts)):
+        start = randomize(snapshot_from_positions(hot, system.positions))
+        seen_A = [bool(in_A(system.positions)[0])]
+        bar = _tqdm(verbose, total=int(max_frames),
+                    desc=f"hot MD {high_temperature:g} K (try {attempt + 1})")
+
+        def running(traj, trusted=False):
+            x = np.asarray(traj[-1].xyz, dtype=float)
+            bar.update(1)
+            if in_A(x)[0]:
+                seen_A[0] = True
+                return True
+            return not (seen_A[0] and in_B(x)[0])
+
+        try:
+            traj = hot.generate(start, running=[running])
+        except paths.engines.EngineMaxLengthError:
+            log.append(f"try {attempt + 1}: no transition in {max_frames} "
+                       f"frames at {high_temperature:g} K")
+            continue
+        finally:
+            bar.close()
+        x = np.asarray(traj.xyz, dtype=float)
+        i_b = int(np.flatnonzero(in_B(x))[-1])
+        i_a = int(np.flatnonzero(in_A(x[:i_b]))[-1])
+        hot_path = traj[i_a:i_b + 1]
+        result = run_tps(system, hot_path, int(relax_moves), None,
+                         None if seed is None else seed + 1000 * attempt + 1,
+                         state_A=st_A, state_B=st_B, shooting="two-way",
+                         temperature=temperature, timestep_fs=timestep_fs,
+                         steps_per_frame=steps_per_frame,
+                         friction_per_ps=friction_per_ps,
+                         n_frames_max=n_frames_max, verbose=verbose,
+                         _stop_after_accepted=1)
+        if result.n_accepted:
+            return result.accepted_paths[0]
+        log.append(f"try {attempt + 1}: hot path of {len(hot_path)} frames, "
+                   f"0 of {relax_moves} shooting moves at {temperature:g} K "
+                   "accepted")
+    raise SamplingError(
+        f"no {st_A.name}->{st_B.name} path at {temperature:g} K after "
+        f"{max_attempts} attempts ({'; '.join(log)}). Raise max_frames, "
+        "relax_moves, max_attempts or high_temperature, or check the state "
+        "definitions")
+
+
+# ----------------------------------------------------------------------
+def _pool(paths_in, system):
+    """Unique interior frames: (positions Angstrom, fraction along path)."""
+    ops = _quiet_ops()
+    if isinstance(paths_in, TPSResult):
+        paths_in = paths_in.accepted_paths
+    if isinstance(paths_in, ops.Trajectory):
+        paths_in = [paths_in]
+    if isinstance(paths_in, np.ndarray) and paths_in.ndim == 3:
+        paths_in = [paths_in]
+    try:
+        paths_in = list(paths_in)
+    except TypeError:
+        raise InputTypeError("paths must be a TPSResult, OPS Trajectories or "
+                             "arrays (n_frames, n_atoms, 3) in Angstrom"
+                             ) from None
+    if not paths_in:
+        raise InputError("paths is empty: no accepted paths to harvest from")
+    seen = set()
+    xs, fr = [], []
+    for p in paths_in:
+        if isinstance(p, ops.Trajectory):
+            keys = [id(s) for s in p]
+            # snapshots are shared between paths (two-way shooting keeps the
+            # shooting point, one-way half the old path): dedupe by object;
+            # the ends are inside the states by construction
+            pos = trajectory_positions(p, angstrom=True)
+            interior = range(1, len(p) - 1)
+        else:
+            pos = np.asarray(p, dtype=float)
+            if pos.ndim != 3 or pos.shape[-1] != 3:
+                raise InputError(f"a path array must be (n_frames, n_atoms, 3)"
+                                 f" in Angstrom, got shape {pos.shape}")
+            keys = [hash(f.tobytes()) for f in pos]
+            interior = range(len(pos))
+        n = len(pos)
+        for k in interior:
+            key = keys[k]
+            h = hash(pos[k].astype(np.float32).tobytes())
+            if key in seen or h in seen:
+                continue
+            seen.add(key)
+            seen.add(h)
+            xs.append(pos[k])
+            fr.append(k / max(n - 1, 1))
+    if not xs:
+        raise InputError("the paths have no interior frames to harvest")
+    x = np.array(xs)
+    frac = np.array(fr)
+    if system is not None:
+        inside = np.zeros(len(x), dtype=bool)
+        for st in system.states.values():
+            inside |= st.contains(x / NM_TO_ANGSTROM)
+        x, frac = x[~inside], frac[~inside]
+    return x, frac
+
+
+def harvest(paths, n_configurations: int, seed: int | None = 0,
+            predict_pB=None, window=(0.1, 0.9), *, system=None,
+            verbose: bool = False) -> np.ndarray:
+    """Pick shooting configurations from transition paths.
+
+    Without ``predict_pB``: the unique interior frames of all paths (frames
+    shared by several paths count once; path ends, which lie in the states,
+    are dropped) are sorted by their fractional position along their path
+    and split into ``n_configurations`` equal strata; one frame is drawn at
+    random from each, so the picks spread from the A end to the B end.
+
+    With ``predict_pB`` (any callable positions -> p_B, e.g. a trained
+    model's ``predict_proba`` composed with features): only frames
+    predicted inside ``window`` are kept, and ``n_configurations`` of them
+    are drawn at random -- later rounds of shooting where the model is least
+    sure.
+
+    Parameters
+    ----------
+    paths : TPSResult, OPS Trajectory, list of Trajectories, or arrays
+        Arrays are ``(n_frames, n_atoms, 3)`` in **Angstrom** and are used
+        whole (no ends dropped).
+    n_configurations : int
+        How many to return. If fewer unique frames qualify, all of them are
+        returned with a warning.
+    seed : int or None
+    predict_pB : callable, optional
+        ``f(positions) -> p_B`` with positions ``(n, n_atoms, 3)`` in
+        Angstrom and p_B ``(n,)`` in [0, 1].
+    window : (float, float)
+        Keep ``lo <= p_B <= hi`` (only with ``predict_pB``).
+    system : MolecularSystem, optional
+        If given, frames inside any of its states are dropped too.
+    verbose : bool
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, n_atoms, 3)`` positions in **Angstrom**.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mda_rcxai.sampling import harvest
+    >>> fake_path = np.random.default_rng(0).normal(size=(50, 22, 3))
+    >>> harvest([fake_path], 10, seed=0).shape
+    (10, 22, 3)
+    >>> harvest([fake_path], 5, predict_pB=lambda x: np.full(len(x), 0.5)).shape
+    (5, 22, 3)
+    """
+    if int(n_configurations) != n_configurations or n_configurations < 1:
+        raise InputError(f"n_configurations={n_configurations!r} must be a "
+                         "positive integer")
+    n = int(n_configurations)
+    rng = np.random.default_rng(seed)
+    x, frac = _pool(paths, system)
+    if predict_pB is not None:
+        if not callable(predict_pB):
+            raise InputTypeError("predict_pB must be a callable positions "
+                                 "(n, n_atoms, 3) Angstrom -> p_B (n,)")
+        lo, hi = (float(w) for w in window)
+        if not 0.0 <= lo < hi <= 1.0:
+            raise InputError(f"window={window!r} must be (lo, hi) with "
+                             "0 <= lo < hi <= 1")
+        p = np.asarray(predict_pB(x.copy()), dtype=float).reshape(-1)
+        if p.shape != (len(x),):
+            raise InputError(f"predict_pB returned shape {p.shape}; expected "
+                             f"({len(x)},), one p_B per configuration")
+        if np.any(~np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+            raise InputError("predict_pB returned values outside [0, 1]")
+        keep = (p >= lo) & (p <= hi)
+        x = x[keep]
+        if len(x) == 0:
+            raise SamplingError(f"no configuration has predicted p_B in "
+                                f"{window}; widen the window or sample more "
+                                "paths")
+        if len(x) <= n:
+            if len(x) < n:
+                warnings.warn(f"only {len(x)} configurations have predicted "
+                              f"p_B in {window}; returning all of them",
+                              stacklevel=2)
+            return x[rng.permutation(len(x))]
+        return x[np.sort(rng.choice(len(x), n, replace=False))]
+    if len(x) <= n:
+        if len(x) < n:
+            warnings.warn(f"only {len(x)} unique interior frames in the paths;"
+                          f" returning all of them (asked {n})", stacklevel=2)
+        return x[np.argsort(frac, kind="stable")]
+    order = np.argsort(frac, kind="stable")
+    strata = np.array_split(order, n)
+    pick = np.array([s[rng.integers(len(s))] for s in strata])
+    return x[pick]

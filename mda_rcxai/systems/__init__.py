@@ -1,0 +1,31 @@
+"""OpenMM systems and stable-state definitions (OpenMM + numpy only).
+
+* :func:`alanine_dipeptide` -- the bundled ACE-ALA-NME, vacuum, amber99sb,
+  with states ``C7eq`` and ``C7ax`` on phi/psi;
+* :func:`from_pdb_and_forcefield`, :func:`from_amber`,
+  :func:`from_system_xml` -- your own system;
+* :class:`StateDefinition` -- a state as a box on dihedrals, angles or
+  distances (periodic dihedrals handled).
+
+Positions are in nm here (OpenMM's unit); the sampling layer converts to
+Angstrom for MDAnalysis.
+
+Examples
+--------
+>>> from mda_rcxai.systems import alanine_dipeptide
+>>> s = alanine_dipeptide()
+>>> s.states["C7eq"].contains(s.positions).tolist()
+[True]
+"""
+
+from .core import (ALANINE_DIPEPTIDE_STATES, PHI, PSI, THETA, MolecularSystem,
+                   alanine_dipeptide, from_amber, from_pdb_and_forcefield,
+                   from_system_xml)
+from .states import Feature, StateDefinition, check_states, dihedral_degrees
+
+__all__ = [
+    "MolecularSystem", "StateDefinition", "Feature", "alanine_dipeptide",
+    "from_pdb_and_forcefield", "from_amber", "from_system_xml",
+    "check_states", "dihedral_degrees", "ALANINE_DIPEPTIDE_STATES", "PHI",
+    "PSI", "THETA",
+]

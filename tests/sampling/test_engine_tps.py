@@ -1,0 +1,148 @@
+import numpy as np
+import pytest
+
+from mda_rcxai.exceptions import InputError, InputTypeError, StateError
+from mda_rcxai.sampling import (beta_for, harvest, initial_path, make_engine,
+                                make_randomizer, make_volume, run_tps,
+                                snapshot_from_positions, trajectory_positions)
+
+
+def test_engine_settings(ala):
+    engine = make_engine(ala, temperature=300, timestep_fs=2.0,
+                         steps_per_frame=10, threads=1)
+    assert engine.n_steps_per_frame == 10
+    assert engine.platform == "CPU"
+    assert engine.simulation.context.getPlatform().getPropertyValue(
+        engine.simulation.context, "Threads") == "1"
+    integ = engine.simulation.integrator
+    assert integ.getStepSize()._value == pytest.approx(0.002)
+    assert integ.getTemperature()._value == pytest.approx(300)
+    with pytest.raises(InputError, match="temperature"):
+        make_engine(ala, temperature=-1)
+    with pytest.raises(InputError, match="platform"):
+        make_engine(ala, platform="Abacus")
+    with pytest.raises(InputTypeError):
+        make_engine("not a system")
+
+
+def test_random_velocities_temperature(ala):
+    """RandomVelocities with our per-particle beta samples 300 K, constrained."""
+    engine = make_engine(ala)
+    randomize = make_randomizer(engine, 300.0)
+    snap = snapshot_from_positions(engine, ala.positions)
+    masses = np.array([ala.system.getParticleMass(i)._value
+                       for i in range(ala.n_atoms)])
+    kin = []
+    for _ in range(300):
+        v = np.asarray(randomize(snap).velocities._value)
+        kin.append(0.5 * np.sum(masses[:, None] * v ** 2))
+        # H-bond constraints hold for the velocities (projected)
+    x = ala.positions
+    for k in range(ala.system.getNumConstraints()):
+        i, j, _ = ala.system.getConstraintParameters(k)
+        assert abs(np.dot(v[i] - v[j], x[i] - x[j])) < 1e-3
+    # 3N - constraints degrees of freedom (centre of mass not removed here)
+    ndof = 3 * ala.n_atoms - ala.system.getNumConstraints()
+    temp = 2 * np.mean(kin) / (ndof * 0.00831446261815324)
+    assert temp == pytest.approx(300, rel=0.05)
+    import openmm.unit as u
+    kt = (1 / beta_for(300)) * u.AVOGADRO_CONSTANT_NA
+    assert kt.value_in_unit(u.kilojoule_per_mole) == pytest.approx(2.4943,
+                                                                   abs=1e-3)
+
+
+def test_volumes(ala):
+    engine = make_engine(ala)
+    snap = snapshot_from_positions(engine, ala.positions)
+    assert make_volume(ala.states["C7eq"])(snap)
+    assert not make_volume(ala.states["C7ax"])(snap)
+
+
+def test_tps_paths_connect_states(ala, tps_result):
+    path, result = tps_result
+    eq, ax = ala.states["C7eq"], ala.states["C7ax"]
+    x = trajectory_positions(path)
+    assert eq.contains(x[0])[0] and ax.contains(x[-1])[0]
+    assert not (eq.contains(x[1:-1]) | ax.contains(x[1:-1])).any()
+    assert result.n_steps == 30
+    assert 0 < result.acceptance <= 1
+    assert result.n_accepted == len(result.accepted_paths)
+    assert len(result.path_lengths) == result.n_accepted
+    for p in result.accepted_paths:
+        x = trajectory_positions(p)
+        assert eq.contains(x[0])[0] and ax.contains(x[-1])[0]
+        assert not (eq.contains(x[1:-1]) | ax.contains(x[1:-1])).any()
+    assert "accepted" in result.summary()
+    assert result.frame_time_ps == pytest.approx(0.02)
+
+
+def test_tps_storage_and_one_way(ala, tps_result, tmp_path):
+    import openpathsampling as paths
+    path, _ = tps_result
+    out = tmp_path / "tps.nc"
+    r = run_tps(ala, path, 3, storage=out, seed=1, shooting="one-way",
+                verbose=False)
+    assert r.n_steps == 3 and out.exists()
+    st = paths.Storage(str(out), "r")
+    try:
+        assert len(st.steps) >= 3
+    finally:
+        st.close()
+
+
+def test_tps_bad_input(ala, tps_result):
+    path, _ = tps_result
+    with pytest.raises(StateError, match="not defined"):
+        run_tps(ala, path, 2, state_B="alphaR", verbose=False)
+    with pytest.raises(StateError, match="does not start"):
+        run_tps(ala, path, 2, state_A="C7ax", state_B="C7eq", verbose=False)
+    with pytest.raises(InputError, match="shooting"):
+        run_tps(ala, path, 2, shooting="three-way", verbose=False)
+    with pytest.raises(InputError, match="n_steps"):
+        run_tps(ala, path, 0, verbose=False)
+    with pytest.raises(InputTypeError):
+        run_tps(ala, np.zeros((3, 22, 3)), 2, verbose=False)
+    with pytest.raises(StateError, match="inside the final state"):
+        bad = ala.with_states()
+        bad.positions = ala.positions.copy()
+        initial_path(bad, state_A="C7ax", state_B="C7eq", verbose=False)
+
+
+def test_harvest_spread_and_dedup(ala, tps_result):
+    path, result = tps_result
+    x = harvest(result, 10, seed=0, system=ala)
+    assert x.shape == (10, 22, 3)
+    # Angstrom: bond C-O of ACE ~ 1.23 A
+    assert np.linalg.norm(x[:, 4] - x[:, 5], axis=1) == pytest.approx(
+        1.23, abs=0.1)
+    flat = {a.tobytes() for a in x}
+    assert len(flat) == 10
+    nm = x / 10.0
+    assert not (ala.states["C7eq"].contains(nm)
+                | ala.states["C7ax"].contains(nm)).any()
+    # same seed, same picks; another seed, other picks
+    assert np.array_equal(x, harvest(result, 10, seed=0, system=ala))
+    # duplicated paths do not give duplicated frames
+    paths_twice = result.accepted_paths + result.accepted_paths
+    with pytest.warns(UserWarning, match="unique"):
+        allx = harvest(paths_twice, 10 ** 6, seed=0)
+    assert len({a.tobytes() for a in allx}) == len(allx)
+
+
+def test_harvest_with_predictor(tps_result):
+    _, result = tps_result
+
+    def predict(x):  # a fake model: p_B from phi (degrees), Angstrom input
+        from mda_rcxai.systems import dihedral_degrees
+        phi = dihedral_degrees(x, np.array([[4, 6, 8, 14]]))[:, 0]
+        return 1 / (1 + np.exp(-(phi - 0) / 10))
+
+    x = harvest(result, 5, seed=0, predict_pB=predict, window=(0.2, 0.8))
+    p = predict(x)
+    assert ((p >= 0.2) & (p <= 0.8)).all()
+    with pytest.raises(InputError, match="window"):
+        harvest(result, 5, predict_pB=predict, window=(0.8, 0.2))
+    with pytest.raises(InputError, match="shape"):
+        harvest(result, 5, predict_pB=lambda x: np.zeros(3))
+    with pytest.raises(InputError, match="n_configurations"):
+        harvest(result, 0)
