@@ -392,20 +392,35 @@ class _ReplicaBatch:
         """Put new configurations with fresh velocities into ``slots``.
 
         Each replica gets Maxwell-Boltzmann velocities from its own
-        Generator; then constraints are applied to all positions and
-        velocities (the other replicas already satisfy them, so they move
-        by at most the constraint tolerance).
+        Generator; constraints are then applied to positions and velocities
+        (``Context.applyConstraints`` and ``applyVelocityConstraints``,
+        which act on every replica). The other replicas get their positions
+        and velocities back exactly: the velocities of
+        ``LangevinMiddleIntegrator`` are half a step behind the positions,
+        so projecting them on the constraints at the current positions
+        would change them by up to ~0.2 nm/ps and perturb running shots.
         """
-        vel = self.context.getState(getVelocities=True).getVelocities(
-            asNumpy=True)._value.reshape(self.n_replicas, self.n_atoms, 3)
+        n, K = self.n_atoms, self.n_replicas
+        slots = list(slots)
+        st = self.context.getState(getPositions=True, getVelocities=True)
+        pos = st.getPositions(asNumpy=True)._value.reshape(K, n, 3)
+        vel = st.getVelocities(asNumpy=True)._value.reshape(K, n, 3)
+        new_pos, new_vel = pos.copy(), vel.copy()
         for s, x, rng in zip(slots, positions, rngs):
-            self.positions[s] = x
-            vel[s] = rng.standard_normal((self.n_atoms, 3)) \
-                * self.sigma[:, None]
-        self.context.setPositions(self.positions.reshape(-1, 3))
-        self.context.setVelocities(vel.reshape(-1, 3))
+            new_pos[s] = x
+            new_vel[s] = rng.standard_normal((n, 3)) * self.sigma[:, None]
+        self.context.setPositions(new_pos.reshape(-1, 3))
+        self.context.setVelocities(new_vel.reshape(-1, 3))
         self.context.applyConstraints(self.tolerance)
         self.context.applyVelocityConstraints(self.tolerance)
+        st = self.context.getState(getPositions=True, getVelocities=True)
+        pos[slots] = st.getPositions(asNumpy=True)._value.reshape(
+            K, n, 3)[slots]
+        vel[slots] = st.getVelocities(asNumpy=True)._value.reshape(
+            K, n, 3)[slots]
+        self.context.setPositions(pos.reshape(-1, 3))
+        self.context.setVelocities(vel.reshape(-1, 3))
+        self.positions = pos
 
     def advance(self, n_steps):
         """Integrate ``n_steps`` and read positions, ``(K, n_atoms, 3)`` nm."""
@@ -464,6 +479,9 @@ def _check_args(system, configurations_nm, n_shots, state_A, state_B,
         temperature=temperature, timestep_fs=timestep_fs,
         steps_per_frame=steps_per_frame, friction_per_ps=friction_per_ps,
         platform=platform, threads=threads, n_frames_max=max_frames)
+    if platform != "auto" and platform not in _platform_names():
+        raise InputError(f"platform={platform!r} is not available; this "
+                         f"OpenMM has {_platform_names()} (or use 'auto')")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise InputError(f"seed={seed!r} must be a non-negative integer")
     skip = set() if skip is None else {int(i) for i in skip}
