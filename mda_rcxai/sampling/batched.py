@@ -397,8 +397,11 @@ class _ReplicaBatch:
         which act on every replica). The other replicas get their positions
         and velocities back exactly: the velocities of
         ``LangevinMiddleIntegrator`` are half a step behind the positions,
-        so projecting them on the constraints at the current positions
-        would change them by up to ~0.2 nm/ps and perturb running shots.
+        and projecting them on the constraints at the current positions
+        changes them by up to ~0.2 nm/ps. (That projection is absorbed by
+        the integrator's own velocity constraint in its next step, so
+        counts came out identical, but restoring keeps every running shot
+        exact whatever the integrator.)
         """
         n, K = self.n_atoms, self.n_replicas
         slots = list(slots)
