@@ -309,10 +309,13 @@ class StateDefinition:
         return self.contains_values(self.values(positions_nm))
 
     def overlaps(self, other: "StateDefinition") -> bool:
-        """True if both boxes are on the same features and intersect.
+        """True if the two boxes can hold the same configuration.
 
-        States on different features cannot be compared analytically; for
-        those the sampling layer checks each configuration and frame.
+        Boxes are compared on the features they share (a feature only one
+        box uses is unconstrained in the other): they overlap when every
+        shared feature's ranges intersect. Boxes without a shared feature
+        cannot be compared this way and count as disjoint; for those the
+        sampling layer checks each configuration.
 
         Examples
         --------
@@ -321,10 +324,13 @@ class StateDefinition:
         >>> a.overlaps(b)
         True
         """
-        if set(self.features) != set(other.features):
-            return False
         o_ranges = dict(zip(other.features, other.ranges))
+        shared = [f for f in self.features if f in o_ranges]
+        if not shared:
+            return False
         for f, (lo, hi) in zip(self.features, self.ranges):
+            if f not in o_ranges:
+                continue
             lo2, hi2 = o_ranges[f]
             if f.periodic:
                 # shift the second interval by multiples of 360 and test

@@ -1,0 +1,394 @@
+"""`CommittorDataset`: shooting configurations with their committor counts.
+
+One ``.npz`` file holds everything (no pickles): positions in Angstrom,
+n_A / n_B / n_undecided per configuration, which configurations are done
+(for resuming), the topology (names, residues, elements, masses, bonds) and
+a JSON metadata record (temperature, force field, states, seeds, versions,
+the run's arguments).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from ..exceptions import DatasetError, InputError, InputTypeError
+
+__all__ = ["CommittorDataset", "FORMAT", "versions"]
+
+FORMAT = "mda_rcxai.CommittorDataset"
+FORMAT_VERSION = 1
+_TOPO_KEYS = ("names", "resnames", "resids", "segids", "elements", "masses",
+              "bonds")
+
+
+def versions() -> dict:
+    """Versions of the packages that produce a dataset."""
+    import importlib.metadata as im
+    out = {}
+    for pkg in ("mda-rcxai", "openmm", "openpathsampling", "numpy",
+                "MDAnalysis"):
+        try:
+            out[pkg] = im.version(pkg)
+        except im.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+class CommittorDataset:
+    """Configurations and how often shots from each reached A and B.
+
+    Parameters
+    ----------
+    positions : array_like
+        ``(n, n_atoms, 3)`` shooting configurations, **Angstrom**.
+    n_A, n_B : array_like of int
+        ``(n,)`` shots that ended in state A / state B.
+    topology : dict
+        ``names``, ``resnames``, ``resids``, ``segids``, ``elements``,
+        ``masses`` (Da), ``bonds`` (``(n_bonds, 2)``, 0-based), as from
+        :meth:`mda_rcxai.systems.MolecularSystem.topology_arrays`.
+    metadata : dict, optional
+        JSON-serialisable (temperature, force field, states, seeds,
+        versions, run arguments ...).
+    n_undecided : array_like of int, optional
+        Shots that reached neither state within the frame limit.
+    done : array_like of bool, optional
+        Which configurations are finished (all True for a complete
+        dataset; a partly written run file has some False).
+
+    Attributes
+    ----------
+    p_B : numpy.ndarray
+        ``n_B / (n_A + n_B)``; NaN where no shot was decided.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> s = alanine_dipeptide()
+    >>> ds = CommittorDataset(s.positions[None] * 10, [3], [1],
+    ...                       s.topology_arrays(), {"temperature": 300.0})
+    >>> len(ds), float(ds.p_B[0])
+    (1, 0.25)
+    """
+
+    def __init__(self, positions, n_A, n_B, topology, metadata=None,
+                 n_undecided=None, done=None):
+        x = np.asarray(positions, dtype=float)
+        if x.ndim != 3 or x.shape[-1] != 3:
+            raise InputError(f"positions must be (n, n_atoms, 3) in Angstrom, "
+                             f"got shape {x.shape}")
+        n = x.shape[0]
+        n_A = np.asarray(n_A, dtype=np.int64).reshape(-1)
+        n_B = np.asarray(n_B, dtype=np.int64).reshape(-1)
+        n_U = (np.zeros(n, np.int64) if n_undecided is None else
+               np.asarray(n_undecided, dtype=np.int64).reshape(-1))
+        d = np.ones(n, bool) if done is None else np.asarray(done, bool)
+        for name, arr in (("n_A", n_A), ("n_B", n_B), ("n_undecided", n_U),
+                          ("done", d)):
+            if arr.shape != (n,):
+                raise InputError(f"{name} has shape {arr.shape}; want ({n},), "
+                                 "one value per configuration")
+        if np.any(n_A < 0) or np.any(n_B < 0) or np.any(n_U < 0):
+            raise InputError("shot counts must be >= 0")
+        if not isinstance(topology, dict) or not all(k in topology for k in
+                                                     _TOPO_KEYS):
+            raise InputTypeError(f"topology must be a dict with keys "
+                                 f"{_TOPO_KEYS}")
+        topo = {k: np.asarray(topology[k]) for k in _TOPO_KEYS}
+        if len(topo["names"]) != x.shape[1]:
+            raise InputError(f"topology has {len(topo['names'])} atoms, "
+                             f"positions have {x.shape[1]}")
+        self.positions = x
+        self.n_A, self.n_B, self.n_undecided, self.done = n_A, n_B, n_U, d
+        self.topology = topo
+        self.metadata = dict(metadata or {})
+
+    # ------------------------------------------------------------------
+    def __len__(self):
+        return self.positions.shape[0]
+
+    def __repr__(self):
+        return (f"<CommittorDataset {len(self)} configurations, "
+                f"{int(self.n_A.sum() + self.n_B.sum())} decided shots, "
+                f"{int(self.done.sum())} done>")
+
+    @property
+    def n_atoms(self) -> int:
+        """Atoms per configuration."""
+        return self.positions.shape[1]
+
+    @property
+    def p_B(self) -> np.ndarray:
+        """Committor estimate ``n_B / (n_A + n_B)`` (NaN if no decided shot)."""
+        tot = self.n_A + self.n_B
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(tot > 0, self.n_B / np.maximum(tot, 1), np.nan)
+
+    @property
+    def complete(self) -> bool:
+        """True when every configuration is finished."""
+        return bool(self.done.all())
+
+    # ------------------------------------------------------------------
+    def save(self, path) -> str:
+        """Write one ``.npz`` file (atomically: temp file then rename).
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Examples
+        --------
+        >>> ds.save("committor.npz")        # doctest: +SKIP
+        'committor.npz'
+        """
+        path = os.fspath(path)
+        d = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(d):
+            raise InputError(f"cannot save to {path!r}: folder {d!r} does not "
+                             "exist")
+        meta = dict(self.metadata)
+        try:
+            meta_json = json.dumps(meta, sort_keys=True)
+        except TypeError as err:
+            raise InputError(f"metadata is not JSON-serialisable: {err}"
+                             ) from None
+        arrays = {"format": np.array(FORMAT), "format_version":
+                  np.array(FORMAT_VERSION), "positions": self.positions,
+                  "n_A": self.n_A, "n_B": self.n_B,
+                  "n_undecided": self.n_undecided, "done": self.done,
+                  "metadata": np.array(meta_json)}
+        for k, v in self.topology.items():
+            arrays["topology_" + k] = v
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp_", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path) -> "CommittorDataset":
+        """Read a file written by :meth:`save` (or by :func:`run_committor`).
+
+        Raises
+        ------
+        DatasetError
+            If the file is missing, not an ``.npz`` or not a dataset.
+
+        Examples
+        --------
+        >>> ds = CommittorDataset.load("committor.npz")   # doctest: +SKIP
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise DatasetError(f"{path!r}: no such dataset file")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "format" not in z.files or str(z["format"]) != FORMAT:
+                    raise DatasetError(
+                        f"{path!r} is an .npz file but not a "
+                        "CommittorDataset (no 'format' record); make one "
+                        "with run_committor or CommittorDataset.save")
+                if int(z["format_version"]) > FORMAT_VERSION:
+                    raise DatasetError(f"{path!r} was written by a newer "
+                                       "mda_rcxai; upgrade to read it")
+                topo = {k: z["topology_" + k] for k in _TOPO_KEYS}
+                return cls(z["positions"], z["n_A"], z["n_B"], topo,
+                           json.loads(str(z["metadata"])), z["n_undecided"],
+                           z["done"])
+        except DatasetError:
+            raise
+        except Exception as err:
+            raise DatasetError(f"{path!r} is not a CommittorDataset file "
+                               f"(not a readable .npz: {err})") from None
+
+    # ------------------------------------------------------------------
+    def to_universe(self):
+        """An MDAnalysis Universe: one frame per configuration (Angstrom).
+
+        MemoryReader trajectory; atom names, residue names/ids, segment,
+        elements, types (= elements), masses and bonds set, so that the
+        feature classes of :mod:`mda_rcxai.features` run on it unchanged.
+
+        Examples
+        --------
+        >>> u = ds.to_universe()            # doctest: +SKIP
+        >>> len(u.trajectory) == len(ds)    # doctest: +SKIP
+        True
+        """
+        import MDAnalysis as mda
+        from MDAnalysis.coordinates.memory import MemoryReader
+        t = self.topology
+        resids = np.asarray(t["resids"])
+        # residues in order of appearance
+        change = np.r_[True, resids[1:] != resids[:-1]]
+        resindex = np.cumsum(change) - 1
+        n_res = int(resindex[-1] + 1)
+        u = mda.Universe.empty(self.n_atoms, n_residues=n_res,
+                               atom_resindex=resindex,
+                               residue_segindex=np.zeros(n_res, int),
+                               trajectory=False)
+        first = np.flatnonzero(change)
+        u.add_TopologyAttr("names", [str(s) for s in t["names"]])
+        u.add_TopologyAttr("types", [str(s) for s in t["elements"]])
+        u.add_TopologyAttr("elements", [str(s) for s in t["elements"]])
+        u.add_TopologyAttr("masses", np.asarray(t["masses"], float))
+        u.add_TopologyAttr("resnames", [str(s) for s in
+                                        np.asarray(t["resnames"])[first]])
+        u.add_TopologyAttr("resids", resids[first])
+        u.add_TopologyAttr("segids", [str(np.asarray(t["segids"])[0])
+                                      if len(t["segids"]) else "A"])
+        u.add_TopologyAttr("bonds", [tuple(map(int, b)) for b in t["bonds"]])
+        u.load_new(self.positions.astype(np.float32), format=MemoryReader,
+                   order="fac")
+        return u
+
+    # ------------------------------------------------------------------
+    @classmethod
+    def concatenate(cls, datasets) -> "CommittorDataset":
+        """Join datasets of the same system (e.g. rounds of shooting).
+
+        Raises
+        ------
+        DatasetError
+            If the datasets come from different systems (fingerprint, atom
+            names), temperatures or states.
+
+        Examples
+        --------
+        >>> both = CommittorDataset.concatenate([ds1, ds2])   # doctest: +SKIP
+        """
+        datasets = list(datasets)
+        if not datasets:
+            raise InputError("concatenate needs at least one dataset")
+        for d in datasets:
+            if not isinstance(d, cls):
+                raise InputTypeError(f"concatenate takes CommittorDatasets, "
+                                     f"got {type(d).__name__}")
+        ref = datasets[0]
+        for k, d in enumerate(datasets[1:], 1):
+            if d.n_atoms != ref.n_atoms or not np.array_equal(
+                    d.topology["names"], ref.topology["names"]):
+                raise DatasetError(f"dataset {k} has other atoms than "
+                                   "dataset 0; cannot join different systems")
+            for key in ("system_fingerprint", "temperature", "states"):
+                a, b = ref.metadata.get(key), d.metadata.get(key)
+                if a is not None and b is not None and a != b:
+                    raise DatasetError(
+                        f"dataset {k} differs from dataset 0 in {key!r} "
+                        f"({b!r} vs {a!r}); only datasets of the same system, "
+                        "temperature and states can be joined")
+        meta = {k: v for k, v in ref.metadata.items() if k != "run"}
+        meta["parts"] = [d.metadata.get("run", {}) for d in datasets]
+        meta["n_parts"] = len(datasets)
+        return cls(np.concatenate([d.positions for d in datasets]),
+                   np.concatenate([d.n_A for d in datasets]),
+                   np.concatenate([d.n_B for d in datasets]), ref.topology,
+                   meta, np.concatenate([d.n_undecided for d in datasets]),
+                   np.concatenate([d.done for d in datasets]))
+
+    # ------------------------------------------------------------------
+    @classmethod
+    def from_ops_storage(cls, path, system=None, state_A="C7eq",
+                         state_B="C7ax") -> "CommittorDataset":
+        """Build a dataset from an OPS storage file of committor shots.
+
+        E.g. a file written by OPS' own ``CommittorSimulation`` (or by
+        ``run_committor(..., method="ops")``). Shots are counted with OPS'
+        ``ShootingPointAnalysis``; each shooting point becomes one
+        configuration.
+
+        Parameters
+        ----------
+        path : str
+            OPS netCDF storage.
+        system : MolecularSystem, optional
+            Gives the topology (PDB atom names) and, if the storage has no
+            volumes named ``state_A`` / ``state_B``, the states. Without it
+            the topology comes from the storage (mdtraj names).
+        state_A, state_B : str
+            Names of the volumes in the storage (or of ``system.states``).
+
+        Examples
+        --------
+        >>> ds = CommittorDataset.from_ops_storage("committor.nc")  # doctest: +SKIP
+        """
+        from .engine import _quiet_ops, make_volume
+        paths = _quiet_ops()
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise DatasetError(f"{path!r}: no such OPS storage file")
+        try:
+            storage = paths.Storage(path, "r")
+        except Exception as err:
+            raise DatasetError(f"{path!r} is not an OPS storage file: {err}"
+                               ) from None
+        try:
+            vols = {}
+            names = [v.name for v in storage.volumes]
+            for nm in (state_A, state_B):
+                if nm in names:
+                    vols[nm] = storage.volumes[nm]
+                elif system is not None and nm in system.states:
+                    vols[nm] = make_volume(system.states[nm])
+                else:
+                    raise DatasetError(
+                        f"state {nm!r} is neither a volume in {path!r} "
+                        f"(it has {names}) nor in system.states")
+            vA, vB = vols[state_A], vols[state_B]
+            spa = paths.ShootingPointAnalysis(steps=storage.steps,
+                                              states=[vA, vB])
+            if len(spa) == 0:
+                raise DatasetError(f"{path!r} holds no committor shots")
+            snaps = list(spa.keys())
+            x = np.array([np.asarray(s.xyz, float) for s in snaps]) * 10.0
+            n_A = np.array([spa[s].get(vA, 0) for s in snaps])
+            n_B = np.array([spa[s].get(vB, 0) for s in snaps])
+            n_tot = np.array([sum(spa[s].values()) for s in snaps])
+            if system is not None:
+                topo = system.topology_arrays()
+                if len(topo["names"]) != x.shape[1]:
+                    raise DatasetError(f"system has {system.n_atoms} atoms, "
+                                       f"the storage {x.shape[1]}")
+                fp = system.fingerprint()
+                temp = None
+            else:
+                topo = _topology_from_mdtraj(snaps[0].topology.mdtraj)
+                fp = None
+                temp = None
+            meta = {"source": "ops_storage", "ops_storage":
+                    os.path.abspath(path), "states": [state_A, state_B],
+                    "system_fingerprint": fp, "temperature": temp,
+                    "versions": versions()}
+            return cls(x, n_A, n_B, topo, meta, n_tot - n_A - n_B)
+        finally:
+            storage.close()
+
+
+def _topology_from_mdtraj(top) -> dict:
+    atoms = list(top.atoms)
+    return {
+        "names": np.array([a.name for a in atoms]),
+        "resnames": np.array([a.residue.name for a in atoms]),
+        "resids": np.array([a.residue.resSeq for a in atoms]),
+        "segids": np.array(["A"] * len(atoms)),
+        "elements": np.array([a.element.symbol if a.element else ""
+                              for a in atoms]),
+        "masses": np.array([a.element.mass if a.element else 0.0
+                            for a in atoms]),
+        "bonds": np.array([(b[0].index, b[1].index) for b in top.bonds],
+                          dtype=int).reshape(-1, 2),
+    }
