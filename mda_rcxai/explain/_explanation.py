@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 import numpy as np
 
@@ -304,10 +305,10 @@ class Explanation:
         s(self, "window", None if window is None else tuple(float(w) for w in window))
         mem = {f: (f,) for f in names} if members is None else \
             {str(k): tuple(str(m) for m in v) for k, v in members.items()}
-        s(self, "members", mem)
+        s(self, "members", MappingProxyType(mem))
         s(self, "atom_names", None if atom_names is None else
           (atom_names if hasattr(atom_names, "atoms") else tuple(str(a) for a in atom_names)))
-        s(self, "info", dict(info or {}))
+        s(self, "info", MappingProxyType(dict(info or {})))
         imp = np.abs(values).mean(axis=0) if n else np.zeros(d)
         s(self, "importance", _frozen(imp))
         order = np.argsort(-imp, kind="mergesort")

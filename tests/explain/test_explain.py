@@ -131,6 +131,10 @@ def test_explanation_is_immutable(x12_model, x12_data):
         ex.values[0, 0] = 1.0
     with pytest.raises(ValueError):
         ex.importance[0] = 1.0
+    with pytest.raises(TypeError):
+        ex.info["seed"] = 1
+    with pytest.raises(TypeError):
+        ex.members["x1"] = ("x2",)
     assert "deep" in repr(ex)
 
 
