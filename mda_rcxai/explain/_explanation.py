@@ -498,10 +498,11 @@ class Explanation:
             The system the features were computed on (``atom_indices`` are
             indices into its atoms). With an AtomGroup, only its atoms get
             values and only they are returned.
-        scale : float, optional
-            Multiplier, e.g. ``100 / ex.per_atom(n).max()`` so that the
-            most important atom reads 100 in the PDB B-factor column (which
-            keeps two decimals).
+        scale : float or "max", optional
+            Multiplier of the per-atom values; ``"max"`` scales them so that
+            the most important atom reads 100 (handy for the PDB B-factor
+            column, which keeps two decimals). Default 1: raw values in
+            units of the explained output.
 
         Returns
         -------
@@ -523,7 +524,14 @@ class Explanation:
         if u is None or ag is None:
             raise InputTypeError("to_atomgroup() needs an MDAnalysis Universe or AtomGroup, got "
                                  f"{type(universe_or_atomgroup).__name__}")
-        values = self.per_atom(len(u.atoms)) * float(scale)
+        values = self.per_atom(len(u.atoms))
+        if isinstance(scale, str):
+            if scale != "max":
+                raise InputError(f"scale={scale!r} is not known; use a number or 'max'")
+            top = values.max()
+            values = values * (100.0 / top if top > 0 else 1.0)
+        else:
+            values = values * float(scale)
         if not hasattr(u.atoms, "tempfactors"):
             u.add_TopologyAttr("tempfactors")
         ag.tempfactors = values[ag.indices]

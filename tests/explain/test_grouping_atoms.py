@@ -130,6 +130,10 @@ def test_per_atom_and_to_atomgroup_pdb(ala_atoms, tmp_path):
     assert list(back.atoms.names) == list(u.atoms.names)
     assert back.atoms[8].name == "CA" and back.atoms[8].tempfactor == pytest.approx(
         100 * (0.2 + 0.05), abs=0.005)
+    np.testing.assert_allclose(ex.to_atomgroup(u, scale="max").tempfactors,
+                               100 * expect / expect.max())
+    with pytest.raises(InputError, match="scale"):
+        ex.to_atomgroup(u, scale="min")
     # an AtomGroup: only its atoms get (and return) values
     sub = u.atoms[4:9]
     assert ex.to_atomgroup(sub).tempfactors.tolist() == pytest.approx(expect[4:9].tolist())
