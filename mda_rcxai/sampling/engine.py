@@ -260,8 +260,15 @@ def _patch_apply_constraints(engine):
             position_tol = context.getIntegrator().getConstraintTolerance()
         context.applyConstraints(position_tol)
         context.applyVelocityConstraints(velocity_tol)
-        engine._current_snapshot = None  # rebuild from the context
-        return engine.current_snapshot
+        # rebuild from the context (positions and velocities only: OPS'
+        # own rebuild also computes the energy, which costs a force call)
+        state = context.getState(getPositions=True, getVelocities=True)
+        snap = engine.base_snapshot_type.construct(
+            coordinates=state.getPositions(asNumpy=True),
+            box_vectors=state.getPeriodicBoxVectors(asNumpy=True),
+            velocities=state.getVelocities(asNumpy=True), engine=engine)
+        engine._current_snapshot = snap
+        return snap
 
     engine.apply_constraints = apply_constraints
 

@@ -191,3 +191,17 @@ def test_resume_after_sigkill(ala, tps_result, tmp_path):
     assert np.array_equal(straight.n_B, resumed.n_B)
     assert np.array_equal(straight.n_A, resumed.n_A)
     assert not any(p.name.startswith(".tmp_") for p in tmp_path.iterdir())
+
+
+def test_ops_committor_simulation_route(ala, configs, tmp_path):
+    """method='ops': OPS' CommittorSimulation + storage, read back with
+    from_ops_storage (ShootingPointAnalysis)."""
+    nc = tmp_path / "ops.nc"
+    ds = run_committor(ala, configs[:2], 2, seed=0, method="ops",
+                       storage=nc, verbose=False)
+    assert nc.exists() and len(ds) == 2
+    assert np.all(ds.n_A + ds.n_B + ds.n_undecided == 2)
+    again = CommittorDataset.from_ops_storage(nc, ala)
+    assert len(again) == 2
+    assert sorted((again.n_A + again.n_B + again.n_undecided).tolist()) == [2, 2]
+    assert again.topology["names"][0] == "HH31"

@@ -1,0 +1,144 @@
+"""Committor shooting speed: OPS CommittorSimulation vs a plain OpenMM loop vs ours.
+
+Same configurations (harvested from a short TPS run on the bundled alanine
+dipeptide, 300 K, 2 fs, 10 steps per frame, LangevinMiddle 1/ps), same
+number of shots, stopped on the C7eq / C7ax boxes. Prints shots/s and
+ratios. Goal (issue #4): ours with 1 worker >= 0.9x the plain loop, with 2
+workers >= 1.8x that.
+
+    python benchmarks/committor.py [--configs 40] [--shots 5]
+
+Dask start-up time is excluded from ours (timed from the first submitted
+task via a warm cluster), and reported separately.
+"""
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+warnings.simplefilter("ignore")
+
+
+def plain_loop(system, x_nm, n_shots, seed, max_frames=2000):
+    """Reference: one OpenMM Context, numpy velocities and state tests."""
+    import openmm
+    import openmm.unit as u
+    integ = openmm.LangevinMiddleIntegrator(300 * u.kelvin, 1 / u.picosecond,
+                                            2 * u.femtosecond)
+    integ.setRandomNumberSeed(seed + 1)
+    ctx = openmm.Context(system.system, integ,
+                         openmm.Platform.getPlatformByName("CPU"),
+                         {"Threads": "1"})
+    A, B = system.states["C7eq"], system.states["C7ax"]
+    m = np.array([system.system.getParticleMass(i).value_in_unit(u.dalton)
+                  for i in range(system.n_atoms)])
+    sigma = np.sqrt(0.00831446261815324 * 300 / m)[:, None]
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((len(x_nm), 3), int)
+    frames = 0
+    for i, x in enumerate(x_nm):
+        for _ in range(n_shots):
+            ctx.setPositions(x)
+            ctx.setVelocities(sigma * rng.normal(size=x.shape))
+            ctx.applyVelocityConstraints(1e-5)
+            k = 2
+            for _ in range(max_frames - 1):
+                integ.step(10)
+                frames += 1
+                p = ctx.getState(getPositions=True).getPositions(
+                    asNumpy=True)._value
+                if A.contains(p)[0]:
+                    k = 0
+                    break
+                if B.contains(p)[0]:
+                    k = 1
+                    break
+            counts[i, k] += 1
+    return counts, frames
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--configs", type=int, default=40)
+    ap.add_argument("--shots", type=int, default=5)
+    ap.add_argument("--ops-configs", type=int, default=10,
+                    help="configurations for the (slow) OPS route")
+    args = ap.parse_args()
+
+    from dask.distributed import Client, LocalCluster
+
+    from mda_rcxai.sampling import (harvest, initial_path, run_committor,
+                                    run_tps)
+    from mda_rcxai.systems import alanine_dipeptide
+
+    system = alanine_dipeptide()
+    t = time.perf_counter()
+    path = initial_path(system, seed=0, verbose=False)
+    tps = run_tps(system, path, 100, seed=0, verbose=False)
+    print(f"setup: {tps.summary()} [{time.perf_counter() - t:.0f} s]")
+    x = harvest(tps, args.configs, seed=0, system=system)
+    n = len(x)
+    x_nm = x / 10.0
+    rows = {}
+
+    t = time.perf_counter()
+    counts, frames = plain_loop(system, x_nm, args.shots, 0)
+    dt = time.perf_counter() - t
+    rows["plain OpenMM loop"] = (n * args.shots / dt, dt, frames,
+                                 counts[:, 1].sum() / max(1, counts[:, :2].sum()))
+
+    t = time.perf_counter()
+    ds = run_committor(system, x, args.shots, seed=0, verbose=False)
+    dt = time.perf_counter() - t
+    rows["ours, 1 worker"] = (n * args.shots / dt, dt, ds.metadata["frames"],
+                              np.nanmean(ds.p_B))
+
+    t0 = time.perf_counter()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        startup = time.perf_counter() - t0
+        # warm the workers (imports, engine) on a single tiny task
+        run_committor(system, x[:2], 1, seed=99, client=client,
+                      verbose=False, chunk_size=1)
+        t = time.perf_counter()
+        ds2 = run_committor(system, x, args.shots, seed=0, client=client,
+                            verbose=False)
+        dt = time.perf_counter() - t
+    rows["ours, 2 workers"] = (n * args.shots / dt, dt,
+                               ds2.metadata["frames"], np.nanmean(ds2.p_B))
+
+    m = min(args.ops_configs, n)
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        ds3 = run_committor(system, x[:m], args.shots, seed=0, method="ops",
+                            storage=os.path.join(tmp, "ops.nc"),
+                            verbose=False)
+        dt = time.perf_counter() - t
+        size = os.path.getsize(os.path.join(tmp, "ops.nc"))
+    rows["OPS CommittorSimulation"] = (m * args.shots / dt, dt, None,
+                                       np.nanmean(ds3.p_B))
+
+    ref = rows["plain OpenMM loop"][0]
+    one = rows["ours, 1 worker"][0]
+    print(f"\n{n} configurations x {args.shots} shots (OPS route: {m} "
+          f"configurations; storage {size / 1e6:.1f} MB); Dask start-up "
+          f"{startup:.1f} s not counted")
+    print(f"{'method':26s} {'shots/s':>9s} {'seconds':>8s} {'frames':>8s} "
+          f"{'mean p_B':>8s} {'vs plain':>9s}")
+    for k, (rate, dt, fr, pb) in rows.items():
+        print(f"{k:26s} {rate:9.2f} {dt:8.1f} {fr if fr is not None else '-':>8} "
+              f"{pb:8.2f} {rate / ref:8.2f}x")
+    print(f"\nours 1 worker / plain loop = {one / ref:.2f} (goal >= 0.9)")
+    print(f"ours 2 workers / ours 1 worker = "
+          f"{rows['ours, 2 workers'][0] / one:.2f} (goal >= 1.8)")
+    print(f"ours 1 worker / OPS CommittorSimulation = "
+          f"{one / rows['OPS CommittorSimulation'][0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
