@@ -175,12 +175,15 @@ def stage_sample(study):
                       state_A=cfg.system.state_A, state_B=cfg.system.state_B,
                       verbose=study.verbose, **md)
         # interior frames only: the first frame lies in A and the last in B
-        paths = [_positions_angstrom(p)[1:-1] for p in res.accepted_paths]
+        # the relaxed initial path is a path of the ensemble too (and the only one
+        # when no move was accepted)
+        paths = [_positions_angstrom(p)[1:-1] for p in [path, *res.accepted_paths]]
+        paths = [p for p in paths if len(p)]
         np.savez_compressed(study.path("paths.npz"),
                             positions=np.concatenate(paths),
                             lengths=np.array([len(p) for p in paths]))
     lengths = np.array([len(p) for p in paths])
-    summary = (f"{len(paths)} accepted paths of {cfg.tps.n_steps} moves "
+    summary = (f"{len(paths) - 1} accepted paths in {cfg.tps.n_steps} moves "
                f"(acceptance {res.acceptance:.2f}), length {lengths.mean():.0f} +- "
                f"{lengths.std():.0f} frames, {st['seconds']:.0f} s")
     study.record("sample", st["seconds"], summary, acceptance=float(res.acceptance),
@@ -269,7 +272,10 @@ def stage_committor(study, paths):
                                seed=cfg.seed + 1000 * k, n_workers=cfg.workers,
                                temperature=cfg.system.temperature,
                                state_A=cfg.system.state_A, state_B=cfg.system.state_B,
-                               max_frames=c.max_frames, verbose=study.verbose)
+                               max_frames=c.max_frames, verbose=study.verbose,
+                               timestep_fs=cfg.system.timestep * 1000.0,
+                               steps_per_frame=cfg.system.steps_per_frame,
+                               friction_per_ps=cfg.system.friction)
             datasets.append(ds)
         seconds += st["seconds"]
         pb = np.asarray(ds.p_B)
@@ -399,7 +405,10 @@ def stage_explain(study, model, feats):
         best = explanations.get(("shap", "global")) or next(iter(explanations.values()), None)
         if best is not None:
             ag = best.to_atomgroup(_features_universe(_representative_ts(model, X, feats, study)))
-            ag.write(study.path("explained.pdb"))
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # PDB writer notes on absent attributes
+                ag.write(study.path("explained.pdb"))
         with open(out_json, "w") as fh:
             json.dump(results, fh, indent=1, default=_json_default)
     study._explanations = explanations
