@@ -71,7 +71,7 @@ class TPSConfig:
     """
 
     n_steps: int = 300
-    initial_temperature: float = 800.0
+    initial_temperature: float = 1300.0
     max_path_frames: int = 1000
 
 
@@ -94,6 +94,12 @@ class CommittorConfig:
         ``[low, high]`` predicted-p_B window for later rounds.
     max_frames : int
         Longest shot (frames) before it is counted as undecided.
+    engine : str
+        ``"batched"`` (many replicas in one OpenMM context, fastest for the
+        bundled vacuum system), ``"lean"`` (OPS engine, one shot at a time
+        per worker) or ``"ops"`` (OPS CommittorSimulation with storage).
+    n_replicas : int
+        Replicas per batched engine.
     """
 
     shots: int = 10
@@ -102,6 +108,8 @@ class CommittorConfig:
     later_rounds: int = 300
     window: list = field(default_factory=lambda: [0.1, 0.9])
     max_frames: int = 2000
+    engine: str = "batched"
+    n_replicas: int = 64
 
 
 @dataclass
@@ -288,6 +296,8 @@ class StudyConfig:
              "[explain] ts_window must be [low, high] with 0 <= low < high <= 1"),
             (set(c.explain.methods) <= {"shap", "lime"} and c.explain.methods,
              "[explain] methods must be a non-empty subset of ['shap', 'lime']"),
+            (c.committor.engine in ("batched", "lean", "ops"),
+             "[committor] engine must be 'batched', 'lean' or 'ops'"),
             (c.features.kind == "dihedrals", "[features] kind must be 'dihedrals'"),
             (c.system.name == "alanine_dipeptide",
              "[system] name must be 'alanine_dipeptide' for the demo study; for your own "

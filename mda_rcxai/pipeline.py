@@ -256,7 +256,8 @@ def stage_committor(study, paths):
     for k in range(1, c.rounds + 1):
         with study.stage(f"committor round {k}/{c.rounds}") as st:
             if k == 1:
-                configs = harvest(paths, c.first_round, seed=cfg.seed + 1000 * k)
+                configs = harvest(paths, c.first_round, seed=cfg.seed + 1000 * k,
+                                  system=system)
             else:
                 merged = CommittorDataset.concatenate(datasets)
                 model = _train(cfg, merged, seed=cfg.seed + k)[0]
@@ -266,7 +267,8 @@ def stage_committor(study, paths):
                     return model.predict_proba(res.features)
 
                 configs = harvest(paths, c.later_rounds, seed=cfg.seed + 1000 * k,
-                                  predict_pB=predict_pB, window=tuple(c.window))
+                                  predict_pB=predict_pB, window=tuple(c.window),
+                                  system=system)
             ds = run_committor(system, configs, c.shots,
                                out=study.path(f"committor_round{k}.npz"),
                                seed=cfg.seed + 1000 * k, n_workers=cfg.workers,
@@ -275,7 +277,8 @@ def stage_committor(study, paths):
                                max_frames=c.max_frames, verbose=study.verbose,
                                timestep_fs=cfg.system.timestep * 1000.0,
                                steps_per_frame=cfg.system.steps_per_frame,
-                               friction_per_ps=cfg.system.friction)
+                               friction_per_ps=cfg.system.friction,
+                               method=c.engine, n_replicas=c.n_replicas)
             datasets.append(ds)
         seconds += st["seconds"]
         pb = np.asarray(ds.p_B)
@@ -404,7 +407,8 @@ def stage_explain(study, model, feats):
             pd.concat(tables).to_csv(study.path("importance.csv"), index=False)
         best = explanations.get(("shap", "global")) or next(iter(explanations.values()), None)
         if best is not None:
-            ag = best.to_atomgroup(_features_universe(_representative_ts(model, X, feats, study)))
+            ag = best.to_atomgroup(_features_universe(_representative_ts(model, X, feats, study)),
+                                   scale="max")
             import warnings
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # PDB writer notes on absent attributes

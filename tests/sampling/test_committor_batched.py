@@ -1,0 +1,87 @@
+"""run_committor(method="batched"): the batched engine behind the same dataset and resume rules."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from mda_rcxai.exceptions import DatasetError
+from mda_rcxai.sampling import CommittorDataset, harvest, run_committor
+
+
+@pytest.fixture(scope="module")
+def configs(ala, tps_result):
+    _, result = tps_result
+    return harvest(result, 8, seed=5, system=ala)
+
+
+def test_batched_counts_every_shot_and_agrees_with_lean(ala, configs):
+    n = 24
+    b = run_committor(ala, configs, n, seed=3, method="batched", n_replicas=32, verbose=False)
+    lean = run_committor(ala, configs, n, seed=3, method="lean", verbose=False)
+    assert b.complete and np.all(b.n_A + b.n_B + b.n_undecided == n)
+    assert b.metadata["run"]["method"] == "batched"
+    # same committor within binomial error: pooled two-proportion z per configuration
+    ok = (b.n_A + b.n_B > 0) & (lean.n_A + lean.n_B > 0)
+    p1, p2 = b.p_B[ok], lean.p_B[ok]
+    n1, n2 = (b.n_A + b.n_B)[ok], (lean.n_A + lean.n_B)[ok]
+    pool = (p1 * n1 + p2 * n2) / (n1 + n2)
+    se = np.sqrt(np.maximum(pool * (1 - pool), 1e-12) * (1 / n1 + 1 / n2))
+    z = np.where(se > 1e-6, (p1 - p2) / se, 0.0)
+    # 8 configurations: |z| < 3.5 each (two-sided p ~ 5e-4) and chi2(8) 99.9 % point 26.1
+    assert np.all(np.abs(z) < 3.5), z
+    assert np.sum(z ** 2) < 26.1, z
+
+
+def test_batched_on_two_dask_workers(ala, configs):
+    d = run_committor(ala, configs, 4, seed=1, method="batched", n_replicas=8, n_workers=2,
+                      verbose=False)
+    assert d.complete and np.all(d.n_A + d.n_B + d.n_undecided == 4)
+
+
+_CHILD = textwrap.dedent("""
+    import sys, warnings
+    warnings.filterwarnings("ignore")
+    import numpy as np
+    from mda_rcxai.systems import alanine_dipeptide
+    from mda_rcxai.sampling import run_committor
+    x = np.load(sys.argv[1])
+    run_committor(alanine_dipeptide(), x, 6, out=sys.argv[2], seed=11, method="batched",
+                  n_replicas=2, verbose=False)
+""")
+
+
+def test_batched_resume_after_sigkill(ala, tps_result, tmp_path):
+    _, result = tps_result
+    x = harvest(result, 16, seed=2, system=ala)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "resume.npz"
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "x.npy"), str(out)])
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if out.exists():
+                try:
+                    if int(CommittorDataset.load(out).done.sum()) >= 2:
+                        break
+                except DatasetError:
+                    pass
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    partial = CommittorDataset.load(out)
+    k = int(partial.done.sum())
+    assert 0 < k < len(x), "the child finished before it could be killed"
+    resumed = run_committor(ala, x, 6, out=out, seed=11, method="batched", n_replicas=2,
+                            verbose=False)
+    assert resumed.complete
+    assert np.all(resumed.n_A + resumed.n_B + resumed.n_undecided == 6)
+    assert np.array_equal(resumed.n_B[partial.done], partial.n_B[partial.done])
+    assert np.array_equal(resumed.n_A[partial.done], partial.n_A[partial.done])
