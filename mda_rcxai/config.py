@@ -70,7 +70,7 @@ class TPSConfig:
         Longest path (frames) the engine integrates before giving up a trial.
     """
 
-    n_steps: int = 300
+    n_steps: int = 1000
     initial_temperature: float = 1300.0
     max_path_frames: int = 1000
 
@@ -102,9 +102,9 @@ class CommittorConfig:
         Replicas per batched engine.
     """
 
-    shots: int = 10
-    rounds: int = 2
-    first_round: int = 200
+    shots: int = 20
+    rounds: int = 3
+    first_round: int = 300
     later_rounds: int = 300
     window: list = field(default_factory=lambda: [0.1, 0.9])
     max_frames: int = 2000

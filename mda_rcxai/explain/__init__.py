@@ -5,7 +5,7 @@ or Partition explainers) or ``lime`` package on a fitted
 :class:`~mda_rcxai.model.CommittorModel` (or any callable ``f(X) -> q``),
 globally or on the transition-state ensemble (predicted ``p_B`` in a
 window), and returns an immutable :class:`Explanation`: attributions per
-configuration and feature, importance (mean |attribution|), ranking,
+configuration and feature, importance (mean ``|attribution|``), ranking,
 grouping by rotatable bond, per-atom values for a PDB, a DataFrame and
 plots. :func:`compare` measures how well two explanations (SHAP vs LIME)
 agree.

@@ -45,7 +45,7 @@ def _label(ex):
 
 
 def plot_importance(explanation, top=15, path=None, title=None, ax=None):
-    """Ranked horizontal bar chart of mean |attribution|.
+    """Ranked horizontal bar chart of mean ``|attribution|``.
 
     Parameters
     ----------

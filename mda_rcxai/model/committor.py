@@ -653,7 +653,7 @@ class CommittorModel:
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features_in_)
+        X : array_like, shape (n, n_features)
             Raw features, in the units used for ``fit``.
 
         Returns
@@ -679,7 +679,7 @@ class CommittorModel:
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features_in_)
+        X : array_like, shape (n, n_features)
             Raw features.
 
         Returns
@@ -708,7 +708,7 @@ class CommittorModel:
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features_in_)
+        X : array_like, shape (n, n_features)
             Raw features.
         n_A, n_B : array_like, shape (n,)
             Shot counts (or give ``p_B=`` instead, as in :meth:`fit`).
@@ -746,7 +746,7 @@ class CommittorModel:
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features_in_)
+        X : array_like, shape (n, n_features)
             Raw features.
         n_A, n_B : array_like, shape (n,)
             Shot counts; the measured value is ``n_B / (n_A + n_B)``.
@@ -799,7 +799,7 @@ class CommittorModel:
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features_in_)
+        X : array_like, shape (n, n_features)
             Raw features.
         n_A, n_B : array_like, shape (n,)
             Shot counts (or ``p_B=`` instead).
@@ -855,7 +855,7 @@ class CommittorModel:
         -------
         torch.nn.Sequential
             Float32, CPU, eval mode, differentiable; maps a tensor of shape
-            (n, n_features_in_) of raw features to ``q`` of shape (n, 1).
+            (n, n_features) of raw features to ``q`` of shape (n, 1).
             Changing it does not change the model.
 
         Examples
@@ -895,7 +895,7 @@ class CommittorModel:
         For biased simulations (e.g. OpenMM-Torch, PLUMED's PyTorch module)
         that evaluate ``q`` from the features themselves. The file holds
         :meth:`to_torch` compiled with ``torch.jit.script``: it takes raw
-        features, shape (n, n_features_in_), any float dtype (cast to
+        features, shape (n, n_features), any float dtype (cast to
         float32), and returns float32 ``q`` of shape (n, 1). The feature
         names are stored as the extra file ``mda_rcxai.json`` (read it with
         ``torch.jit.load(path, _extra_files={"mda_rcxai.json": ""})``).
