@@ -10,7 +10,7 @@ Examples
 >>> from mda_rcxai.config import StudyConfig
 >>> cfg = StudyConfig(seed=3)
 >>> cfg.committor.shots
-10
+20
 >>> StudyConfig.from_toml(cfg.to_toml()) == cfg
 True
 """
@@ -201,7 +201,7 @@ class StudyConfig:
     --------
     >>> cfg = StudyConfig.from_toml("seed = 2\\n[tps]\\nn_steps = 50\\n")
     >>> cfg.seed, cfg.tps.n_steps, cfg.committor.rounds
-    (2, 50, 2)
+    (2, 50, 3)
     """
 
     seed: int = 0

@@ -349,15 +349,18 @@ def stage_train(study, dataset):
     return model, np.load(study.path("features.npz"), allow_pickle=False)
 
 
-def stage_explain(study, model, feats):
-    """SHAP and LIME, global and transition state; writes importance.csv, explained.pdb."""
+def stage_explain(study, model, feats, force=False):
+    """SHAP and LIME, global and transition state; writes importance.csv, explained.pdb.
+
+    ``force=True`` recomputes even when done (the report needs the objects).
+    """
     import pandas as pd
     from .explain import compare, explain
 
     cfg = study.config
     e = cfg.explain
     out_json = study.path("explanations.json")
-    if study.done("explain"):
+    if study.done("explain") and not force:
         _log("   explain: done before, reusing " + out_json, study.verbose)
         with open(out_json) as fh:
             return json.load(fh)
@@ -487,12 +490,17 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     model, feats = stage_train(study, dataset)
     if until == "train":
         return _result(study)
-    stage_explain(study, model, feats)
+    need_report = not study.done("report") or not os.path.exists(study.path("report.html"))
+    stage_explain(study, model, feats, force=need_report)
     if until == "explain":
         return _result(study)
-    from .study_report import write_report
-    write_report(study, model, feats, dataset)
-    study.record("report", 0.0, study.path("report.html"))
+    if need_report:
+        from .study_report import write_report
+        t_rep = time.perf_counter()
+        write_report(study, model, feats, dataset)
+        study.record("report", time.perf_counter() - t_rep, study.path("report.html"))
+    else:
+        _log("   report: done before, " + study.path("report.html"), verbose)
     res = _result(study)
     _log(f"== done in {time.perf_counter() - t0:.0f} s; outputs in {os.path.abspath(study.out)}",
          verbose)
