@@ -274,8 +274,13 @@ def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
         accepted, lengths, new_paths = _run_steps(
             sampler, int(n_steps), verbose, f"TPS {st_A.name}->{st_B.name}",
             _stop_after_accepted)
+        final_path = sampler.sample_set[0].trajectory
         if store is not None:
             store.sync_all()
+            # storage evicts snapshots from its cache and later loads them
+            # lazily: load every one now, while the file is open
+            new_paths = [_materialize(paths, t) for t in new_paths]
+            final_path = _materialize(paths, final_path)
     finally:
         if store is not None:
             store.close()
@@ -289,9 +294,16 @@ def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
         acceptance=float(np.mean(accepted)) if n_done else 0.0,
         path_lengths=np.array([len(t) for t in new_paths], dtype=int),
         active_lengths=np.array(lengths, dtype=int), n_steps=n_done,
-        n_accepted=int(np.sum(accepted)), final_path=sampler.sample_set[0]
-        .trajectory, storage=storage, frame_time_ps=dt_ps,
+        n_accepted=int(np.sum(accepted)), final_path=final_path, storage=storage, frame_time_ps=dt_ps,
         states=(st_A.name, st_B.name), seed=seed, shooting=shooting)
+
+
+def _materialize(paths, trajectory):
+    """An in-memory copy of a trajectory whose snapshots may be storage proxies."""
+    snaps = [trajectory[i] for i in range(len(trajectory))]
+    for snap in snaps:
+        snap.coordinates, snap.velocities  # noqa: B018 - force lazy loading
+    return paths.Trajectory(snaps)
 
 
 # ----------------------------------------------------------------------
