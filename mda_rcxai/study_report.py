@@ -36,6 +36,25 @@ def _ranking_rows(results, key, n=8):
     return rows, ["rank"] + heads
 
 
+def _representatives(ex, names):
+    """One feature per top-ranked bond group: its conventional alias, else its largest member."""
+    g = ex.grouped(by="bond")
+    imp = dict(zip(ex.feature_names, ex.importance))
+    out = []
+    for group in g.ranking:
+        members = [m for m in g.members[group] if m in names]
+        if not members:
+            continue
+        priority = {"phi": 0, "theta": 1, "psi": 2, "omega": 3}
+        alias = sorted((m for m in members if m.split("(")[0] in priority),
+                       key=lambda m: priority[m.split("(")[0]])
+        pick = alias[0] if alias else max(members, key=lambda m: imp.get(m, 0.0))
+        out.append(pick)
+        if len(out) == 2:
+            return out
+    return list(ex.ranking[:2])
+
+
 def write_report(study, model, feats, dataset, explanations=None):
     """Write ``report.html`` of a finished study.
 
@@ -121,20 +140,35 @@ def write_report(study, model, feats, dataset, explanations=None):
     ex = explanations.get(("shap", "global")) or next(iter(explanations.values()), None)
     if ex is not None:
         r.section("Free-energy landscape over the top two features")
-        ts = np.abs(model.predict_proba(X) - 0.5) <= (cfg.explain.ts_window[1] - 0.5)
-        top2 = ex.ranking[:2]
+        lo, hi = cfg.explain.ts_window
+        pb_pred = model.predict_proba(X)
+        ts = (pb_pred >= lo) & (pb_pred <= hi)
         names = [str(n) for n in feats["names"]]
+        top2 = _representatives(ex, names)
         try:
             paths = pipeline._load_paths(study)
             allpos = np.concatenate(paths)
             Xall = pipeline._featurize(cfg, pipeline._features_universe(allpos)).features
+            source = "frames of the accepted TPS paths"
         except Exception:  # no paths on disk: use the shooting points
-            Xall = X
-        fig = plot_free_energy(Xall, names, features=tuple(top2), ts=X[ts],
-                               temperature=cfg.system.temperature)
-        r.figure(fig, f"-kT ln P over {top2[0]} and {top2[1]} (TPS path frames), "
+            Xall, source = X, "shooting points"
+        if not cfg.features.sincos:  # angles near +-180 (theta, omega): show them on [0, 360)
+            Xall, Xts = Xall.copy(), X[ts].copy()
+            for name in top2:
+                j = names.index(name)
+                if np.mean(np.abs(Xall[:, j]) > 90) > 0.5:
+                    Xall[:, j] %= 360.0
+                    Xts[:, j] %= 360.0
+        else:
+            Xts = X[ts]
+        fig = plot_free_energy(Xall, names, features=tuple(top2), ts=Xts,
+                               temperature=cfg.system.temperature, bins=30)
+        fig.axes[0].set_title(f"-kT ln P over the transition-path ensemble, {cfg.system.temperature:g} K",
+                              fontsize=10)
+        r.figure(fig, f"-kT ln P over {top2[0]} and {top2[1]}, the best-known members of the "
+                      f"two top-ranked bonds ({source}, i.e. the transition-path ensemble); "
                       f"transition-state configurations (predicted p_B in "
-                      f"{cfg.explain.ts_window}) marked.")
+                      f"{list(cfg.explain.ts_window)}) marked.")
         if os.path.exists(study.path("explained.pdb")):
             u = mda.Universe(study.path("explained.pdb"))
             r.section("The molecule coloured by importance")
