@@ -170,7 +170,10 @@ def write_report(study, model, feats, dataset, explanations=None):
                       f"transition-state configurations (predicted p_B in "
                       f"{list(cfg.explain.ts_window)}) marked.")
         if os.path.exists(study.path("explained.pdb")):
-            u = mda.Universe(study.path("explained.pdb"))
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the placeholder CRYST1 record of a vacuum PDB
+                u = mda.Universe(study.path("explained.pdb"))
             r.section("The molecule coloured by importance")
             r.figure(plot_molecule(u.atoms, u.atoms.tempfactors,
                                    title="per-atom importance (SHAP, global)"),
