@@ -29,3 +29,19 @@ def test_tutorial_and_annotated_atomgroup(tmp_path):
     assert os.path.getsize(os.path.join(out, "committor_fit.png")) > 5000
     important = _load("annotated_atomgroup").main(os.path.join(out, "explained.pdb"))
     assert len(important) >= 1
+
+
+def test_tutorial_notebook_cells_run(tmp_path, monkeypatch):
+    """The notebook's code cells run in order (sizes shrunk for the test)."""
+    import json
+    import matplotlib
+    matplotlib.use("Agg")
+    nb = json.load(open(os.path.join(ROOT, "examples", "tutorial.ipynb")))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    code = code.replace("n_steps=200", "n_steps=20").replace("harvest(tps, 150", "harvest(tps, 24")
+    code = code.replace("max_samples=100", "max_samples=20")
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    exec(compile(code, "tutorial.ipynb", "exec"), ns)
+    assert os.path.getsize(tmp_path / "explained.pdb") > 0
+    assert ns["X"].shape[1] == 45
