@@ -167,6 +167,9 @@ def stage_sample(study):
                             temperature=cfg.system.temperature,
                             high_temperature=cfg.tps.initial_temperature,
                             seed=cfg.seed, verbose=study.verbose, **md)
+        # positions now: once OPS storage has saved the path its snapshots can
+        # become lazy proxies of a file that is closed after TPS
+        initial = _positions_angstrom(path)
         storage = study.path("tps.nc")
         if os.path.exists(storage):
             os.remove(storage)  # a TPS run that did not finish is redone from the start
@@ -177,7 +180,7 @@ def stage_sample(study):
         # interior frames only: the first frame lies in A and the last in B
         # the relaxed initial path is a path of the ensemble too (and the only one
         # when no move was accepted)
-        paths = [_positions_angstrom(p)[1:-1] for p in [path, *res.accepted_paths]]
+        paths = [initial[1:-1]] + [_positions_angstrom(p)[1:-1] for p in res.accepted_paths]
         paths = [p for p in paths if len(p)]
         np.savez_compressed(study.path("paths.npz"),
                             positions=np.concatenate(paths),
