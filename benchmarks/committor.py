@@ -4,7 +4,8 @@ Same configurations (harvested from a short TPS run on the bundled alanine
 dipeptide, 300 K, 2 fs, 10 steps per frame, LangevinMiddle 1/ps), same
 number of shots, stopped on the C7eq / C7ax boxes. Prints shots/s and
 ratios. Goal (issue #4): ours with 1 worker >= 0.9x the plain loop, with 2
-workers >= 1.8x that.
+workers >= 1.8x that; (issue #8) the batched engine >= 4x the plain loop
+per core.
 
     python benchmarks/committor.py [--configs 40] [--shots 5]
 
@@ -67,6 +68,8 @@ def main():
     ap.add_argument("--shots", type=int, default=5)
     ap.add_argument("--ops-configs", type=int, default=10,
                     help="configurations for the (slow) OPS route")
+    ap.add_argument("--replicas", type=int, nargs="+", default=[8, 64, 512],
+                    help="K of the batched engine (method='batched')")
     args = ap.parse_args()
 
     from dask.distributed import Client, LocalCluster
@@ -112,6 +115,13 @@ def main():
     rows["ours, 2 workers"] = (n * args.shots / dt, dt,
                                ds2.metadata["frames"], np.nanmean(ds2.p_B))
 
+    for k in args.replicas:
+        t = time.perf_counter()
+        dsb = run_committor(system, x, args.shots, seed=0, method="batched",
+                            n_replicas=k, verbose=False)
+        dt = time.perf_counter() - t
+        rows[f"batched K={k}, 1 process"] = (n * args.shots / dt, dt, None,
+                                             np.nanmean(dsb.p_B))
     m = min(args.ops_configs, n)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -138,6 +148,10 @@ def main():
           f"{rows['ours, 2 workers'][0] / one:.2f} (goal >= 1.8)")
     print(f"ours 1 worker / OPS CommittorSimulation = "
           f"{one / rows['OPS CommittorSimulation'][0]:.2f}")
+    for k in args.replicas:
+        r = rows[f"batched K={k}, 1 process"][0]
+        print(f"batched K={k} / plain loop = {r / ref:.2f} (goal >= 4); "
+              f"/ OPS CommittorSimulation = {r / rows['OPS CommittorSimulation'][0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import warnings
 import networkx as nx
 import numpy as np
 from MDAnalysis.analysis.base import AnalysisBase, ResultsGroup
+from MDAnalysis.coordinates.DCD import DCDReader
 from MDAnalysis.coordinates.memory import MemoryReader
 from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.lib import distances as mdadist
@@ -187,16 +188,20 @@ class FeaturesBase(AnalysisBase):
             unsupported_backend=False, progressbar_kwargs=None, block_size=4096):
         """Compute the features; see :meth:`MDAnalysis.analysis.base.AnalysisBase.run`.
 
-        With ``backend='serial'`` (the default) and a trajectory in memory
-        (:class:`~MDAnalysis.coordinates.memory.MemoryReader`, no periodic
-        box in use), frames are processed in blocks of ``block_size`` frames
-        with one vectorised call per block. Other backends split the frames
+        With ``backend='serial'`` (the default), no periodic box in use and a
+        trajectory in memory (:class:`~MDAnalysis.coordinates.memory.MemoryReader`)
+        or in a DCD file (read in blocks with the reader's ``timeseries``),
+        frames are processed in blocks of ``block_size`` frames with one
+        vectorised call per block. Other backends split the frames
         over ``n_workers`` processes exactly as MDAnalysis does.
         """
         serial = backend in (None, "serial")
-        if (serial and isinstance(self._trajectory, MemoryReader)
-                and not self._uses_box()):
-            return self._run_in_memory(start, stop, step, frames, verbose, block_size)
+        if serial and not self._uses_box():
+            if isinstance(self._trajectory, MemoryReader):
+                return self._run_in_memory(start, stop, step, frames, verbose, block_size)
+            if isinstance(self._trajectory, DCDReader) and frames is None:
+                return self._run_in_memory(start, stop, step, frames, verbose, block_size,
+                                           reader_blocks=True)
         return super().run(start=start, stop=stop, step=step, frames=frames,
                            verbose=verbose, n_workers=n_workers, n_parts=n_parts,
                            backend=backend, unsupported_backend=unsupported_backend,
@@ -210,7 +215,10 @@ class FeaturesBase(AnalysisBase):
             return False
         return not np.all(np.asarray(dims)[:3] <= 1.0001)
 
-    def _run_in_memory(self, start, stop, step, frames, verbose, block_size):
+    def _run_in_memory(self, start, stop, step, frames, verbose, block_size,
+                       reader_blocks=False):
+        """Blocks of frames at once: from memory, or read in blocks (DCD) with
+        the reader's C-level ``timeseries``."""
         from tqdm.auto import tqdm
 
         self._setup_frames(self._trajectory, start=start, stop=stop, step=step,
@@ -218,17 +226,27 @@ class FeaturesBase(AnalysisBase):
         frame_ids = self._frame_indices
         self._prepare()
         reader = self._trajectory
-        coords = reader.get_array()  # stored in any order; view it as 'fac'
-        if reader.stored_order != "fac":
-            coords = coords.transpose([reader.stored_order.index(c) for c in "fac"])
-        atoms = self._ag.indices[self._local_rows]  # universe indices (n_rows, k)
+        if reader_blocks:
+            coords = None
+            atoms = self._local_rows  # rows index the group's atoms
+            stride = 1 if step is None else int(step)
+        else:
+            coords = reader.get_array()  # stored in any order; view it as 'fac'
+            if reader.stored_order != "fac":
+                coords = coords.transpose([reader.stored_order.index(c) for c in "fac"])
+            atoms = self._ag.indices[self._local_rows]  # universe indices (n_rows, k)
         n = len(frame_ids)
         times = reader.dt * frame_ids.astype(np.float64)
         disable = not (self._verbose if verbose is None else verbose)
         for lo in tqdm(range(0, n, block_size), disable=disable,
                        desc=type(self).__name__, unit="block"):
             ids = frame_ids[lo:lo + block_size]
-            block = coords[ids][:, atoms]  # (b, n_rows, k, 3)
+            if reader_blocks:
+                part = reader.timeseries(atomgroup=self._ag, start=int(ids[0]),
+                                         stop=int(ids[-1]) + 1, step=stride, order="fac")
+                block = part[:, atoms]
+            else:
+                block = coords[ids][:, atoms]  # (b, n_rows, k, 3)
             b = block.shape[0]
             flat = block.reshape(b * block.shape[1], block.shape[2], 3)
             vals = self._values(flat, None).reshape(b, -1)

@@ -62,8 +62,16 @@ def test_backends_agree(ala_universe, backend):
     np.testing.assert_array_equal(par.frames, serial.frames)
 
 
-def test_in_memory_block_path_equals_streaming(ala_universe):
-    streamed = DihedralFeatures(ala_universe.atoms).run(start=5, stop=900, step=3)
+def test_block_paths_equal_frame_by_frame(ala_universe):
+    # frame by frame: the multiprocessing backend with one worker runs _single_frame
+    streamed = DihedralFeatures(ala_universe.atoms).run(start=5, stop=900, step=3,
+                                                        backend="multiprocessing", n_workers=1)
+    dcd_blocks = DihedralFeatures(ala_universe.atoms).run(start=5, stop=900, step=3,
+                                                          block_size=64)
+    np.testing.assert_allclose(dcd_blocks.results.features, streamed.results.features,
+                               atol=1e-9)
+    np.testing.assert_array_equal(dcd_blocks.frames, streamed.frames)
+    np.testing.assert_allclose(dcd_blocks.times, streamed.times, atol=1e-4)
     u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD, in_memory=True)
     fast = DihedralFeatures(u.atoms, sincos=False).run(start=5, stop=900, step=3,
                                                        block_size=50)
