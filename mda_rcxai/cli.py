@@ -48,11 +48,31 @@ def build_parser():
 
     d = sub.add_parser("demo", help="the whole study on the bundled alanine dipeptide")
     study_args(d, "demo_out")
+    stages = {}
     for name, helptext in [("sample", "initial path + transition path sampling"),
                            ("committor", "rounds of committor shooting (runs sample first if needed)"),
-                           ("train", "features + committor model (runs earlier stages if needed)"),
-                           ("explain", "SHAP + LIME, table, plots, annotated PDB, report")]:
-        study_args(sub.add_parser(name, help=helptext), "study_out")
+                           ("train", "features + committor model (runs earlier stages if needed); "
+                                     "with --features: train on your own files"),
+                           ("explain", "SHAP + LIME, table, plots, annotated PDB, report; "
+                                       "with --features: explain your own model")]:
+        stages[name] = sub.add_parser(name, help=helptext)
+        study_args(stages[name], "study_out")
+    t = stages["train"]
+    t.add_argument("--features", help="features .npz (from 'mda-rcxai features'), one row per "
+                                      "configuration of --dataset")
+    t.add_argument("--dataset", help="committor dataset .npz (run_committor) or an .npz with "
+                                     "arrays n_A and n_B")
+    t.add_argument("-o", "--output", default="model.pt", help="model file (default: %(default)s)")
+    e = stages["explain"]
+    e.add_argument("--features", help="features .npz of the configurations to explain")
+    e.add_argument("--model", help="model .pt (from 'mda-rcxai train')")
+    e.add_argument("--topology", help="topology for the annotated PDB (atom indices of the features)")
+    e.add_argument("--method", nargs="+", default=["shap", "lime"], choices=["shap", "lime"])
+    e.add_argument("--selection", nargs="+", default=["global", "transition_state"],
+                   choices=["global", "transition_state"])
+    e.add_argument("--window", nargs=2, type=float, default=[0.4, 0.6],
+                   help="predicted-p_B window of the transition state")
+    e.add_argument("--max-samples", type=int, default=200)
 
     f = sub.add_parser("features", help="features of any trajectory -> .npz")
     f.add_argument("topology", help="topology file (with bonds, e.g. PSF, prmtop, TPR, PDB+CONECT)")
@@ -83,8 +103,113 @@ def _config(args):
     return cfg.validate()
 
 
+def _load_npz(path, what):
+    import numpy as np
+    from .exceptions import InputError
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file ({what})")
+    try:
+        return dict(np.load(path, allow_pickle=False))
+    except Exception as err:
+        raise InputError(f"{path} is not a readable .npz file ({what}): {err}") from err
+
+
+def _cmd_train_files(args):
+    import numpy as np
+    from .exceptions import InputError
+    from .model import CommittorModel
+
+    f = _load_npz(args.features, "--features")
+    if "X" not in f or "names" not in f:
+        raise InputError(f"--features {args.features}: no arrays X and names; write it with "
+                         "'mda-rcxai features'")
+    if not args.dataset:
+        raise InputError("--dataset is required with --features (committor counts)")
+    d = _load_npz(args.dataset, "--dataset")
+    if "n_A" not in d or "n_B" not in d:
+        raise InputError(f"--dataset {args.dataset}: no arrays n_A and n_B")
+    X, n_A, n_B = f["X"], d["n_A"], d["n_B"]
+    if len(X) != len(n_A):
+        raise InputError(f"--features has {len(X)} rows but --dataset {len(n_A)} configurations; "
+                         "compute the features on the dataset's configurations "
+                         "(CommittorDataset.to_universe())")
+    keep = (n_A + n_B) > 0
+    seed = 0 if args.seed is None else args.seed
+    model = CommittorModel(seed=seed, verbose=not args.quiet).fit(
+        X[keep], n_A[keep], n_B[keep], feature_names=[str(n) for n in f["names"]])
+    model.save(args.output)
+    m = model.validation_metrics_ or {}
+    print(f"{int(keep.sum())} configurations, {X.shape[1]} features; held-out "
+          f"p_B RMSE {m.get('rmse_p_B', float('nan')):.3f}; model -> {os.path.abspath(args.output)}")
+    return 0
+
+
+def _cmd_explain_files(args):
+    import json
+    import numpy as np
+    from .exceptions import InputError
+    from .explain import compare, explain, plot_beeswarm, plot_importance
+    from .model import CommittorModel
+
+    if not args.model:
+        raise InputError("--model is required with --features")
+    f = _load_npz(args.features, "--features")
+    names = [str(n) for n in f["names"]]
+    model = CommittorModel.load(args.model, feature_names=names)
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    atom_names = None
+    u = None
+    if args.topology:
+        import MDAnalysis as mda
+        if not os.path.exists(args.topology):
+            raise FileNotFoundError(f"{args.topology}: no such file (--topology)")
+        u = mda.Universe(args.topology)
+        atom_names = u
+    tables, done = [], {}
+    for method in args.method:
+        for selection in args.selection:
+            ex = explain(model, f["X"], feature_names=names, atom_indices=f.get("atom_indices"),
+                         method=method, selection=selection, window=tuple(args.window),
+                         max_samples=args.max_samples, seed=args.seed or 0,
+                         atom_names=atom_names, groups=f.get("groups"))
+            done[method, selection] = ex
+            df = ex.to_dataframe()
+            df.insert(0, "selection", selection)
+            df.insert(0, "method", method)
+            tables.append(df)
+            tag = f"{method}_{selection}"
+            plot_importance(ex, path=os.path.join(out, f"importance_{tag}.png"))
+            plot_beeswarm(ex, path=os.path.join(out, f"beeswarm_{tag}.png"))
+            if u is not None:
+                plot_importance(ex.grouped(by="bond"),
+                                path=os.path.join(out, f"importance_by_bond_{tag}.png"))
+                import warnings
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # PDB writer notes on absent attributes
+                    ex.to_atomgroup(u, scale="max").write(os.path.join(out, f"explained_{tag}.pdb"))
+            top = ex.grouped(by="bond").ranking[:2] if u is not None else ex.ranking[:2]
+            print(f"{method:4s} {selection:16s} n={ex.values.shape[0]:4d} top: {', '.join(top)}")
+    import pandas as pd
+    pd.concat(tables).to_csv(os.path.join(out, "importance.csv"), index=False)
+    for sel in args.selection:
+        if ("shap", sel) in done and ("lime", sel) in done:
+            c = compare(done["shap", sel], done["lime", sel])
+            with open(os.path.join(out, f"agreement_{sel}.json"), "w") as fh:
+                json.dump({k: (v.item() if hasattr(v, "item") else v) for k, v in c.items()
+                           if not isinstance(v, np.ndarray)}, fh, indent=1, default=str)
+    print(f"outputs in {os.path.abspath(out)}")
+    return 0
+
+
 def _cmd_study(args):
     from .pipeline import run_study
+
+    if getattr(args, "features", None):
+        if args.command == "train":
+            return _cmd_train_files(args)
+        if args.command == "explain":
+            return _cmd_explain_files(args)
 
     cfg = _config(args)
     if args.print_config:

@@ -56,3 +56,34 @@ def test_errors_are_one_line_with_nonzero_status(tmp_path):
     r = subprocess.run([sys.executable, "-m", "mda_rcxai.cli", "features", "missing.pdb"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "missing.pdb" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_and_explain_own_files(tmp_path):
+    """features -> train -> explain chained on files, as a user with own data would."""
+    import MDAnalysis as mda
+    from mda_rcxai.features import DihedralFeatures
+    u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
+    phi = DihedralFeatures(u.atoms, dihedrals=[(4, 6, 8, 14)]).run().results.features[:, 0]
+    rng = np.random.default_rng(0)
+    p_B = 1 / (1 + np.exp(-phi / 15.0))          # committor that depends on phi only
+    n_B = rng.binomial(10, p_B)
+    np.savez(tmp_path / "counts.npz", n_A=10 - n_B, n_B=n_B)
+    f = tmp_path / "f.npz"
+    assert main(["features", ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD, "-o", str(f),
+                 "--quiet"]) == 0
+    m = tmp_path / "m.pt"
+    assert main(["train", "--features", str(f), "--dataset", str(tmp_path / "counts.npz"),
+                 "-o", str(m), "--seed", "1", "--quiet"]) == 0
+    out = tmp_path / "ex"
+    assert main(["explain", "--features", str(f), "--model", str(m), "--topology",
+                 ALANINE_DIPEPTIDE_PDB, "--out", str(out), "--method", "shap",
+                 "--selection", "global", "--max-samples", "40"]) == 0
+    import pandas as pd
+    df = pd.read_csv(out / "importance.csv")
+    assert (out / "explained_shap_global.pdb").exists()
+    assert df.sort_values("importance", ascending=False)["feature"].iloc[0] == "phi"
+    # a features file with another row count is refused with one clear line
+    np.savez(tmp_path / "short.npz", n_A=np.ones(3), n_B=np.ones(3))
+    with pytest.raises(InputError, match="rows"):
+        main(["--debug", "train", "--features", str(f), "--dataset",
+              str(tmp_path / "short.npz"), "-o", str(m)])
