@@ -272,8 +272,6 @@ def main(argv=None):
         return 2
     from .exceptions import RcxaiError
 
-    if not sys.stderr.isatty():  # logs: fewer progress-bar updates
-        os.environ.setdefault("TQDM_MININTERVAL", "15")
     try:
         if args.command == "features":
             return _cmd_features(args)

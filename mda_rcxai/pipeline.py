@@ -485,6 +485,8 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     study = Study(out, config, verbose=verbose, overwrite=overwrite)
     t0 = time.perf_counter()
     paths = stage_sample(study)
+    import gc
+    gc.collect()  # free OPS storage objects now: at interpreter exit netCDF4 complains
     if until == "sample":
         return _result(study)
     dataset = stage_committor(study, paths)

@@ -27,7 +27,10 @@ NM_TO_ANGSTROM = 10.0
 
 
 def _tqdm(verbose, **kw):
+    import sys
     from tqdm.auto import tqdm
+    if not sys.stderr.isatty():  # a log file: a line every 15 s, not every step
+        kw.setdefault("mininterval", 15.0)
     return tqdm(disable=not verbose, **kw)
 
 
