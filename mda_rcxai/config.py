@@ -95,7 +95,8 @@ class CommittorConfig:
     max_frames : int
         Longest shot (frames) before it is counted as undecided.
     engine : str
-        ``"batched"`` (many replicas in one OpenMM context, fastest for the
+        ``"auto"`` (the fastest engine valid for the system: batched for the
+        bundled one), ``"batched"`` (many replicas in one OpenMM context, fastest for the
         bundled vacuum system), ``"lean"`` (OPS engine, one shot at a time
         per worker) or ``"ops"`` (OPS CommittorSimulation with storage).
     n_replicas : int
@@ -108,7 +109,7 @@ class CommittorConfig:
     later_rounds: int = 300
     window: list = field(default_factory=lambda: [0.1, 0.9])
     max_frames: int = 2000
-    engine: str = "batched"
+    engine: str = "auto"
     n_replicas: int = 64
 
 
@@ -296,8 +297,8 @@ class StudyConfig:
              "[explain] ts_window must be [low, high] with 0 <= low < high <= 1"),
             (set(c.explain.methods) <= {"shap", "lime"} and c.explain.methods,
              "[explain] methods must be a non-empty subset of ['shap', 'lime']"),
-            (c.committor.engine in ("batched", "lean", "ops"),
-             "[committor] engine must be 'batched', 'lean' or 'ops'"),
+            (c.committor.engine in ("auto", "batched", "lean", "ops"),
+             "[committor] engine must be 'auto', 'batched', 'lean' or 'ops'"),
             (c.features.kind == "dihedrals", "[features] kind must be 'dihedrals'"),
             (c.system.name == "alanine_dipeptide",
              "[system] name must be 'alanine_dipeptide' for the demo study; for your own "

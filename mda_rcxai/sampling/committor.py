@@ -224,7 +224,9 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
         (counting the start, as OPS ``n_frames_max``) is undecided.
     platform : str
         OpenMM platform (one thread per process on "CPU").
-    method : {"lean", "batched", "ops"}
+    method : {"lean", "batched", "ops", "auto"}
+        "auto": "batched" when the system allows it (vacuum, no cutoff, no
+        virtual sites, known forces), else "lean".
         "lean": the OPS OpenMM engine, volumes and velocity randomizer, one
         shot at a time per process. "batched": ``n_replicas`` copies of the
         molecule integrated together in one OpenMM context
@@ -296,9 +298,16 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
         raise InputError(f"seed={seed!r} must be a non-negative integer")
     if int(max_frames) != max_frames or max_frames < 2:
         raise InputError(f"max_frames={max_frames!r} must be an integer >= 2")
-    if method not in ("lean", "batched", "ops"):
-        raise InputError(f"method={method!r} is not known; use 'lean', "
+    if method not in ("lean", "batched", "ops", "auto"):
+        raise InputError(f"method={method!r} is not known; use 'auto', 'lean', "
                          "'batched' or 'ops'")
+    if method == "auto":  # the fastest engine that is valid for this system
+        from .batched import build_replica_system
+        try:
+            build_replica_system(system, 1)
+            method = "batched"
+        except InputError:  # periodic, cutoffs, virtual sites, unknown forces
+            method = "lean"
     if method == "batched":
         from .batched import build_replica_system
         build_replica_system(system, 1)  # refuses periodic systems clearly, up front

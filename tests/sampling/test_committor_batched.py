@@ -85,3 +85,23 @@ def test_batched_resume_after_sigkill(ala, tps_result, tmp_path):
     assert np.all(resumed.n_A + resumed.n_B + resumed.n_undecided == 6)
     assert np.array_equal(resumed.n_B[partial.done], partial.n_B[partial.done])
     assert np.array_equal(resumed.n_A[partial.done], partial.n_A[partial.done])
+
+
+def test_auto_picks_batched_for_vacuum_and_refusal_for_periodic(ala, configs):
+    """'auto' takes the batched engine for the bundled system; a periodic system makes
+    build_replica_system raise the InputError that 'auto' turns into 'lean'."""
+    import openmm
+    from mda_rcxai.exceptions import InputError
+    d = run_committor(ala, configs[:2], 2, seed=0, method="auto", verbose=False)
+    assert d.metadata["run"]["method"] == "batched"
+    from mda_rcxai.sampling.batched import build_replica_system
+    xml = openmm.XmlSerializer.serialize(ala.system)
+    sysp = openmm.XmlSerializer.deserialize(xml)
+    sysp.setDefaultPeriodicBoxVectors(openmm.Vec3(3, 0, 0), openmm.Vec3(0, 3, 0),
+                                      openmm.Vec3(0, 0, 3))
+    for f in sysp.getForces():
+        if isinstance(f, openmm.NonbondedForce):
+            f.setNonbondedMethod(openmm.NonbondedForce.CutoffPeriodic)
+            f.setCutoffDistance(1.2)
+    with pytest.raises(InputError, match="periodic|cutoff"):
+        build_replica_system(sysp, 1)
