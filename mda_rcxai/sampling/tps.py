@@ -177,7 +177,7 @@ def _run_steps(sampler, n_steps, verbose, desc, stop_after_accepted=None):
             if acc:
                 new_paths.append(traj)
             bar.update(1)
-            bar.set_postfix(acc=f"{np.mean(accepted):.2f}", L=len(traj))
+            bar.set_postfix(acc=f"{np.mean(accepted):.2f}", L=len(traj), refresh=False)
             if stop_after_accepted and len(new_paths) >= stop_after_accepted:
                 break
     finally:
