@@ -13,8 +13,3 @@ def ala_universe():
     from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
     return mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
 
-
-def pytest_sessionfinish(session, exitstatus):
-    """Free OpenPathSampling storage objects before interpreter exit (netCDF4 noise)."""
-    import gc
-    gc.collect()

@@ -31,6 +31,7 @@ refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -430,17 +431,17 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
     return ds
 
 
-def _run_dask(spec, todo, x_nm, n_shots, seeds, max_frames, client,
-              n_workers, chunk_size, record):
-    from dask.distributed import Client, LocalCluster, as_completed
+@contextlib.contextmanager
+def _dask_client(client, n_workers):
+    """The user's Client, or a LocalCluster of single-threaded worker processes
+    (closed on exit); yields (client, number of workers)."""
+    from dask.distributed import Client, LocalCluster
     own = None
     if client is None:
         if n_workers is None or int(n_workers) < 1:
             n_workers = os.cpu_count() or 1
-        if int(n_workers) < 0:
-            raise InputError(f"n_workers={n_workers} must be >= 0")
         import logging
-        for name in ("distributed", "distributed.scheduler",
+        for name in ("distributed", "distributed.scheduler", "distributed.core",
                      "distributed.nanny", "distributed.http.proxy"):
             logging.getLogger(name).setLevel(logging.WARNING)
         cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1,
@@ -450,20 +451,7 @@ def _run_dask(spec, todo, x_nm, n_shots, seeds, max_frames, client,
     elif not isinstance(client, Client):
         raise InputTypeError("client must be a dask.distributed.Client")
     try:
-        n_w = max(1, len(client.scheduler_info().get("workers", {})) or 1)
-        if chunk_size is None:
-            chunk_size = int(max(1, min(8, np.ceil(len(todo) / (4 * n_w)))))
-        if int(chunk_size) < 1:
-            raise InputError(f"chunk_size={chunk_size} must be >= 1")
-        spec_f = client.scatter(spec, broadcast=True)
-        futures = []
-        for k in range(0, len(todo), int(chunk_size)):
-            idx = todo[k:k + int(chunk_size)]
-            futures.append(client.submit(
-                _shoot_chunk, spec_f, idx.tolist(), x_nm[idx], n_shots,
-                seeds[idx], max_frames, pure=False))
-        for fut in as_completed(futures):
-            record(fut.result())
+        yield client, max(1, len(client.scheduler_info().get("workers", {})) or 1)
     finally:
         if own is not None:
             cluster = own.cluster
@@ -471,12 +459,33 @@ def _run_dask(spec, todo, x_nm, n_shots, seeds, max_frames, client,
             cluster.close()
 
 
+def _submit_all(client, fn, chunks, record):
+    """Submit ``fn(*args)`` per chunk and record results as they complete."""
+    from dask.distributed import as_completed
+    futures = [client.submit(fn, *args, pure=False) for args in chunks]
+    for fut in as_completed(futures):
+        record(fut.result())
+
+
+def _run_dask(spec, todo, x_nm, n_shots, seeds, max_frames, client,
+              n_workers, chunk_size, record):
+    with _dask_client(client, n_workers) as (client, n_w):
+        if chunk_size is None:
+            chunk_size = int(max(1, min(8, np.ceil(len(todo) / (4 * n_w)))))
+        if int(chunk_size) < 1:
+            raise InputError(f"chunk_size={chunk_size} must be >= 1")
+        spec_f = client.scatter(spec, broadcast=True)
+        idxs = [todo[k:k + int(chunk_size)] for k in range(0, len(todo), int(chunk_size))]
+        _submit_all(client, _shoot_chunk,
+                    [(spec_f, idx.tolist(), x_nm[idx], n_shots, seeds[idx], max_frames)
+                     for idx in idxs], record)
+
+
 def _batched_chunk(system, spec, idx, x_nm, n_shots, seed, max_frames,
                    n_replicas, on_done=None):
     """Shoot configurations ``idx`` with one batched engine; rows as ``record`` wants."""
     from .batched import shoot_batched
     st = spec["settings"]
-    t0 = time.perf_counter()
     rows = []
 
     def done(k, nA, nB):
@@ -494,7 +503,6 @@ def _batched_chunk(system, spec, idx, x_nm, n_shots, seed, max_frames,
                   n_replicas=int(n_replicas), seed=int(seed) * 100003 + int(idx[0]),
                   platform=st.get("platform", "CPU"), on_config_done=done,
                   verbose=False)
-    del t0
     return rows
 
 
@@ -505,38 +513,13 @@ def _run_batched(system, spec, todo, x_nm, n_shots, seed, max_frames, client,
         _batched_chunk(system, spec, todo, x_nm[todo], n_shots, seed, max_frames,
                        n_replicas, on_done=record)
         return
-    from dask.distributed import Client, LocalCluster, as_completed
-    own = None
-    if client is None:
-        import logging
-        if n_workers is None or int(n_workers) < 1:
-            n_workers = os.cpu_count() or 1
-        for name in ("distributed", "distributed.scheduler", "distributed.core",
-                     "distributed.nanny", "distributed.http.proxy"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1,
-                               processes=True, dashboard_address=":0",
-                               silence_logs=logging.WARNING)
-        client = own = Client(cluster)
-    elif not isinstance(client, Client):
-        raise InputTypeError("client must be a dask.distributed.Client")
-    try:
-        n_w = max(1, len(client.scheduler_info().get("workers", {})) or 1)
+    with _dask_client(client, n_workers) as (client, n_w):
         if chunk_size is None:
             chunk_size = int(max(1, np.ceil(len(todo) / (3 * n_w))))
-        futures = []
-        for k in range(0, len(todo), int(chunk_size)):
-            idx = todo[k:k + int(chunk_size)]
-            futures.append(client.submit(
-                _batched_chunk, system, spec, idx, x_nm[idx], n_shots, seed,
-                max_frames, n_replicas, pure=False))
-        for fut in as_completed(futures):
-            record(fut.result())
-    finally:
-        if own is not None:
-            cluster = own.cluster
-            own.close()
-            cluster.close()
+        idxs = [todo[k:k + int(chunk_size)] for k in range(0, len(todo), int(chunk_size))]
+        _submit_all(client, _batched_chunk,
+                    [(system, spec, idx, x_nm[idx], n_shots, seed, max_frames, n_replicas)
+                     for idx in idxs], record)
 
 
 def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
