@@ -105,3 +105,26 @@ def test_auto_picks_batched_for_vacuum_and_refusal_for_periodic(ala, configs):
             f.setCutoffDistance(1.2)
     with pytest.raises(InputError, match="periodic|cutoff"):
         build_replica_system(sysp, 1)
+
+
+def test_batched_agrees_with_ops_committor_simulation(ala, tps_result, tmp_path):
+    """p_B of the batched engine vs OPS' own CommittorSimulation (netCDF storage, counted
+    with OPS' ShootingPointAnalysis) on 10 configurations spread along TPS paths."""
+    _, result = tps_result
+    x = harvest(result, 10, seed=7, system=ala)
+    ops = run_committor(ala, x, 12, seed=2, method="ops", storage=str(tmp_path / "ops.nc"),
+                        verbose=False)
+    b = run_committor(ala, x, 48, seed=2, method="batched", n_replicas=64, verbose=False)
+    ok = (b.n_A + b.n_B > 0) & (ops.n_A + ops.n_B > 0)
+    assert ok.sum() >= 8
+    p1, p2 = b.p_B[ok], ops.p_B[ok]
+    n1, n2 = (b.n_A + b.n_B)[ok], (ops.n_A + ops.n_B)[ok]
+    pool = (p1 * n1 + p2 * n2) / (n1 + n2)
+    se = np.sqrt(np.maximum(pool * (1 - pool), 1e-12) * (1 / n1 + 1 / n2))
+    z = np.where(se > 1e-6, (p1 - p2) / se, 0.0)
+    # independent two-proportion z scores: each |z| < 3.5 and the sum of squares below
+    # the 99.9 % point of chi2 with 10 degrees of freedom (29.6)
+    assert np.all(np.abs(z) < 3.5), (p1, p2)
+    assert np.sum(z ** 2) < 29.6, (p1, p2)
+    # the configurations span the transition, not one basin
+    assert p1.min() < 0.3 and p1.max() > 0.7, p1
