@@ -93,9 +93,10 @@ class Study:
         cfg_path = self.path("config.toml")
         if os.path.exists(cfg_path) and not overwrite:
             old = StudyConfig.load(cfg_path)
-            changed = [s for s in ("seed", "workers", "system", "tps", "committor",
-                                   "features", "model", "explain")
-                       if getattr(old, s) != getattr(self.config, s) and s != "workers"]
+            # workers changes the speed, not the results
+            changed = [s for s in ("seed", "system", "tps", "committor", "features",
+                                   "model", "explain")
+                       if getattr(old, s) != getattr(self.config, s)]
             if changed and any(self.done(st) for st in STAGES):
                 raise InputError(
                     f"out={self.out!r} holds a study run with different parameters "
@@ -109,8 +110,7 @@ class Study:
         return os.path.join(self.out, *parts)
 
     def _digest(self, stage):
-        return self.config.digest(*[s for s in _DEPENDS[stage] if s != "seed"]) + \
-            f"-seed{self.config.seed}"
+        return self.config.digest(*_DEPENDS[stage])
 
     def done(self, stage):
         """Whether ``stage`` finished with the current parameters."""
@@ -318,7 +318,7 @@ def _train(cfg, dataset, seed, holdout=0.0):
 
 def stage_train(study, dataset):
     """Features + committor model; writes ``features.npz``, ``model.pt``, ``fit.json``."""
-    from .model import CommittorModel, binomial_nll  # noqa: F401
+    from .model import CommittorModel
 
     cfg = study.config
     if study.done("train"):
@@ -352,7 +352,7 @@ def stage_train(study, dataset):
     return model, np.load(study.path("features.npz"), allow_pickle=False)
 
 
-def stage_explain(study, model, feats, force=False):
+def stage_explain(study, model, feats, dataset, force=False):
     """SHAP and LIME, global and transition state; writes importance.csv, explained.pdb.
 
     ``force=True`` recomputes even when done (the report needs the objects).
@@ -413,7 +413,7 @@ def stage_explain(study, model, feats, force=False):
             pd.concat(tables).to_csv(study.path("importance.csv"), index=False)
         best = explanations.get(("shap", "global")) or next(iter(explanations.values()), None)
         if best is not None:
-            ag = best.to_atomgroup(_features_universe(_representative_ts(model, X, feats, study)),
+            ag = best.to_atomgroup(_features_universe(_representative_ts(model, X, dataset)),
                                    scale="max")
             import warnings
             with warnings.catch_warnings():
@@ -440,13 +440,14 @@ def _jsonable(obj):
     return obj
 
 
-def _representative_ts(model, X, feats, study):
-    """Positions of the configuration whose predicted p_B is closest to 1/2."""
-    from .sampling import CommittorDataset
+def _representative_ts(model, X, dataset):
+    """Positions of the configuration whose predicted p_B is closest to 1/2.
 
-    ds = CommittorDataset.load(study.path("dataset.npz"))
-    n = np.asarray(ds.n_A) + np.asarray(ds.n_B)
-    pos = np.asarray(ds.positions)[n > 0]
+    ``X`` holds the configurations of ``dataset`` that have decided shots
+    (as ``_train`` keeps them).
+    """
+    n = np.asarray(dataset.n_A) + np.asarray(dataset.n_B)
+    pos = np.asarray(dataset.positions)[n > 0]
     k = int(np.argmin(np.abs(model.predict_proba(X) - 0.5)))
     return pos[k:k + 1]
 
@@ -496,7 +497,7 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     if until == "train":
         return _result(study)
     need_report = not study.done("report") or not os.path.exists(study.path("report.html"))
-    stage_explain(study, model, feats, force=need_report)
+    stage_explain(study, model, feats, dataset, force=need_report)
     if until == "explain":
         return _result(study)
     if need_report:

@@ -5,21 +5,18 @@ import itertools
 import numpy as np
 from MDAnalysis.lib import distances as mdadist
 
-from ..exceptions import InputError, TopologyError
+from ..exceptions import InputError, InputTypeError, TopologyError
 from ._base import (FeaturesBase, _ANGULAR_UNITS, _check_atomgroup, bond_graph,
                     check_rows, check_units, row_label)
 
 __all__ = ["DihedralFeatures", "enumerate_dihedrals", "dihedral_alias"]
 
-# carbon atoms that play the part of CA in the caps, for omega only
-_CA_LIKE = {"CA": None, "CH3": {"ACE", "NME", "NMA"}}
+# caps whose methyl carbon CH3 plays the part of CA, for omega only
+_CAPS = {"ACE", "NME", "NMA"}
 
 
 def _is_ca_like(atom):
-    if atom.name == "CA":
-        return True
-    caps = _CA_LIKE.get(atom.name)
-    return bool(caps) and atom.resname in caps
+    return atom.name == "CA" or (atom.name == "CH3" and atom.resname in _CAPS)
 
 
 def _alias_oriented(a):
@@ -254,15 +251,12 @@ class DihedralFeatures(FeaturesBase):
         _check_atomgroup(atomgroup, 4, "dihedrals")
         self._sincos = bool(sincos)
         units = "sincos" if self._sincos else check_units(units, _ANGULAR_UNITS)
-        if not self._sincos:
-            pass
         if isinstance(dihedrals, str):
             rows, is_imp = enumerate_dihedrals(atomgroup, dihedrals, impropers)
         else:
             try:
                 entries = list(dihedrals)
             except TypeError:
-                from ..exceptions import InputTypeError
                 raise InputTypeError(
                     "dihedrals must be 'all', 'heavy', 'backbone' or a list of "
                     f"4-atom index tuples / AtomGroups, got {dihedrals!r}") from None
