@@ -115,7 +115,6 @@ def _load_npz(path, what):
 
 
 def _cmd_train_files(args):
-    import numpy as np
     from .exceptions import InputError
     from .model import CommittorModel
 

@@ -17,7 +17,6 @@ from MDAnalysis.analysis.base import AnalysisBase, ResultsGroup
 from MDAnalysis.coordinates.DCD import DCDReader
 from MDAnalysis.coordinates.memory import MemoryReader
 from MDAnalysis.core.groups import AtomGroup
-from MDAnalysis.lib import distances as mdadist
 
 from ..exceptions import InputError, InputTypeError, TopologyError
 

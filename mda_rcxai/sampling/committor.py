@@ -95,7 +95,6 @@ def shoot_configuration(bundle: _Bundle, x_nm, n_shots: int, seeds,
         ``(n_A, n_B, n_undecided, n_frames)``; ``n_frames`` is the number of
         frames integrated (``steps_per_frame`` MD steps each).
     """
-    import openmm.unit as u
     engine = bundle.engine
     sim = engine.simulation
     ctx = sim.context

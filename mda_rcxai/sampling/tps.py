@@ -17,7 +17,7 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError, SamplingError, StateError
 from ..systems import MolecularSystem, check_states
-from .engine import (_quiet_ops, beta_for, make_engine, make_randomizer,
+from .engine import (_quiet_ops, make_engine, make_randomizer,
                      make_volume, seed_everything, snapshot_from_positions)
 
 __all__ = ["initial_path", "run_tps", "harvest", "TPSResult",

@@ -15,7 +15,7 @@ from typing import Mapping
 
 import numpy as np
 
-from ..exceptions import InputError, InputTypeError, StateError, TopologyError
+from ..exceptions import InputError, InputTypeError, TopologyError
 from .states import StateDefinition, check_states
 
 __all__ = [

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from MDAnalysis.lib.distances import calc_angles, calc_bonds
+from MDAnalysis.lib.distances import calc_bonds
 
 from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError

@@ -1,9 +1,4 @@
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -11,6 +6,7 @@ import pytest
 from mda_rcxai.exceptions import DatasetError, InputError, StateError
 from mda_rcxai.sampling import CommittorDataset, harvest, run_committor
 from mda_rcxai.systems import PHI, PSI, StateDefinition
+from tests.sampling.killing import kill_after_configurations
 
 
 @pytest.fixture(scope="module")
@@ -159,24 +155,7 @@ def test_resume_after_sigkill(ala, tps_result, tmp_path):
     out = tmp_path / "resume.npz"
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
-    proc = subprocess.Popen([sys.executable, str(script),
-                             str(tmp_path / "x.npy"), str(out)])
-    n_done = 0
-    deadline = time.time() + 120
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if out.exists():
-                try:
-                    n_done = int(CommittorDataset.load(out).done.sum())
-                except DatasetError:
-                    n_done = 0
-                if n_done >= 2:
-                    break
-            time.sleep(0.02)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    partial = CommittorDataset.load(out)  # never half-written
+    partial = kill_after_configurations(script, [tmp_path / "x.npy", out], out)
     k = int(partial.done.sum())
     assert 0 < k < len(x), "the child finished before it could be killed"
     assert np.all(partial.n_A[~partial.done] + partial.n_B[~partial.done] == 0)

@@ -1,16 +1,12 @@
 """run_committor(method="batched"): the batched engine behind the same dataset and resume rules."""
 
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 
-from mda_rcxai.exceptions import DatasetError
-from mda_rcxai.sampling import CommittorDataset, harvest, run_committor
+from mda_rcxai.sampling import harvest, run_committor
+from tests.sampling.killing import kill_after_configurations
 
 
 @pytest.fixture(scope="module")
@@ -62,21 +58,7 @@ def test_batched_resume_after_sigkill(ala, tps_result, tmp_path):
     out = tmp_path / "resume.npz"
     script = tmp_path / "child.py"
     script.write_text(_CHILD)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "x.npy"), str(out)])
-    deadline = time.time() + 120
-    try:
-        while time.time() < deadline and proc.poll() is None:
-            if out.exists():
-                try:
-                    if int(CommittorDataset.load(out).done.sum()) >= 2:
-                        break
-                except DatasetError:
-                    pass
-            time.sleep(0.02)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    partial = CommittorDataset.load(out)
+    partial = kill_after_configurations(script, [tmp_path / "x.npy", out], out)
     k = int(partial.done.sum())
     assert 0 < k < len(x), "the child finished before it could be killed"
     resumed = run_committor(ala, x, 6, out=out, seed=11, method="batched", n_replicas=2,
