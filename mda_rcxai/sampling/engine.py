@@ -6,6 +6,7 @@ module are numpy arrays in nm unless a name says ``_angstrom``.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import warnings
 
@@ -22,8 +23,13 @@ __all__ = [
     "snapshot_from_positions",
     "ops_topology",
     "seed_everything",
+    "seeded",
+    "resolve_platform",
     "EngineSettings",
 ]
+
+PLATFORMS = ("auto", "CPU", "CUDA", "OpenCL", "Reference", "HIP")
+_RESOLVED: dict = {}
 
 _INTEGRATORS = ("langevin_middle", "langevin", "vvvr")
 
@@ -81,6 +87,91 @@ class EngineSettings(dict):
                    n_frames_max=int(n_frames_max))
 
 
+def platform_names() -> list:
+    """OpenMM platforms this installation has (plugins that loaded)."""
+    import openmm
+    return [openmm.Platform.getPlatform(i).getName()
+            for i in range(openmm.Platform.getNumPlatforms())]
+
+
+def resolve_platform(platform: str = "auto") -> str:
+    """The OpenMM platform name to use; ``"auto"``: the fastest that works.
+
+    ``"auto"`` tries the platforms in OpenMM's speed order (CUDA, OpenCL,
+    CPU, Reference ...) with a one-particle Context and keeps the first one
+    that starts (a CUDA plugin without a GPU fails here, not later).
+
+    Raises
+    ------
+    InputError
+        A platform this OpenMM does not have (the message lists those it
+        has).
+
+    Examples
+    --------
+    >>> resolve_platform("CPU")
+    'CPU'
+    >>> resolve_platform("auto") in platform_names()
+    True
+    """
+    import openmm
+    if not isinstance(platform, str):
+        raise InputTypeError(f"platform={platform!r} must be a string: 'auto' "
+                             "or an OpenMM platform name")
+    names = platform_names()
+    if platform != "auto":
+        if platform not in names:
+            raise InputError(f"platform={platform!r} is not available; this "
+                             f"OpenMM has {names} (or use 'auto')")
+        return platform
+    if "auto" in _RESOLVED:
+        return _RESOLVED["auto"]
+    for name in sorted(names, key=lambda nm: -openmm.Platform
+                       .getPlatformByName(nm).getSpeed()):
+        try:
+            sysm = openmm.System()
+            sysm.addParticle(1.0)
+            ctx = openmm.Context(sysm, openmm.VerletIntegrator(0.001),
+                                 openmm.Platform.getPlatformByName(name))
+            del ctx
+        except Exception:  # no device / driver for this plugin
+            continue
+        _RESOLVED["auto"] = name
+        return name
+    raise InputError(f"platform='auto': no OpenMM platform of {names} could "
+                     "create a Context")
+
+
+@contextlib.contextmanager
+def seeded(seed):
+    """Seed what OpenPathSampling draws from, and restore it afterwards.
+
+    Inside the block OPS' module generator, the legacy global
+    :mod:`numpy.random` state and :mod:`random` are seeded from ``seed``;
+    on exit all three are put back as they were, so the caller's global
+    random state is unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> before = np.random.get_state()[1].copy()
+    >>> with seeded(3):
+    ...     _ = np.random.rand()
+    >>> bool((np.random.get_state()[1] == before).all())
+    True
+    """
+    import openpathsampling.rng as ops_rng
+    saved = (np.random.get_state(), random.getstate(),
+             ops_rng.DEFAULT_RNG.bit_generator.state)
+    try:
+        seed_everything(seed)
+        yield
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+        ops_rng.DEFAULT_RNG.bit_generator.state = saved[2]
+
+
 def seed_everything(seed):
     """Seed the generators OpenPathSampling draws from.
 
@@ -88,10 +179,12 @@ def seed_everything(seed):
     :class:`numpy.random.Generator` (``openpathsampling.rng``), velocities
     in :class:`~openpathsampling.RandomVelocities` from the legacy global
     numpy RNG and a few choices from :mod:`random`; all three are reset.
+    This changes global state: prefer :func:`seeded`, which puts it back.
 
     Examples
     --------
-    >>> seed_everything(3)
+    >>> with seeded(3):
+    ...     pass
     """
     if seed is None:
         return
@@ -192,8 +285,10 @@ def make_engine(system: MolecularSystem, temperature: float = 300.0,
     integrator : {"langevin_middle", "langevin", "vvvr"}
         OpenMM's ``LangevinMiddleIntegrator`` (default), ``LangevinIntegrator``
         or openmmtools' VVVR (as in the OPS examples; needs openmmtools).
-    platform : str
-        OpenMM platform name ("CPU", "Reference", "CUDA", ...).
+    platform : {"CPU", "CUDA", "OpenCL", "Reference", "auto"}
+        OpenMM platform; "auto" = the fastest that works here (see
+        :func:`resolve_platform`). A missing platform is an error naming
+        the available ones.
     threads : int
         CPU threads for the CPU platform (1 is fastest for small molecules;
         parallelise with processes instead).
@@ -225,18 +320,20 @@ def make_engine(system: MolecularSystem, temperature: float = 300.0,
     return _engine_from_settings(system, settings, seed)
 
 
+def _platform_properties(name, threads):
+    if name == "CPU":
+        return {"Threads": str(threads)}
+    if name in ("CUDA", "OpenCL", "HIP"):
+        return {"Precision": "mixed"}
+    return {}
+
+
 def _engine_from_settings(system, settings, seed):
     paths = _quiet_ops()
-    import openmm
+    settings = dict(settings)
+    settings["platform"] = resolve_platform(settings["platform"])
     integ = _make_integrator(settings, seed)
-    props = {}
-    if settings["platform"] == "CPU":
-        props["Threads"] = str(settings["threads"])
-    names = [openmm.Platform.getPlatform(i).getName()
-             for i in range(openmm.Platform.getNumPlatforms())]
-    if settings["platform"] not in names:
-        raise InputError(f"platform={settings['platform']!r} is not available;"
-                         f" this OpenMM has {names}")
+    props = _platform_properties(settings["platform"], settings["threads"])
     engine = paths.engines.openmm.Engine(
         topology=ops_topology(system), system=system.system,
         integrator=integ, openmm_properties=props,
@@ -245,6 +342,13 @@ def _engine_from_settings(system, settings, seed):
     engine.initialize(settings["platform"])
     _patch_apply_constraints(engine)
     engine.mda_rcxai_settings = dict(settings)
+    # NVT: the box is constant; snapshots made here carry it
+    engine.mda_rcxai_box = (None if system.box_vectors is None else
+                            np.array(system.box_vectors, dtype=float))
+    if system.box_vectors is not None:
+        import openmm.unit as u
+        engine.simulation.context.setPeriodicBoxVectors(
+            *[v * u.nanometer for v in np.asarray(system.box_vectors)])
     return engine
 
 
@@ -273,10 +377,13 @@ def _patch_apply_constraints(engine):
     engine.apply_constraints = apply_constraints
 
 
-def snapshot_from_positions(engine, positions_nm, velocities=None):
+def snapshot_from_positions(engine, positions_nm, velocities=None,
+                            box_vectors=None):
     """An OPS snapshot (of ``engine``) at ``positions_nm`` (n_atoms, 3), nm.
 
-    Velocities default to zero (nm/ps).
+    Velocities default to zero (nm/ps). The box (``(3, 3)`` nm) defaults
+    to the system's for an engine from :func:`make_engine` (None for a
+    non-periodic system).
 
     Examples
     --------
@@ -294,49 +401,81 @@ def snapshot_from_positions(engine, positions_nm, velocities=None):
                          f"{engine.topology.n_atoms} atoms (want (n_atoms, 3) "
                          "in nm)")
     vel = np.zeros_like(pos) if velocities is None else np.asarray(velocities)
+    if box_vectors is None:
+        box_vectors = getattr(engine, "mda_rcxai_box", None)
+    box = (None if box_vectors is None else
+           u.Quantity(np.asarray(box_vectors, dtype=float), u.nanometer))
     return paths.engines.openmm.Snapshot.construct(
-        coordinates=u.Quantity(pos, u.nanometer), box_vectors=None,
+        coordinates=u.Quantity(pos, u.nanometer), box_vectors=box,
         velocities=u.Quantity(vel, u.nanometer / u.picosecond),
         engine=engine)
 
 
-def _state_indicator(snapshot, features, ranges):
-    """1.0 if the snapshot is inside the box, else 0.0 (OPS-storable)."""
-    import numpy as np
-    x = np.asarray(snapshot.xyz, dtype=float)
+def _in_box(x, features, ranges, box=None):
+    """True if positions ``x`` (n_atoms, 3) nm lie in the box of a state.
+
+    ``features``: ``[[kind, atoms], ...]``; ``ranges``: ``[[lo, hi], ...]``
+    (degrees / nm, dihedral ranges normalised as in StateDefinition);
+    ``box``: ``(3, 3)`` nm box vectors (reduced form) or None: bond
+    vectors are taken at their minimum image. Scalar numpy, for one frame.
+    """
+    def vec(i, j):
+        d = x[i] - x[j]
+        if box is not None:
+            for k in (2, 1, 0):
+                d = d - np.round(d[k] / box[k][k]) * box[k]
+        return d
+
     for (kind, atoms), (lo, hi) in zip(features, ranges):
         if kind == "dihedral":
-            p0, p1, p2, p3 = (x[a] for a in atoms)
-            b0 = p0 - p1
-            b1 = p2 - p1
-            b2 = p3 - p2
+            b0 = vec(atoms[0], atoms[1])
+            b1 = vec(atoms[2], atoms[1])
+            b2 = vec(atoms[3], atoms[2])
             b1 = b1 / np.sqrt(b1.dot(b1))
             v = b0 - b0.dot(b1) * b1
             w = b2 - b2.dot(b1) * b1
             val = np.degrees(np.arctan2(np.cross(b1, v).dot(w), v.dot(w)))
             if (val - lo) % 360.0 > hi - lo:
-                return 0.0
+                return False
         elif kind == "distance":
-            d = x[atoms[0]] - x[atoms[1]]
+            d = vec(atoms[0], atoms[1])
             val = np.sqrt(d.dot(d))
             if val < lo or val > hi:
-                return 0.0
+                return False
         else:
-            a = x[atoms[0]] - x[atoms[1]]
-            b = x[atoms[2]] - x[atoms[1]]
+            a = vec(atoms[0], atoms[1])
+            b = vec(atoms[2], atoms[1])
             c = a.dot(b) / np.sqrt(a.dot(a) * b.dot(b))
             val = np.degrees(np.arccos(min(1.0, max(-1.0, c))))
             if val < lo or val > hi:
-                return 0.0
-    return 1.0
+                return False
+    return True
 
 
-def make_volume(state: StateDefinition):
+def _state_indicator(snapshot, features, ranges, box=None):
+    """1.0 if the snapshot is inside the box, else 0.0 (OPS-storable)."""
+    import numpy as np
+
+    from mda_rcxai.sampling.engine import _in_box
+    x = np.asarray(snapshot.xyz, dtype=float)
+    bx = None if box is None else np.asarray(box, dtype=float)
+    return 1.0 if _in_box(x, features, ranges, bx) else 0.0
+
+
+def make_volume(state: StateDefinition, box_vectors=None):
     """An OPS volume for a :class:`~mda_rcxai.systems.StateDefinition`.
 
     A ``CVDefinedVolume`` on a numpy ``FunctionCV`` (the box indicator);
     cheap enough to check every frame, and storable in OPS files (the
     function imports what it needs and gets the box as keyword arguments).
+
+    Parameters
+    ----------
+    state : StateDefinition
+    box_vectors : array_like, optional
+        ``(3, 3)`` periodic box in nm (``system.box_vectors``; NVT, so
+        constant): distances, angles and dihedrals then use minimum-image
+        bond vectors. None for a non-periodic system.
 
     Examples
     --------
@@ -350,10 +489,17 @@ def make_volume(state: StateDefinition):
         raise StateError(f"expected a StateDefinition, got "
                          f"{type(state).__name__}")
     paths = _quiet_ops()
+    kw = {}
+    if box_vectors is not None:
+        box = np.asarray(box_vectors, dtype=float)
+        if box.shape != (3, 3):
+            raise InputError(f"box_vectors must be (3, 3) in nm, got shape "
+                             f"{box.shape}")
+        kw["box"] = box.tolist()
     cv = paths.FunctionCV(
         "in_" + state.name, _state_indicator,
         features=[[f.kind, list(f.atoms)] for f in state.features],
-        ranges=[list(r) for r in state.ranges])
+        ranges=[list(r) for r in state.ranges], **kw)
     return paths.CVDefinedVolume(cv, 0.5, 1.5).named(state.name)
 
 

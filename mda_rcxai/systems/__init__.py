@@ -4,6 +4,8 @@
   with states ``C7eq`` and ``C7ax`` on phi/psi;
 * :func:`from_pdb_and_forcefield`, :func:`from_amber`,
   :func:`from_system_xml` -- your own system;
+* :func:`states_from_selections` -- states from MDAnalysis selections
+  (the one module here that imports MDAnalysis);
 * :class:`StateDefinition` -- a state as a box on dihedrals, angles or
   distances (periodic dihedrals handled).
 
@@ -18,7 +20,9 @@ Examples
 [True]
 """
 
-from .core import (ALANINE_DIPEPTIDE_STATES, PHI, PSI, THETA, MolecularSystem,
+from .core import (ALANINE_DIPEPTIDE_DESCRIPTION, ALANINE_DIPEPTIDE_STATES,
+                   IMPLICIT_SOLVENTS, NONBONDED_METHODS, PHI, PSI, THETA,
+                   MolecularSystem,
                    alanine_dipeptide, from_amber, from_pdb_and_forcefield,
                    from_system_xml)
 from .states import Feature, StateDefinition, check_states, dihedral_degrees
@@ -26,6 +30,14 @@ from .states import Feature, StateDefinition, check_states, dihedral_degrees
 __all__ = [
     "MolecularSystem", "StateDefinition", "Feature", "alanine_dipeptide",
     "from_pdb_and_forcefield", "from_amber", "from_system_xml",
-    "check_states", "dihedral_degrees", "ALANINE_DIPEPTIDE_STATES", "PHI",
-    "PSI", "THETA",
+    "check_states", "dihedral_degrees", "ALANINE_DIPEPTIDE_STATES",
+    "ALANINE_DIPEPTIDE_DESCRIPTION", "IMPLICIT_SOLVENTS", "NONBONDED_METHODS",
+    "PHI", "PSI", "THETA", "states_from_selections", "validate_state_spec",
 ]
+
+
+def __getattr__(name):  # MDAnalysis is imported only when selections are used
+    if name in ("states_from_selections", "validate_state_spec"):
+        from . import selection
+        return getattr(selection, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,6 +25,9 @@ __all__ = [
     "from_amber",
     "from_system_xml",
     "ALANINE_DIPEPTIDE_STATES",
+    "ALANINE_DIPEPTIDE_DESCRIPTION",
+    "IMPLICIT_SOLVENTS",
+    "NONBONDED_METHODS",
     "PHI",
     "PSI",
     "THETA",
@@ -46,6 +49,12 @@ _STATE_SOURCE = (
     "Dellago & Chandler, PNAS 97, 5877 (2000) and Kikutsuji et al., "
     "J. Chem. Phys. 156, 154108 (2022), which define C7eq and C7ax by "
     "phi/psi. psi of C7eq is periodic: (0, 200) = [0, 180] U [-180, -160].")
+
+#: What the reference study found for the bundled molecule (the report
+#: prints a system's ``description``).
+ALANINE_DIPEPTIDE_DESCRIPTION = (
+    "Alanine dipeptide (ACE-ALA-NME) in vacuum, amber99sb, C7eq -> C7ax; "
+    "expected answer: N-CA (phi) and C-N (theta) (Kikutsuji et al. 2022)")
 
 #: Default stable states of the bundled alanine dipeptide (vacuum, amber99sb).
 ALANINE_DIPEPTIDE_STATES = {
@@ -80,6 +89,14 @@ class MolecularSystem:
         A PDB file with the same atoms (with CONECT records where possible).
     source : dict
         How the system was made (loader and file names).
+    box_vectors : numpy.ndarray or None
+        ``(3, 3)`` periodic box vectors in nm (rows a, b, c, OpenMM's
+        reduced form), or None for a non-periodic system. Taken from the
+        System's default box when the System uses periodic boundary
+        conditions; the sampling layer runs NVT, so the box stays this one.
+    description : str or None
+        Free text about the system (the report prints it), e.g. what the
+        literature found; None for a user's own system.
 
     Examples
     --------
@@ -97,6 +114,8 @@ class MolecularSystem:
     force_field: str = ""
     pdb_path: str | None = None
     source: dict = field(default_factory=dict)
+    box_vectors: np.ndarray | None = None
+    description: str | None = None
 
     def __post_init__(self):
         pos = np.asarray(_strip_nm(self.positions), dtype=float)
@@ -119,7 +138,43 @@ class MolecularSystem:
         self.states = states
         if states:
             check_states(states, list(states), self.n_atoms)
+        if self.system.usesPeriodicBoundaryConditions():
+            if self.box_vectors is None:
+                self.box_vectors = _strip_nm(
+                    self.system.getDefaultPeriodicBoxVectors())
+            box = np.asarray(_strip_nm(self.box_vectors), dtype=float)
+            if box.shape != (3, 3) or not np.all(np.isfinite(box)) or \
+                    np.any(np.diag(box) <= 0):
+                raise TopologyError(
+                    f"box_vectors must be (3, 3) in nm with positive "
+                    f"diagonal, got {box.tolist()}")
+            self.box_vectors = box
+        elif self.box_vectors is not None:
+            raise TopologyError(
+                "box_vectors were given but the System uses no periodic "
+                "boundary conditions (NoCutoff / CutoffNonPeriodic); drop "
+                "box_vectors or build the System with PME / CutoffPeriodic")
         self._fingerprint = None
+
+    def __getstate__(self):
+        # shipped to Dask workers as text: the System as OpenMM XML (the
+        # topology is a plain Python object); no file of this machine
+        # (pdb_path) is needed on the worker
+        d = dict(self.__dict__)
+        d["system"] = self.system_xml()
+        return d
+
+    def __setstate__(self, d):
+        import openmm
+        d = dict(d)
+        if isinstance(d.get("system"), str):
+            d["system"] = openmm.XmlSerializer.deserialize(d["system"])
+        self.__dict__.update(d)
+
+    @property
+    def periodic(self) -> bool:
+        """True when the System uses periodic boundary conditions (a box)."""
+        return self.box_vectors is not None
 
     # ------------------------------------------------------------------
     @property
@@ -234,7 +289,9 @@ class MolecularSystem:
             new[k] = v
         return MolecularSystem(self.name, self.topology, self.system,
                                self.positions.copy(), new, self.force_field,
-                               self.pdb_path, dict(self.source))
+                               self.pdb_path, dict(self.source),
+                               None if self.box_vectors is None else
+                               self.box_vectors.copy(), self.description)
 
 
 def _pdb_atom_names(path):
@@ -353,102 +410,241 @@ def alanine_dipeptide(solvent: str = "vacuum",
     s.force_field = "amber99sb"
     s.source = {"loader": "alanine_dipeptide", "solvent": solvent,
                 "force_field": force_field}
+    s.description = ALANINE_DIPEPTIDE_DESCRIPTION
     return s
 
 
+#: Implicit-solvent models of :func:`from_amber` (OpenMM's names).
+IMPLICIT_SOLVENTS = ("HCT", "OBC1", "OBC2", "GBn", "GBn2")
+#: Non-bonded methods (OpenMM's names).
+NONBONDED_METHODS = ("NoCutoff", "CutoffNonPeriodic", "CutoffPeriodic", "PME")
+_DEFAULT_CUTOFF_NM = 1.0
+
+
+def _box_nm(box):
+    """OpenMM box vectors (Quantity, Vec3 triple or None) -> (3, 3) nm or None."""
+    if box is None:
+        return None
+    import openmm.unit as u
+    rows = []
+    for v in box:
+        if isinstance(v, u.Quantity):
+            v = v.value_in_unit(u.nanometer)
+        rows.append([float(c) for c in v])
+    return np.array(rows)
+
+
+def _nonbonded(nonbonded, cutoff_nm, box, where):
+    """Check the non-bonded choice against the box; OpenMM kwargs + names.
+
+    ``where`` names the input that would carry a box (for the messages).
+    """
+    import openmm.app as app
+    import openmm.unit as u
+    table = {m.lower(): m for m in NONBONDED_METHODS}
+    if nonbonded is None:
+        name = "PME" if box is not None else "NoCutoff"
+    else:
+        if not isinstance(nonbonded, str) or nonbonded.lower() not in table:
+            raise InputError(f"nonbonded={nonbonded!r} is not known; use one "
+                             f"of {', '.join(NONBONDED_METHODS)}")
+        name = table[nonbonded.lower()]
+    periodic = name in ("CutoffPeriodic", "PME")
+    if periodic and box is None:
+        raise InputError(
+            f"nonbonded={name!r} needs a periodic box but {where} has none; "
+            "add one (CRYST1 record / box line) or use nonbonded='NoCutoff' "
+            "or 'CutoffNonPeriodic'")
+    if name == "NoCutoff":
+        if cutoff_nm is not None:
+            raise InputError(f"cutoff_nm={cutoff_nm!r} has no effect with "
+                             "nonbonded='NoCutoff'; drop it or choose a "
+                             "cutoff method")
+        return {"nonbondedMethod": app.NoCutoff}, name, None
+    cut = _DEFAULT_CUTOFF_NM if cutoff_nm is None else cutoff_nm
+    if isinstance(cut, bool) or not isinstance(cut, (int, float, np.number)):
+        raise InputTypeError(f"cutoff_nm={cutoff_nm!r} must be a number (nm)")
+    cut = float(cut)
+    if not (np.isfinite(cut) and cut > 0):
+        raise InputError(f"cutoff_nm={cut} must be a positive number of nm")
+    if periodic:
+        half = float(np.min(np.diag(box))) / 2.0
+        if cut >= half:
+            raise InputError(
+                f"cutoff_nm={cut} must be below half the shortest box length "
+                f"({half:.4g} nm for the box of {where}); use a smaller "
+                "cutoff or a bigger box")
+    method = {"CutoffNonPeriodic": app.CutoffNonPeriodic,
+              "CutoffPeriodic": app.CutoffPeriodic, "PME": app.PME}[name]
+    return ({"nonbondedMethod": method, "nonbondedCutoff": cut * u.nanometer},
+            name, cut)
+
+
+def _implicit(implicit_solvent):
+    import openmm.app as app
+    if implicit_solvent is None:
+        return None
+    if isinstance(implicit_solvent, str):
+        table = {m.lower(): m for m in IMPLICIT_SOLVENTS}
+        key = implicit_solvent.lower()
+        if key in ("none", ""):
+            return None
+        if key not in table:
+            raise InputError(f"implicit_solvent={implicit_solvent!r} is not "
+                             f"known; use one of {', '.join(IMPLICIT_SOLVENTS)}"
+                             " or None")
+        return getattr(app, table[key])
+    if implicit_solvent in tuple(getattr(app, m) for m in IMPLICIT_SOLVENTS):
+        return implicit_solvent
+    raise InputError(f"implicit_solvent={implicit_solvent!r} is not known; use "
+                     f"one of {', '.join(IMPLICIT_SOLVENTS)} or None")
+
+
+def _forcefield_files(forcefield_files):
+    """Check every force-field file name before OpenMM reads them."""
+    from openmm.app.forcefield import _getDataDirectories
+    if isinstance(forcefield_files, (str, os.PathLike)):
+        forcefield_files = [forcefield_files]
+    try:
+        files = [os.fspath(f) for f in forcefield_files]
+    except TypeError:
+        raise InputTypeError(
+            f"forcefield_files={forcefield_files!r} must be a file name or a "
+            "list of them, e.g. ['amber14-all.xml', 'amber14/tip3p.xml']"
+            ) from None
+    if not files:
+        raise InputError("forcefield_files is empty; give e.g. "
+                         "['amber14-all.xml', 'implicit/obc2.xml']")
+    dirs = _getDataDirectories()
+    for f in files:
+        if not (os.path.isfile(f) or any(os.path.isfile(os.path.join(d, f))
+                                         for d in dirs)):
+            raise InputError(
+                f"forcefield_files: {f!r} is neither a file nor a force field "
+                "that ships with OpenMM (e.g. 'amber14-all.xml', "
+                "'amber14/tip3p.xml', 'implicit/obc2.xml', 'amber99sb.xml'); "
+                "check the name or the path")
+    return files
+
+
+def _one_line(err) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
 def from_pdb_and_forcefield(pdb, forcefield_files, states=None, *,
-                            constraints="HBonds", nonbonded_method="NoCutoff",
-                            nonbonded_cutoff_nm: float = 1.0,
+                            nonbonded: str | None = None,
+                            cutoff_nm: float | None = None,
+                            constraints="HBonds",
                             name: str | None = None) -> MolecularSystem:
     """Your own system from a PDB file and OpenMM force-field XML files.
 
     Parameters
     ----------
     pdb : str or path
-        PDB file (CONECT records for non-standard residues).
+        PDB file (CONECT records for non-standard residues; a ``CRYST1``
+        record gives the periodic box).
     forcefield_files : str or list of str
         Names or paths understood by :class:`openmm.app.ForceField`, e.g.
-        ``["amber14-all.xml", "amber14/tip3pfb.xml"]``.
+        ``["amber14-all.xml", "implicit/obc2.xml"]`` (implicit solvent) or
+        ``["amber14-all.xml", "amber14/tip3p.xml"]`` (explicit water).
     states : dict or list of StateDefinition, optional
         Stable states (atom indices 0-based in the PDB's order).
+    nonbonded : {"NoCutoff", "CutoffNonPeriodic", "CutoffPeriodic", "PME"}, optional
+        Default: ``"PME"`` when the PDB has a box, ``"NoCutoff"`` otherwise.
+    cutoff_nm : float, optional
+        Non-bonded cutoff in nm for the cutoff methods (default 1.0); must
+        be below half the shortest box length.
     constraints : {"HBonds", "AllBonds", "HAngles", None}
-    nonbonded_method : {"NoCutoff", "CutoffNonPeriodic", "CutoffPeriodic", "PME"}
-    nonbonded_cutoff_nm : float
-        Cutoff in nm where a cutoff method is used.
     name : str, optional
         Label (default: the PDB's file name).
 
     Returns
     -------
     MolecularSystem
+        ``box_vectors`` set (nm) when the non-bonded method is periodic;
+        ``description`` None.
+
+    Raises
+    ------
+    InputError
+        Missing file, unknown force-field file, unknown method, a periodic
+        method without a box, a cutoff too long for the box.
 
     Examples
     --------
     >>> from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB
     >>> from mda_rcxai.systems import from_pdb_and_forcefield
-    >>> s = from_pdb_and_forcefield(ALANINE_DIPEPTIDE_PDB, "amber99sb.xml")
-    >>> s.n_atoms
-    22
+    >>> s = from_pdb_and_forcefield(ALANINE_DIPEPTIDE_PDB,
+    ...                             ["amber14-all.xml", "implicit/obc2.xml"])
+    >>> s.n_atoms, s.periodic
+    (22, False)
     """
     import openmm.app as app
-    import openmm.unit as u
     pdb = _check_file(pdb, "pdb")
-    if isinstance(forcefield_files, (str, os.PathLike)):
-        forcefield_files = [forcefield_files]
-    methods = {"nocutoff": app.NoCutoff, "cutoffnonperiodic":
-               app.CutoffNonPeriodic, "cutoffperiodic": app.CutoffPeriodic,
-               "pme": app.PME}
-    if str(nonbonded_method).lower() not in methods:
-        raise InputError(f"nonbonded_method={nonbonded_method!r} is not "
-                         f"known; use one of NoCutoff, CutoffNonPeriodic, "
-                         "CutoffPeriodic, PME")
-    pdbf = app.PDBFile(pdb)
+    files = _forcefield_files(forcefield_files)
     try:
-        ff = app.ForceField(*[os.fspath(f) for f in forcefield_files])
+        pdbf = app.PDBFile(pdb)
+    except Exception as err:
+        raise InputError(f"pdb={pdb!r} could not be read by "
+                         f"openmm.app.PDBFile: {_one_line(err)}") from err
+    box = _box_nm(pdbf.topology.getPeriodicBoxVectors())
+    nb_kwargs, nb_name, cut = _nonbonded(nonbonded, cutoff_nm, box,
+                                         f"pdb={os.path.basename(pdb)!r}")
+    try:
+        ff = app.ForceField(*files)
     except Exception as err:  # openmm raises ValueError / OSError
-        raise InputError(f"forcefield_files={list(forcefield_files)!r} could "
-                         f"not be read by openmm.app.ForceField: {err}") from err
-    method = methods[str(nonbonded_method).lower()]
-    kwargs = {"nonbondedMethod": method,
-              "constraints": _constraints(constraints)}
-    if method is not app.NoCutoff:
-        kwargs["nonbondedCutoff"] = nonbonded_cutoff_nm * u.nanometer
+        raise InputError(f"forcefield_files={files!r} could not be read by "
+                         f"openmm.app.ForceField: {_one_line(err)}") from err
+    kwargs = dict(nb_kwargs, constraints=_constraints(constraints))
     try:
         system = ff.createSystem(pdbf.topology, **kwargs)
     except ValueError as err:
-        raise TopologyError(f"the force field does not match {pdb!r}: "
-                            f"{err}") from err
+        raise TopologyError(f"forcefield_files={files!r} do not match "
+                            f"pdb={pdb!r}: {_one_line(err)}") from err
     n = pdbf.topology.getNumAtoms()
     return MolecularSystem(
         name=name or os.path.splitext(os.path.basename(pdb))[0],
         topology=pdbf.topology, system=system,
         positions=_strip_nm(pdbf.getPositions(asNumpy=True)),
         states=_states_arg(states, n),
-        force_field="+".join(os.path.basename(os.fspath(f))
-                             for f in forcefield_files),
+        force_field="+".join(os.path.basename(f) for f in files),
         pdb_path=os.path.abspath(pdb),
         source={"loader": "from_pdb_and_forcefield", "pdb": os.path.abspath(pdb),
-                "forcefield_files": [os.fspath(f) for f in forcefield_files],
-                "constraints": str(constraints),
-                "nonbonded_method": str(nonbonded_method)})
+                "forcefield_files": files, "constraints": str(constraints),
+                "nonbonded": nb_name, "cutoff_nm": cut},
+        box_vectors=box if system.usesPeriodicBoundaryConditions() else None)
 
 
-def from_amber(prmtop, inpcrd, states=None, *, constraints="HBonds",
-               implicit_solvent=None, name: str | None = None
+def from_amber(prmtop, inpcrd, states=None, *, implicit_solvent=None,
+               nonbonded: str | None = None, cutoff_nm: float | None = None,
+               constraints="HBonds", name: str | None = None
                ) -> MolecularSystem:
-    """Your own system from AMBER ``prmtop`` + ``inpcrd`` files.
+    """Your own system from AMBER ``prmtop`` + coordinate files.
 
     Read with :class:`openmm.app.AmberPrmtopFile` and
-    :class:`openmm.app.AmberInpcrdFile`; a periodic box in the inpcrd gives
-    PME with a 1 nm cutoff, otherwise no cutoff.
+    :class:`openmm.app.AmberInpcrdFile`, which reads by content: the
+    coordinate file may be called ``.inpcrd``, ``.crd``, ``.rst7`` (ASCII
+    restart) or ``.ncrst`` (NetCDF restart).
 
     Parameters
     ----------
-    prmtop, inpcrd : str or path
+    prmtop : str or path
+        AMBER topology/parameter file.
+    inpcrd : str or path
+        AMBER coordinates (a box line gives the periodic box).
     states : dict or list of StateDefinition, optional
+    implicit_solvent : {"HCT", "OBC1", "OBC2", "GBn", "GBn2"} or None
+        Generalized Born model (OpenMM's names), radii from the prmtop.
+    nonbonded : {"NoCutoff", "CutoffNonPeriodic", "CutoffPeriodic", "PME"}, optional
+        Default: ``"PME"`` when the coordinate file has a box, else
+        ``"NoCutoff"``.
+    cutoff_nm : float, optional
+        Cutoff in nm for the cutoff methods (default 1.0); below half the
+        shortest box length.
     constraints : {"HBonds", "AllBonds", "HAngles", None}
-    implicit_solvent : openmm.app implicit-solvent model or None
     name : str, optional
+        Label (default: the prmtop's file name).
 
     Returns
     -------
@@ -457,47 +653,64 @@ def from_amber(prmtop, inpcrd, states=None, *, constraints="HBonds",
     Examples
     --------
     >>> from mda_rcxai.systems import from_amber
-    >>> s = from_amber("ala2.prmtop", "ala2.inpcrd")  # doctest: +SKIP
+    >>> s = from_amber("ala2.prmtop", "ala2.crd",
+    ...                implicit_solvent="OBC2")  # doctest: +SKIP
     """
     import openmm.app as app
-    import openmm.unit as u
     prmtop = _check_file(prmtop, "prmtop")
     inpcrd = _check_file(inpcrd, "inpcrd")
+    solvent = _implicit(implicit_solvent)
     try:
         top = app.AmberPrmtopFile(prmtop)
     except Exception as err:
         raise InputError(f"prmtop={prmtop!r} is not an AMBER topology that "
-                         f"openmm.app.AmberPrmtopFile can read: {err}") from err
+                         f"openmm.app.AmberPrmtopFile can read: "
+                         f"{_one_line(err)}") from err
     try:
         crd = app.AmberInpcrdFile(inpcrd)
     except Exception as err:
         raise InputError(f"inpcrd={inpcrd!r} is not an AMBER coordinate file "
-                         f"that openmm.app.AmberInpcrdFile can read: {err}"
-                         ) from err
-    box = crd.boxVectors
-    kwargs = {"constraints": _constraints(constraints),
-              "implicitSolvent": implicit_solvent}
-    if box is not None:
-        kwargs.update(nonbondedMethod=app.PME,
-                      nonbondedCutoff=1.0 * u.nanometer)
-        top.topology.setPeriodicBoxVectors(box)
-    else:
-        kwargs.update(nonbondedMethod=app.NoCutoff)
-    system = top.createSystem(**kwargs)
+                         f"that openmm.app.AmberInpcrdFile can read: "
+                         f"{_one_line(err)}") from err
     n = top.topology.getNumAtoms()
+    pos = _strip_nm(crd.getPositions(asNumpy=True))
+    if pos.shape != (n, 3):
+        raise TopologyError(f"inpcrd={inpcrd!r} has {pos.shape[0]} atoms but "
+                            f"prmtop={prmtop!r} has {n}; they must describe "
+                            "the same system")
+    box = _box_nm(crd.boxVectors)
+    nb_kwargs, nb_name, cut = _nonbonded(nonbonded, cutoff_nm, box,
+                                         f"inpcrd={os.path.basename(inpcrd)!r}")
+    if box is not None:
+        top.topology.setPeriodicBoxVectors(crd.boxVectors)
+    kwargs = dict(nb_kwargs, constraints=_constraints(constraints),
+                  implicitSolvent=solvent)
+    try:
+        system = top.createSystem(**kwargs)
+    except (ValueError, Exception) as err:
+        raise InputError(f"prmtop={prmtop!r}: OpenMM could not build the "
+                         f"System ({_one_line(err)}); check nonbonded / "
+                         "implicit_solvent") from err
     return MolecularSystem(
         name=name or os.path.splitext(os.path.basename(prmtop))[0],
-        topology=top.topology, system=system,
-        positions=_strip_nm(crd.getPositions(asNumpy=True)),
-        states=_states_arg(states, n), force_field="AMBER prmtop",
+        topology=top.topology, system=system, positions=pos,
+        states=_states_arg(states, n), force_field="AMBER prmtop" + (
+            f" + {implicit_solvent}" if solvent is not None else ""),
         pdb_path=None,
         source={"loader": "from_amber", "prmtop": os.path.abspath(prmtop),
-                "inpcrd": os.path.abspath(inpcrd)})
+                "inpcrd": os.path.abspath(inpcrd),
+                "implicit_solvent": None if solvent is None else str(solvent),
+                "nonbonded": nb_name, "cutoff_nm": cut,
+                "constraints": str(constraints)},
+        box_vectors=box if system.usesPeriodicBoundaryConditions() else None)
 
 
 def from_system_xml(system_xml, pdb, states=None, *,
                     name: str | None = None) -> MolecularSystem:
     """Your own system from a serialized :class:`openmm.System` and a PDB.
+
+    The System's forces decide whether it is periodic; its default box
+    vectors are the box (NVT: the sampling layer keeps them).
 
     Parameters
     ----------
@@ -535,12 +748,20 @@ def from_system_xml(system_xml, pdb, states=None, *,
         system = openmm.XmlSerializer.deserialize(text)
     except Exception as err:
         raise InputError(f"system_xml={system_xml!r} is not a serialized "
-                         f"OpenMM System: {err}") from err
+                         f"OpenMM System: {_one_line(err)}") from err
     if not isinstance(system, openmm.System):
         raise InputError(f"system_xml={system_xml!r} holds a "
                          f"{type(system).__name__}, not an openmm.System")
-    pdbf = app.PDBFile(pdb)
+    try:
+        pdbf = app.PDBFile(pdb)
+    except Exception as err:
+        raise InputError(f"pdb={pdb!r} could not be read by "
+                         f"openmm.app.PDBFile: {_one_line(err)}") from err
     n = pdbf.topology.getNumAtoms()
+    box = None
+    if system.usesPeriodicBoundaryConditions():
+        box = _box_nm(system.getDefaultPeriodicBoxVectors())
+        pdbf.topology.setPeriodicBoxVectors(system.getDefaultPeriodicBoxVectors())
     return MolecularSystem(
         name=name or os.path.splitext(os.path.basename(pdb))[0],
         topology=pdbf.topology, system=system,
@@ -549,4 +770,4 @@ def from_system_xml(system_xml, pdb, states=None, *,
         pdb_path=os.path.abspath(pdb),
         source={"loader": "from_system_xml",
                 "system_xml": os.path.abspath(system_xml),
-                "pdb": os.path.abspath(pdb)})
+                "pdb": os.path.abspath(pdb)}, box_vectors=box)

@@ -24,13 +24,48 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError, StateError
 
-__all__ = ["StateDefinition", "Feature", "check_states", "dihedral_degrees"]
+__all__ = ["StateDefinition", "Feature", "check_states", "dihedral_degrees",
+           "minimum_image"]
 
 _KIND_BY_LEN = {2: "distance", 3: "angle", 4: "dihedral"}
 _UNITS = {"distance": "nm", "angle": "degree", "dihedral": "degree"}
 
 
-def dihedral_degrees(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
+def minimum_image(d, box=None) -> np.ndarray:
+    """Difference vectors ``d`` (..., 3) wrapped to their minimum image.
+
+    Parameters
+    ----------
+    d : array_like
+        ``(..., 3)`` differences, same length unit as ``box``.
+    box : array_like or None
+        ``(3, 3)`` box vectors (rows a, b, c) in OpenMM's reduced
+        (lower-triangular) form, as :attr:`MolecularSystem.box_vectors`;
+        None returns ``d`` unchanged.
+
+    Returns
+    -------
+    numpy.ndarray
+        Exact for rectangular boxes; for triclinic boxes the reduced-form
+        wrap OpenMM itself uses (exact for lengths below half the box).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> minimum_image(np.array([1.9, 0.0, -1.2]), np.eye(3) * 2.0).tolist()
+    [-0.10000000000000009, 0.0, 0.8]
+    """
+    d = np.array(d, dtype=float)
+    if box is None:
+        return d
+    box = np.asarray(box, dtype=float)
+    for k in (2, 1, 0):
+        d -= np.round(d[..., k:k + 1] / box[k, k]) * box[k]
+    return d
+
+
+def dihedral_degrees(positions: np.ndarray, indices: np.ndarray,
+                     box=None) -> np.ndarray:
     """Dihedral angles in degrees, in ``[-180, 180)``, vectorised.
 
     Parameters
@@ -39,6 +74,10 @@ def dihedral_degrees(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
         ``(n_atoms, 3)`` or ``(n_frames, n_atoms, 3)``, any length unit.
     indices : numpy.ndarray
         ``(n_dihedrals, 4)`` 0-based atom indices.
+    box : array_like, optional
+        ``(3, 3)`` box vectors (same unit as positions): the three bond
+        vectors are taken at their minimum image (molecules split across
+        the boundary give the right angle).
 
     Returns
     -------
@@ -59,9 +98,9 @@ def dihedral_degrees(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
         pos = pos[None]
     idx = np.asarray(indices, dtype=int)
     p0, p1, p2, p3 = (pos[:, idx[:, k]] for k in range(4))
-    b0 = p0 - p1
-    b1 = p2 - p1
-    b2 = p3 - p2
+    b0 = minimum_image(p0 - p1, box)
+    b1 = minimum_image(p2 - p1, box)
+    b2 = minimum_image(p3 - p2, box)
     b1n = b1 / np.linalg.norm(b1, axis=-1, keepdims=True)
     v = b0 - np.sum(b0 * b1n, -1, keepdims=True) * b1n
     w = b2 - np.sum(b2 * b1n, -1, keepdims=True) * b1n
@@ -150,18 +189,21 @@ class Feature:
         return cls(_KIND_BY_LEN[len(atoms)], atoms)
 
 
-def _values(features: Sequence[Feature], pos: np.ndarray) -> np.ndarray:
-    """Values of ``features`` for positions ``(n_frames, n_atoms, 3)`` nm."""
+def _values(features: Sequence[Feature], pos: np.ndarray,
+            box=None) -> np.ndarray:
+    """Values of ``features`` for positions ``(n_frames, n_atoms, 3)`` nm
+    (minimum image in ``box``, nm, if given)."""
     out = np.empty((pos.shape[0], len(features)))
     for k, f in enumerate(features):
         a = f.atoms
         if f.kind == "dihedral":
-            out[:, k] = dihedral_degrees(pos, np.array([a]))[:, 0]
+            out[:, k] = dihedral_degrees(pos, np.array([a]), box)[:, 0]
         elif f.kind == "distance":
-            out[:, k] = np.linalg.norm(pos[:, a[0]] - pos[:, a[1]], axis=-1)
+            out[:, k] = np.linalg.norm(minimum_image(
+                pos[:, a[0]] - pos[:, a[1]], box), axis=-1)
         else:
-            u = pos[:, a[0]] - pos[:, a[1]]
-            v = pos[:, a[2]] - pos[:, a[1]]
+            u = minimum_image(pos[:, a[0]] - pos[:, a[1]], box)
+            v = minimum_image(pos[:, a[2]] - pos[:, a[1]], box)
             c = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1)
                                      * np.linalg.norm(v, axis=-1))
             out[:, k] = np.degrees(np.arccos(np.clip(c, -1, 1)))
@@ -252,13 +294,17 @@ class StateDefinition:
         """Largest atom index used (for checking against a topology)."""
         return max(max(f.atoms) for f in self.features)
 
-    def values(self, positions_nm) -> np.ndarray:
+    def values(self, positions_nm, box=None) -> np.ndarray:
         """Feature values, ``(n_frames, n_features)`` (degrees / nm).
 
         Parameters
         ----------
         positions_nm : array_like
             ``(n_atoms, 3)`` or ``(n_frames, n_atoms, 3)`` in nm.
+        box : array_like, optional
+            ``(3, 3)`` periodic box vectors in nm (e.g.
+            ``system.box_vectors``): distances, angles and dihedrals use
+            minimum-image bond vectors.
 
         Examples
         --------
@@ -277,7 +323,7 @@ class StateDefinition:
             raise StateError(
                 f"state {self.name!r} uses atom {self.max_atom_index} but "
                 f"positions have only {pos.shape[1]} atoms")
-        return _values(self.features, pos)
+        return _values(self.features, pos, box)
 
     def contains_values(self, values) -> np.ndarray:
         """Boolean ``(n_frames,)``: are these feature values in the box?"""
@@ -291,13 +337,15 @@ class StateDefinition:
                 inside &= (x >= lo) & (x <= hi)
         return inside
 
-    def contains(self, positions_nm) -> np.ndarray:
+    def contains(self, positions_nm, box=None) -> np.ndarray:
         """Boolean ``(n_frames,)``: which frames are in this state.
 
         Parameters
         ----------
         positions_nm : array_like
             ``(n_atoms, 3)`` or ``(n_frames, n_atoms, 3)``, nm.
+        box : array_like, optional
+            ``(3, 3)`` periodic box in nm (minimum image), or None.
 
         Examples
         --------
@@ -306,7 +354,7 @@ class StateDefinition:
         >>> bool(s.states["C7eq"].contains(s.positions)[0])
         True
         """
-        return self.contains_values(self.values(positions_nm))
+        return self.contains_values(self.values(positions_nm, box))
 
     def overlaps(self, other: "StateDefinition") -> bool:
         """True if the two boxes can hold the same configuration.

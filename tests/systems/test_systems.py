@@ -115,7 +115,7 @@ def test_loader_errors(tmp_path):
         alanine_dipeptide(force_field="charmm36")
     with pytest.raises(InputError, match="no such file"):
         from_pdb_and_forcefield(tmp_path / "nope.pdb", "amber99sb.xml")
-    with pytest.raises(InputError, match="ForceField"):
+    with pytest.raises(InputError, match="'not_a_forcefield.xml' is neither"):
         from_pdb_and_forcefield(ALANINE_DIPEPTIDE_PDB, "not_a_forcefield.xml")
     with pytest.raises(InputError, match="no such file"):
         from_amber(tmp_path / "x.prmtop", tmp_path / "x.inpcrd")
