@@ -24,6 +24,9 @@ __all__ = [
     "DatasetError",
     "SamplingError",
     "StateError",
+    "ModelFileError",
+    "ModelFileNotFoundError",
+    "TrainingError",
 ]
 
 
@@ -57,3 +60,26 @@ class SamplingError(RcxaiError, RuntimeError):
 
 class StateError(InputError):
     """Stable-state definitions are unknown, overlap or are inconsistent."""
+
+
+class ModelFileError(InputError):
+    """A saved model file is not ours, is damaged, or does not fit the data.
+
+    Also a ``ValueError``; not a :class:`DatasetError` (a model file is not
+    a dataset).
+
+    Examples
+    --------
+    >>> from mda_rcxai.exceptions import DatasetError, ModelFileError
+    >>> err = ModelFileError("bad file")
+    >>> isinstance(err, ValueError), isinstance(err, DatasetError)
+    (True, False)
+    """
+
+
+class ModelFileNotFoundError(RcxaiError, FileNotFoundError):
+    """A saved model file does not exist (also a ``FileNotFoundError``)."""
+
+
+class TrainingError(RcxaiError, RuntimeError):
+    """Training diverged (non-finite loss); lower the learning rate."""

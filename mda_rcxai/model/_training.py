@@ -1,0 +1,171 @@
+"""The training loop of :class:`~mda_rcxai.model.CommittorModel`.
+
+Two solvers on the same objective (binomial negative log likelihood per shot
+plus ``weight_decay * sum(W**2)`` over the weight matrices):
+
+* ``"adam"``: mini-batches, one epoch = one pass over the training rows;
+* ``"lbfgs"``: full-batch L-BFGS with a strong-Wolfe line search in
+  float64, one epoch = one L-BFGS iteration; it also stops when the
+  penalised loss has converged (relative change below ``1e-9`` for 5
+  iterations in a row, or gradient below ``1e-7``).
+
+Both keep a per-epoch history and, with ``early_stopping``, restore the
+weights of the best monitored epoch (validation loss, or the training loss
+without a validation split).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..exceptions import TrainingError
+from .loss import binomial_nll
+
+__all__ = ["torch_threads", "penalty", "train_network"]
+
+_CONVERGED_RTOL = 1e-9
+_CONVERGED_STREAK = 5
+_GRAD_TOL = 1e-7
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads):
+    """Run the block with ``n_threads`` torch CPU threads, then restore the setting."""
+    if n_threads is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    if old != n_threads:
+        torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != old:
+            torch.set_num_threads(old)
+
+
+def penalty(net):
+    """``sum(W**2)`` over the weight matrices of the ``nn.Linear`` layers (not the biases)."""
+    return sum(m.weight.square().sum() for m in net if isinstance(m, nn.Linear))
+
+
+def train_network(net, Xs, a, b, train_idx, val_idx, *, solver, learning_rate, weight_decay,
+                  max_epochs, batch_size, stop, patience, rng, device, verbose, label):
+    """Optimise ``net`` in place on standardised features ``Xs``.
+
+    Returns ``(history, best_epoch, n_epochs)``; ``net`` holds the kept
+    weights (best epoch with ``stop``, else the last), on ``device``.
+    """
+    from tqdm.auto import tqdm
+
+    dtype = torch.float64 if solver == "lbfgs" else torch.float32
+    net.to(device=device, dtype=dtype)
+
+    def tensor(arr):
+        return torch.as_tensor(arr, dtype=dtype, device=device)
+
+    Xt, At, Bt = tensor(Xs[train_idx]), tensor(a[train_idx]), tensor(b[train_idx])
+    shots_train = float((a[train_idx] + b[train_idx]).sum())
+    n_val = len(val_idx)
+    shots_val = float((a[val_idx] + b[val_idx]).sum()) if n_val else 0.0
+    if n_val and shots_val > 0:
+        Xv, Av, Bv = tensor(Xs[val_idx]), tensor(a[val_idx]), tensor(b[val_idx])
+    else:
+        n_val = 0
+    wd = float(weight_decay)
+    n_train = len(train_idx)
+    history = {"train_loss": [], "val_loss": []}
+    best, best_epoch, since_best = math.inf, 0, 0
+    best_state = copy.deepcopy(net.state_dict())
+
+    if solver == "lbfgs":
+        opt = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=1, history_size=20,
+                                line_search_fn="strong_wolfe", tolerance_grad=_GRAD_TOL,
+                                tolerance_change=0.0)
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            loss = binomial_nll(net(Xt)[:, 0], At, Bt, reduction="sum") / shots_train
+            if wd > 0:
+                loss = loss + wd * penalty(net)
+            loss.backward()
+            return loss
+    else:
+        opt = torch.optim.Adam(net.parameters(), lr=float(learning_rate))
+        bs = n_train if batch_size is None else min(int(batch_size), n_train)
+
+    bar = tqdm(range(int(max_epochs)), desc=label, disable=not verbose, unit="epoch")
+    epoch, last_obj, streak = -1, None, 0
+    for epoch in bar:
+        net.train()
+        converged = False
+        if solver == "lbfgs":
+            obj = float(opt.step(closure).detach())
+            with torch.no_grad():
+                train_loss = float(binomial_nll(net(Xt)[:, 0], At, Bt)) / shots_train
+                new_obj = train_loss + (wd * float(penalty(net)) if wd > 0 else 0.0)
+            if last_obj is not None and abs(last_obj - new_obj) <= _CONVERGED_RTOL * (
+                    1.0 + abs(new_obj)):
+                streak += 1
+            else:
+                streak = 0
+            last_obj = new_obj
+            grads = [p.grad for p in net.parameters() if p.grad is not None]
+            gmax = max((float(g.abs().max()) for g in grads), default=0.0)
+            converged = streak >= _CONVERGED_STREAK or gmax <= _GRAD_TOL
+            if not math.isfinite(obj):
+                train_loss = obj
+        else:
+            order = torch.as_tensor(rng.permutation(n_train), device=device)
+            total = 0.0
+            for start in range(0, n_train, bs):
+                idx = order[start:start + bs]
+                ab, bb = At[idx], Bt[idx]
+                nll = binomial_nll(net(Xt[idx])[:, 0], ab, bb, reduction="sum")
+                loss = nll / (ab + bb).sum().clamp_min(1e-12)
+                if wd > 0:
+                    loss = loss + wd * penalty(net)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(nll.detach())
+            train_loss = total / shots_train
+        if not math.isfinite(train_loss):
+            bar.close()
+            raise TrainingError(
+                f"the training loss became non-finite at epoch {epoch}; lower "
+                f"learning_rate (now {learning_rate}) or check X for extreme values")
+        history["train_loss"].append(train_loss)
+        if n_val:
+            net.eval()
+            with torch.no_grad():
+                val_loss = float(binomial_nll(net(Xv)[:, 0], Av, Bv)) / shots_val
+            history["val_loss"].append(val_loss)
+            monitor = val_loss
+        else:
+            monitor = train_loss if solver == "adam" else new_obj
+        if verbose:
+            bar.set_postfix(train=f"{train_loss:.4f}",
+                            val=f"{monitor:.4f}" if n_val else "-", refresh=False)
+        if monitor < best:
+            best, best_epoch, since_best = monitor, epoch, 0
+            if stop:
+                best_state = copy.deepcopy(net.state_dict())
+        else:
+            since_best += 1
+            if stop and since_best >= patience:
+                break
+        if converged:
+            break
+    bar.close()
+    if stop:
+        net.load_state_dict(best_state)
+    else:
+        best_epoch = epoch
+    return history, int(best_epoch), int(epoch + 1)
