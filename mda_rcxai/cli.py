@@ -36,7 +36,8 @@ def build_parser():
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def study_args(sp, default_out):
-        sp.add_argument("--out", default=default_out, help="study directory (default: %(default)s)")
+        sp.add_argument("--out", default=default_out, required=default_out is None,
+                        help="study directory" + (" (default: %(default)s)" if default_out else ""))
         sp.add_argument("--config", help="TOML file with study parameters (see --print-config)")
         sp.add_argument("--seed", type=int, help="seed of every random step (overrides config)")
         sp.add_argument("--workers", type=int, help="processes for committor shooting")
@@ -45,16 +46,25 @@ def build_parser():
         sp.add_argument("--overwrite", action="store_true",
                         help="allow parameters that differ from an earlier run in --out")
         sp.add_argument("--quiet", action="store_true", help="no progress output")
+        sp.add_argument("--scheduler", help="address of a running Dask scheduler for committor "
+                                            "shooting, e.g. tcp://127.0.0.1:8786")
 
-    d = sub.add_parser("demo", help="the whole study on the bundled alanine dipeptide")
+    d = sub.add_parser("demo", help="the whole study on a bundled system (default: alanine "
+                                     "dipeptide in vacuum)")
     study_args(d, "demo_out")
+    d.add_argument("--system", choices=["alanine_dipeptide", "nacl_water"],
+                   help="bundled system and its study defaults (default: alanine_dipeptide)")
+    r = sub.add_parser("run", help="the whole study for the system your --config describes")
+    study_args(r, None)
     stages = {}
     for name, helptext in [("sample", "initial path + transition path sampling"),
                            ("committor", "rounds of committor shooting (runs sample first if needed)"),
                            ("train", "features + committor model (runs earlier stages if needed); "
                                      "with --features: train on your own files"),
-                           ("explain", "SHAP + LIME, table, plots, annotated PDB, report; "
-                                       "with --features: explain your own model")]:
+                           ("explain", "SHAP + LIME, table, plots, annotated PDB; "
+                                       "with --features: explain your own model"),
+                           ("validate", "committor test and baselines (runs earlier stages if "
+                                        "needed)")]:
         stages[name] = sub.add_parser(name, help=helptext)
         study_args(stages[name], "study_out")
     t = stages["train"]
@@ -93,14 +103,34 @@ def build_parser():
 
 
 def _config(args):
-    from .config import StudyConfig
+    from importlib.resources import files
 
-    cfg = StudyConfig.load(args.config) if args.config else StudyConfig()
+    from .config import StudyConfig
+    from .exceptions import InputError
+
+    if args.command == "run" and not args.config:
+        raise InputError("run needs --config study.toml (see 'mda-rcxai demo --print-config' "
+                         "and docs/own_system); 'mda-rcxai demo' runs the bundled study")
+    system = getattr(args, "system", None)
+    if args.config:
+        if system:
+            raise InputError("--system and --config cannot be combined; put [system] in the config")
+        cfg = StudyConfig.load(args.config)
+    elif system and system != "alanine_dipeptide":
+        bundled = files("mda_rcxai.data").joinpath(f"{system}.toml")
+        cfg = StudyConfig.load(str(bundled))
+    else:
+        cfg = StudyConfig()
+    changes = {}
     if args.seed is not None:
-        cfg = cfg.replace(seed=args.seed)
+        changes["seed"] = args.seed
     if args.workers is not None:
-        cfg = cfg.replace(workers=args.workers)
-    return cfg.validate()
+        changes["workers"] = args.workers
+    if getattr(args, "scheduler", None):
+        d = cfg.committor.model_dump(exclude_none=True)
+        d["scheduler"] = args.scheduler
+        changes["committor"] = d
+    return cfg.replace(**changes) if changes else cfg
 
 
 def _load_npz(path, what):
@@ -128,6 +158,15 @@ def _cmd_train_files(args):
     if "n_A" not in d or "n_B" not in d:
         raise InputError(f"--dataset {args.dataset}: no arrays n_A and n_B")
     X, n_A, n_B = f["X"], d["n_A"], d["n_B"]
+    import numpy as np
+    for key, arr in (("n_A", n_A), ("n_B", n_B)):
+        if np.asarray(arr).ndim != 1 or (np.asarray(arr) < 0).any() or not np.all(
+                np.isfinite(np.asarray(arr, float))):
+            bad = int(np.argmax(np.asarray(arr) < 0)) if (np.asarray(arr) < 0).any() else None
+            raise InputError(f"--dataset {args.dataset}: {key} must be a 1-D array of shot counts "
+                             ">= 0" + (f" (row {bad} has {arr[bad]})" if bad is not None else ""))
+    if len(n_A) != len(n_B):
+        raise InputError(f"--dataset {args.dataset}: n_A has {len(n_A)} rows but n_B {len(n_B)}")
     if len(X) != len(n_A):
         raise InputError(f"--features has {len(X)} rows but --dataset {len(n_A)} configurations; "
                          "compute the features on the dataset's configurations "
@@ -145,9 +184,8 @@ def _cmd_train_files(args):
 
 def _cmd_explain_files(args):
     import json
-    import numpy as np
     from .exceptions import InputError
-    from .explain import compare, explain, plot_beeswarm, plot_importance
+    from .explain import plot_beeswarm, plot_importance
     from .model import CommittorModel
 
     if not args.model:
@@ -156,47 +194,50 @@ def _cmd_explain_files(args):
     names = [str(n) for n in f["names"]]
     model = CommittorModel.load(args.model, feature_names=names)
     out = args.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"--out {out!r} is a file; give a directory for the outputs")
     os.makedirs(out, exist_ok=True)
-    atom_names = None
     u = None
     if args.topology:
         import MDAnalysis as mda
         if not os.path.exists(args.topology):
             raise FileNotFoundError(f"{args.topology}: no such file (--topology)")
-        u = mda.Universe(args.topology)
-        atom_names = u
-    tables, done = [], {}
-    for method in args.method:
-        for selection in args.selection:
-            ex = explain(model, f["X"], feature_names=names, atom_indices=f.get("atom_indices"),
-                         method=method, selection=selection, window=tuple(args.window),
-                         max_samples=args.max_samples, seed=args.seed or 0,
-                         atom_names=atom_names, groups=f.get("groups"))
-            done[method, selection] = ex
-            df = ex.to_dataframe()
-            df.insert(0, "selection", selection)
-            df.insert(0, "method", method)
-            tables.append(df)
-            tag = f"{method}_{selection}"
-            plot_importance(ex, path=os.path.join(out, f"importance_{tag}.png"))
-            plot_beeswarm(ex, path=os.path.join(out, f"beeswarm_{tag}.png"))
-            if u is not None:
-                plot_importance(ex.grouped(by="bond"),
-                                path=os.path.join(out, f"importance_by_bond_{tag}.png"))
-                import warnings
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # PDB writer notes on absent attributes
-                    ex.to_atomgroup(u, scale="max").write(os.path.join(out, f"explained_{tag}.pdb"))
-            top = ex.grouped(by="bond").ranking[:2] if u is not None else ex.ranking[:2]
-            print(f"{method:4s} {selection:16s} n={ex.values.shape[0]:4d} top: {', '.join(top)}")
-    import pandas as pd
-    pd.concat(tables).to_csv(os.path.join(out, "importance.csv"), index=False)
-    for sel in args.selection:
-        if ("shap", sel) in done and ("lime", sel) in done:
-            c = compare(done["shap", sel], done["lime", sel])
-            with open(os.path.join(out, f"agreement_{sel}.json"), "w") as fh:
-                json.dump({k: (v.item() if hasattr(v, "item") else v) for k, v in c.items()
-                           if not isinstance(v, np.ndarray)}, fh, indent=1, default=str)
+        try:
+            u = mda.Universe(args.topology)
+        except Exception as err:
+            raise InputError(f"--topology {args.topology!r} cannot be read by MDAnalysis "
+                             f"({type(err).__name__}: {err})") from None
+    from .explain.run import explain_all
+    from .fileio import atomic_write
+
+    by = "bond" if u is not None else "group"
+    res = explain_all(model, f["X"], feature_names=names, atom_indices=f.get("atom_indices"),
+                      groups=f.get("groups"), methods=tuple(args.method),
+                      selections=tuple(args.selection), window=tuple(args.window),
+                      max_samples=args.max_samples, seed=args.seed or 0, universe=u, by=by)
+    for (method, selection), ex in res.explanations.items():
+        tag = f"{method}_{selection}"
+        plot_importance(ex, path=os.path.join(out, f"importance_{tag}.png"))
+        plot_beeswarm(ex, path=os.path.join(out, f"beeswarm_{tag}.png"))
+        if u is not None:
+            plot_importance(ex.grouped(by=by),
+                            path=os.path.join(out, f"importance_by_{by}_{tag}.png"))
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # PDB writer notes on absent attributes
+                atomic_write(os.path.join(out, f"explained_{tag}.pdb"),
+                             ex.to_atomgroup(u, scale="max").write)
+        top = res.summary[f"{method}/{selection}"]["grouped_ranking" if u is not None
+                                                   else "ranking"][:2]
+        print(f"{method:4s} {selection:16s} n={ex.values.shape[0]:4d} top: {', '.join(top)}")
+    for key, v in res.summary.items():
+        if isinstance(v, dict) and "error" in v:
+            print(f"{key}: {v['error']}")
+    if res.table is not None:
+        atomic_write(os.path.join(out, "importance.csv"), lambda t: res.table.to_csv(t, index=False))
+    for sel, c in res.summary.get("agreement", {}).items():
+        atomic_write(os.path.join(out, f"agreement_{sel}.json"),
+                     lambda t, c=c: open(t, "w").write(json.dumps(c, indent=1, default=str)))
     print(f"outputs in {os.path.abspath(out)}")
     return 0
 
@@ -214,12 +255,12 @@ def _cmd_study(args):
     if args.print_config:
         sys.stdout.write(cfg.to_toml())
         return 0
-    until = {"demo": None, "sample": "sample", "committor": "committor", "train": "train",
-             "explain": None}[args.command]
+    until = {"demo": None, "run": None, "sample": "sample", "committor": "committor",
+             "train": "train", "explain": "explain", "validate": None}[args.command]
     res = run_study(args.out, cfg, verbose=not args.quiet, until=until,
                     overwrite=args.overwrite)
     if res["top_groups"]:
-        print("top groups by bond:")
+        print("top groups:")
         for k, v in res["top_groups"].items():
             print(f"  {k:24s} {', '.join(v)}")
     if until is None:
@@ -237,11 +278,35 @@ def _cmd_features(args):
     for path in [args.topology, *args.trajectory]:
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no such file")
-    u = mda.Universe(args.topology, *args.trajectory)
+    for key in ("step", "workers"):
+        v = getattr(args, key)
+        if v is not None and v < 1:
+            raise InputError(f"--{key} {v}: must be >= 1")
+    for key in ("start", "stop"):
+        v = getattr(args, key)
+        if v is not None and v < 0:
+            raise InputError(f"--{key} {v}: must be >= 0 (a frame index)")
+    import warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            u = mda.Universe(args.topology, *args.trajectory)
+    except Exception as err:
+        names = " ".join([args.topology, *args.trajectory])
+        raise InputError(f"{names}: MDAnalysis cannot read this topology/trajectory "
+                         f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+                         "give a topology with bonds and trajectory files of a known format"
+                         ) from None
+    n = u.trajectory.n_frames
+    if args.start is not None and args.start >= n:
+        raise InputError(f"--start {args.start}: the trajectory has {n} frame(s) "
+                         f"(indices 0-{n - 1})")
     try:
         ag = u.select_atoms(args.select)
     except Exception as err:
-        raise InputError(f"--select {args.select!r} is not a valid selection: {err}") from err
+        raise InputError(f"--select {args.select!r} is not a valid selection: {err}") from None
+    if len(ag) == 0:
+        raise InputError(f"--select {args.select!r} matches no atom")
     if args.kind == "dihedrals":
         a = DihedralFeatures(ag, dihedrals=args.dihedrals, sincos=args.sincos,
                              verbose=not args.quiet)
@@ -254,9 +319,16 @@ def _cmd_features(args):
         kw["n_workers"] = args.workers
     a.run(start=args.start, stop=args.stop, step=args.step, **kw)
     r = a.results
-    np.savez_compressed(args.output, X=r.features, names=np.array(r.names),
-                        labels=np.array(r.labels), atom_indices=r.atom_indices,
-                        groups=r.groups, frames=a.frames, times=a.times)
+    if r.features.shape[0] == 0:
+        raise InputError(f"--start/--stop/--step select no frame of the {n}-frame trajectory")
+    from .fileio import atomic_write
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, X=r.features, names=np.array(r.names),
+                                labels=np.array(r.labels), atom_indices=r.atom_indices,
+                                groups=r.groups, frames=a.frames, times=a.times)
+    atomic_write(args.output, write)
     print(f"{r.features.shape[0]} frames x {r.features.shape[1]} features -> "
           f"{os.path.abspath(args.output)}")
     return 0
@@ -278,11 +350,23 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("mda-rcxai: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
-    except (RcxaiError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
+    except (RcxaiError, FileNotFoundError, PermissionError, IsADirectoryError,
+            FileExistsError, NotADirectoryError) as err:
         if args.debug:
             raise
-        print(f"mda-rcxai: error: {err}", file=sys.stderr)
+        print(f"mda-rcxai: error: {_first_line(err)}", file=sys.stderr)
         return 2
+    except Exception as err:  # a bug or an input we did not foresee: still one line
+        if args.debug:
+            raise
+        print(f"mda-rcxai: error: {type(err).__name__}: {_first_line(err)} (rerun with --debug "
+              "for the traceback, and please report it)", file=sys.stderr)
+        return 2
+
+
+def _first_line(err):
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,9 +1,20 @@
-"""The parameters of a study, read from and written to TOML.
+"""The parameters of a study: one typed schema, validated when it is read.
 
-Every parameter of ``mda-rcxai demo`` lives here; ``mda-rcxai demo
---print-config`` prints the defaults, and a study directory keeps the config
-it ran with (``config.toml``), so a rerun with the same ``--out`` resumes and
-a rerun with different parameters is refused instead of mixing results.
+A study is described by one TOML file (``mda-rcxai run --config study.toml``;
+``mda-rcxai demo --print-config`` prints the defaults). The schema below is
+written with `pydantic <https://docs.pydantic.dev>`_: every key has a type
+and a range, unknown keys are refused, and a bad value is reported as one
+line that names the key and the fix, *before* anything is simulated.
+Relative file names resolve against the folder of the config file.
+
+Units: one unit per quantity, named here and in the docs -- temperature in
+K, ``timestep`` in **fs** (as in the Python API's ``timestep_fs``),
+``friction`` in 1/ps, ``cutoff`` in nm (OpenMM input), state ranges and
+feature options in MDAnalysis units (Angstrom, degrees).
+
+A study directory keeps the config it ran with (``config.toml``); a rerun
+with the same parameters resumes, a rerun with other parameters is refused
+(naming what differs) unless ``--overwrite`` is given.
 
 Examples
 --------
@@ -13,70 +24,222 @@ Examples
 20
 >>> StudyConfig.from_toml(cfg.to_toml()) == cfg
 True
+>>> StudyConfig.from_toml("[committor]\\nshots = 2.5\\n")
+Traceback (most recent call last):
+...
+mda_rcxai.exceptions.InputError: config: [committor] shots = 2.5: Input should be a valid integer; fix this key in the config file
 """
 
-import dataclasses
+from __future__ import annotations
+
 import hashlib
 import json
+import os
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from typing import Literal, Optional
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from .exceptions import InputError
 
-__all__ = ["StudyConfig", "SystemConfig", "TPSConfig", "CommittorConfig",
-           "FeaturesConfig", "ModelConfig", "ExplainConfig"]
+__all__ = ["StudyConfig", "SystemConfig", "StateVariable", "TPSConfig",
+           "CommittorConfig", "FeaturesConfig", "ModelConfig", "ExplainConfig",
+           "ValidationConfig", "BUNDLED_SYSTEMS", "SPEED_ONLY_KEYS"]
+
+#: Bundled systems a ``[system] name`` may choose.
+BUNDLED_SYSTEMS = ("alanine_dipeptide", "nacl_water")
+
+#: Keys that change how fast a study runs, not what it computes: a rerun
+#: that changes only these resumes instead of being refused.
+SPEED_ONLY_KEYS = ("workers", "committor.scheduler", "system.platform")
+
+_SOLVENT_RESNAMES = ("HOH", "WAT", "SOL", "TIP3", "TIP4", "TIP5", "SPC", "T3P", "T4P",
+                     "NA", "CL", "K", "Na+", "Cl-", "K+", "MG", "CA", "ZN", "LI", "RB",
+                     "CS", "F", "BR", "I", "IOD", "NA+", "CL-")
+#: MDAnalysis selection of the solute: everything that is not water or a monatomic ion.
+SOLUTE_SELECTION = "not resname " + " ".join(_SOLVENT_RESNAMES)
 
 
-@dataclass
-class SystemConfig:
-    """The molecular system and the simulation conditions.
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True,
+                              frozen=False)
+
+
+def _window(v, key):
+    if len(v) != 2 or not (0.0 <= v[0] < v[1] <= 1.0):
+        raise ValueError(f"must be [low, high] with 0 <= low < high <= 1 (got {v}) ({key})")
+    return v
+
+
+class StateVariable(_Section):
+    """One variable of a stable state, from MDAnalysis selections.
 
     Attributes
     ----------
-    name : str
-        ``"alanine_dipeptide"`` (bundled, vacuum, amber99sb).
+    atoms : list of str
+        2 (distance, Angstrom, minimum image in a periodic box), 3 (angle,
+        degrees) or 4 (dihedral, degrees) MDAnalysis selections, each
+        matching exactly one atom.
+    range : list of float
+        ``[low, high]``; dihedral ranges may wrap (``[0, 200]`` means
+        [0, 180] U [-180, -160]).
+    """
+
+    atoms: list[str] = Field(min_length=2, max_length=4)
+    range: list[float] = Field(min_length=2, max_length=2)
+
+    @model_validator(mode="after")
+    def _order(self):
+        lo, hi = self.range
+        if len(self.atoms) != 4 and hi < lo:
+            raise ValueError(f"range {self.range} has low > high (only dihedral ranges wrap)")
+        return self
+
+
+class SystemConfig(_Section):
+    """The molecular system and the simulation conditions.
+
+    Give exactly one source: a bundled ``name``; ``prmtop`` + ``inpcrd``
+    (AMBER; ``.inpcrd``, ``.rst7`` or ``.crd``); ``pdb`` + ``forcefield``
+    (OpenMM force-field XML files); or ``system_xml`` + ``pdb`` (a
+    serialized OpenMM System). Nothing at all means the bundled
+    ``alanine_dipeptide``.
+
+    Attributes
+    ----------
+    name : str, optional
+        ``"alanine_dipeptide"`` (vacuum, amber99sb) or ``"nacl_water"``
+        (Na+ and Cl- in TIP3P, PME).
+    prmtop, inpcrd, pdb, system_xml : str, optional
+        Files; relative names resolve against the config file's folder.
+    forcefield : list of str, optional
+        OpenMM force-field files, e.g. ``["amber14-all.xml", "implicit/obc2.xml"]``.
+    implicit_solvent : str, optional
+        AMBER input only: an OpenMM implicit-solvent model (``"OBC2"``,
+        ``"GBn2"``, ``"HCT"``, ``"OBC1"``, ``"GBn"``).
+    nonbonded : str, optional
+        ``"NoCutoff"``, ``"CutoffNonPeriodic"``, ``"CutoffPeriodic"`` or
+        ``"PME"``; default PME with a periodic box, NoCutoff without.
+    cutoff : float, optional
+        Nonbonded cutoff, nm (below half the shortest box length).
+    constraints : str
+        ``"HBonds"``, ``"AllBonds"``, ``"HAngles"`` or ``"none"``.
+    platform : str
+        OpenMM platform: ``"auto"``, ``"CPU"``, ``"CUDA"``, ``"OpenCL"``, ``"Reference"``.
     temperature : float
         Kelvin.
     timestep : float
-        Picoseconds.
+        Femtoseconds.
     steps_per_frame : int
         Integration steps between saved frames / state checks.
     friction : float
         Langevin collision rate, 1/ps.
     state_A, state_B : str
-        Names of the reactant and product states.
+        Names of the reactant and product states (bundled, or tables under
+        ``[states]``).
     """
 
-    name: str = "alanine_dipeptide"
-    temperature: float = 300.0
-    timestep: float = 0.002
-    steps_per_frame: int = 10
-    friction: float = 1.0
-    state_A: str = "C7eq"
-    state_B: str = "C7ax"
+    name: Optional[str] = None
+    prmtop: Optional[str] = None
+    inpcrd: Optional[str] = None
+    pdb: Optional[str] = None
+    forcefield: Optional[list[str]] = None
+    system_xml: Optional[str] = None
+    implicit_solvent: Optional[Literal["OBC2", "GBn2", "HCT", "OBC1", "GBn"]] = None
+    nonbonded: Optional[Literal["NoCutoff", "CutoffNonPeriodic", "CutoffPeriodic", "PME"]] = None
+    cutoff: Optional[float] = Field(default=None, gt=0.0, le=5.0)
+    constraints: Literal["HBonds", "AllBonds", "HAngles", "none"] = "HBonds"
+    platform: Literal["auto", "CPU", "CUDA", "OpenCL", "Reference"] = "auto"
+    temperature: float = Field(default=300.0, gt=0.0, le=5000.0)
+    timestep: float = Field(default=2.0, gt=0.0, le=10.0)
+    steps_per_frame: int = Field(default=10, ge=1)
+    friction: float = Field(default=1.0, gt=0.0)
+    state_A: Optional[str] = None
+    state_B: Optional[str] = None
+
+    @field_validator("timestep")
+    @classmethod
+    def _fs(cls, v):
+        if v < 0.1:
+            raise ValueError(f"{v} fs is below 0.1 fs; the time step is in femtoseconds "
+                             "(2.0 = 2 fs), not picoseconds")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        files = {k: getattr(self, k) for k in ("prmtop", "inpcrd", "pdb", "forcefield",
+                                               "system_xml") if getattr(self, k) is not None}
+        if self.name is not None and files:
+            raise ValueError(f"give either name = {self.name!r} (bundled) or files "
+                             f"{sorted(files)}, not both")
+        if self.name is not None and self.name not in BUNDLED_SYSTEMS:
+            raise ValueError(f"name = {self.name!r} is not a bundled system; use one of "
+                             f"{list(BUNDLED_SYSTEMS)} or give files (prmtop + inpcrd, "
+                             "pdb + forcefield, or system_xml + pdb)")
+        if files:
+            kinds = [("prmtop", "inpcrd"), ("system_xml", "pdb"), ("pdb", "forcefield")]
+            match = [k for k in kinds if all(f in files for f in k)]
+            if not match:
+                raise ValueError(f"files {sorted(files)} do not make a system; give "
+                                 "prmtop + inpcrd, pdb + forcefield, or system_xml + pdb")
+            used = set(match[0])
+            extra = set(files) - used
+            if extra:
+                raise ValueError(f"{sorted(extra)} cannot be combined with "
+                                 f"{' + '.join(match[0])}")
+            if self.implicit_solvent is not None and match[0][0] != "prmtop":
+                raise ValueError("implicit_solvent applies to AMBER input (prmtop + inpcrd); "
+                                 "with pdb + forcefield add e.g. 'implicit/obc2.xml' to forcefield")
+            if (self.state_A is None) != (self.state_B is None) or self.state_A is None:
+                raise ValueError("state_A and state_B must name two tables under [states] "
+                                 "for a system from files")
+        if self.state_A is not None and self.state_A == self.state_B:
+            raise ValueError(f"state_A and state_B are both {self.state_A!r}")
+        return self
+
+    @property
+    def source(self) -> str:
+        """``"bundled"``, ``"amber"``, ``"pdb"`` or ``"system_xml"``."""
+        if self.prmtop:
+            return "amber"
+        if self.system_xml:
+            return "system_xml"
+        if self.pdb:
+            return "pdb"
+        return "bundled"
+
+    @property
+    def bundled_name(self) -> str | None:
+        """The bundled system's name, or None for files."""
+        return (self.name or "alanine_dipeptide") if self.source == "bundled" else None
 
 
-@dataclass
-class TPSConfig:
+class TPSConfig(_Section):
     """Transition path sampling.
 
     Attributes
     ----------
     n_steps : int
         Monte Carlo moves (two-way shooting).
+    initial_path : str
+        ``"hot"`` (high-temperature MD finds the first A -> B path), a
+        trajectory file readable by MDAnalysis with the system's atoms that
+        goes from A to B, or an OpenPathSampling storage file (``.nc``; its
+        last accepted path).
     initial_temperature : float
-        Kelvin; temperature of the MD that finds the first A -> B path.
+        Kelvin; temperature of the hot MD (``initial_path = "hot"``).
     max_path_frames : int
         Longest path (frames) the engine integrates before giving up a trial.
     """
 
-    n_steps: int = 1000
-    initial_temperature: float = 1300.0
-    max_path_frames: int = 1000
+    n_steps: int = Field(default=1000, ge=1)
+    initial_path: str = "hot"
+    initial_temperature: float = Field(default=1300.0, gt=0.0, le=5000.0)
+    max_path_frames: int = Field(default=1000, ge=3)
 
 
-@dataclass
-class CommittorConfig:
+class CommittorConfig(_Section):
     """Committor shooting in rounds (round 1 along paths, later rounds where the model is unsure).
 
     Attributes
@@ -95,72 +258,176 @@ class CommittorConfig:
     max_frames : int
         Longest shot (frames) before it is counted as undecided.
     engine : str
-        ``"auto"`` (the fastest engine valid for the system: batched for the
-        bundled one), ``"batched"`` (many replicas in one OpenMM context, fastest for the
-        bundled vacuum system), ``"lean"`` (OPS engine, one shot at a time
-        per worker) or ``"ops"`` (OPS CommittorSimulation with storage).
+        ``"auto"`` (the fastest engine valid for the system: batched for a
+        non-periodic system whose forces it can copy, else per
+        configuration), ``"batched"``, ``"lean"`` (per configuration over
+        Dask workers) or ``"ops"`` (OPS CommittorSimulation with storage).
     n_replicas : int
         Replicas per batched engine.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``"tcp://host:8786"``) to shoot
+        on instead of a local cluster.
     """
 
-    shots: int = 20
-    rounds: int = 3
-    first_round: int = 300
-    later_rounds: int = 300
-    window: list = field(default_factory=lambda: [0.1, 0.9])
-    max_frames: int = 2000
-    engine: str = "auto"
-    n_replicas: int = 64
+    shots: int = Field(default=20, ge=1)
+    rounds: int = Field(default=3, ge=1)
+    first_round: int = Field(default=300, ge=2)
+    later_rounds: int = Field(default=300, ge=1)
+    window: list[float] = Field(default_factory=lambda: [0.1, 0.9])
+    max_frames: int = Field(default=2000, ge=2)
+    engine: Literal["auto", "batched", "lean", "ops"] = "auto"
+    n_replicas: int = Field(default=64, ge=1)
+    scheduler: Optional[str] = None
+
+    @field_validator("window")
+    @classmethod
+    def _w(cls, v):
+        return _window(v, "predicted-p_B window")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _addr(cls, v):
+        if v is not None and "://" not in v:
+            raise ValueError(f"{v!r} is not a scheduler address; write e.g. 'tcp://127.0.0.1:8786'")
+        return v
 
 
-@dataclass
-class FeaturesConfig:
+class FeaturesConfig(_Section):
     """Input features of the model.
 
     Attributes
     ----------
-    kind : str
-        ``"dihedrals"`` (the paper's inputs).
+    kind : list of str
+        Any of ``"dihedrals"`` (the paper's inputs), ``"distances"``,
+        ``"angles"``, ``"acsf"`` (atom-centred symmetry functions),
+        ``"coordination"``; several at once are concatenated.
+    selection : str, optional
+        MDAnalysis selection of the atoms the internal coordinates use;
+        default: the solute (everything that is not water or an ion).
     dihedrals : str
         ``"all"`` (41 proper + 4 improper for alanine dipeptide), ``"heavy"``
         or ``"backbone"``.
+    pairs : str
+        Distances: ``"heavy"`` or ``"all"`` pairs of the selection.
     sincos : bool
-        Use sin/cos of each angle instead of the angle in degrees.
+        Use sin/cos of each dihedral instead of the angle in degrees.
+    centers : str, optional
+        ACSF / coordination: selection of the centre atoms (e.g. the ions).
+    neighbors : dict of str to str
+        ACSF / coordination: named neighbour selections (e.g.
+        ``{ O = "resname HOH and name O", H = "resname HOH and name H*" }``).
+    r_cut : float
+        ACSF cutoff radius, Angstrom.
+    g2 : list of [eta, r_s]
+        ACSF radial functions: eta in 1/Angstrom^2, r_s in Angstrom.
+    g5 : list of [eta, zeta, lambda]
+        ACSF angular functions: eta in 1/Angstrom^2.
+    r0 : float
+        Coordination: switching-function midpoint, Angstrom.
     """
 
-    kind: str = "dihedrals"
-    dihedrals: str = "all"
+    kind: list[Literal["dihedrals", "distances", "angles", "acsf", "coordination"]] = Field(
+        default_factory=lambda: ["dihedrals"], min_length=1)
+    selection: Optional[str] = None
+    dihedrals: Literal["all", "heavy", "backbone"] = "all"
+    pairs: Literal["heavy", "all"] = "heavy"
     sincos: bool = False
+    centers: Optional[str] = None
+    neighbors: dict[str, str] = Field(default_factory=dict)
+    r_cut: float = Field(default=6.0, gt=0.0)
+    g2: list[list[float]] = Field(default_factory=lambda: [[0.5, 2.5], [0.5, 3.5], [0.5, 4.5],
+                                                           [0.5, 5.5]])
+    g5: list[list[float]] = Field(default_factory=lambda: [[0.05, 1.0, 1.0], [0.05, 1.0, -1.0]])
+    r0: float = Field(default=3.2, gt=0.0)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _listify(cls, v):
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("g2")
+    @classmethod
+    def _g2(cls, v):
+        for p in v:
+            if len(p) != 2 or p[0] <= 0:
+                raise ValueError(f"each g2 entry is [eta > 0 (1/Angstrom^2), r_s (Angstrom)], got {p}")
+        return v
+
+    @field_validator("g5")
+    @classmethod
+    def _g5(cls, v):
+        for p in v:
+            if len(p) != 3 or p[0] <= 0 or p[1] < 1 or p[2] not in (1.0, -1.0):
+                raise ValueError(f"each g5 entry is [eta > 0, zeta >= 1, lambda = +1 or -1], got {p}")
+        return v
+
+    @model_validator(mode="after")
+    def _solvent_needs(self):
+        if {"acsf", "coordination"} & set(self.kind):
+            if not self.centers or not self.neighbors:
+                raise ValueError("kind 'acsf'/'coordination' needs centers (a selection) and "
+                                 "neighbors (a table of named selections)")
+        if len(set(self.kind)) != len(self.kind):
+            raise ValueError(f"kind {self.kind} names a kind twice")
+        return self
 
 
-@dataclass
-class ModelConfig:
+class ModelConfig(_Section):
     """The committor network (see :class:`mda_rcxai.model.CommittorModel`).
 
     Attributes
     ----------
     hidden_layers : list of int
+        Widths of the hidden layers.
     activation : str
+        ``"tanh"``, ``"relu"``, ``"elu"``, ``"gelu"``, ``"silu"`` or ``"sigmoid"``.
     weight_decay : float
+        L2 penalty (AdamW); used when ``select`` is false.
     learning_rate : float
     max_epochs : int
     batch_size : int
     validation_fraction : float
+        Fraction held out for early stopping, in (0, 1).
     early_stopping : int
+        Patience in epochs.
+    select : bool
+        Choose weight decay and architecture by k-fold cross-validated
+        log-likelihood (``CommittorModelCV``) for the final model.
+    cv : int
+        Folds of the selection.
+    ensemble : int
+        Members of the ensemble that gives q and the importances error bars
+        (1 = a single model, no error bars).
     """
 
-    hidden_layers: list = field(default_factory=lambda: [64, 64])
-    activation: str = "tanh"
-    weight_decay: float = 1e-2
-    learning_rate: float = 1e-3
-    max_epochs: int = 500
-    batch_size: int = 64
-    validation_fraction: float = 0.2
-    early_stopping: int = 50
+    hidden_layers: list[int] = Field(default_factory=lambda: [64, 64], min_length=1)
+    activation: Literal["tanh", "relu", "elu", "gelu", "silu", "sigmoid"] = "tanh"
+    weight_decay: float = Field(default=1e-2, ge=0.0)
+    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
+    max_epochs: int = Field(default=500, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    validation_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    early_stopping: int = Field(default=50, ge=1)
+    select: bool = True
+    cv: int = Field(default=3, ge=2, le=20)
+    ensemble: int = Field(default=5, ge=1, le=50)
+
+    @field_validator("hidden_layers", mode="before")
+    @classmethod
+    def _layers(cls, v):
+        if isinstance(v, int) and not isinstance(v, bool):
+            raise ValueError(f"must be a list of layer widths, e.g. [{v}] or [{v}, {v}]")
+        return v
+
+    @field_validator("hidden_layers")
+    @classmethod
+    def _pos(cls, v):
+        if any(w < 1 for w in v):
+            raise ValueError(f"layer widths must be >= 1, got {v}")
+        return v
 
 
-@dataclass
-class ExplainConfig:
+class ExplainConfig(_Section):
     """SHAP and LIME.
 
     Attributes
@@ -173,20 +440,57 @@ class ExplainConfig:
         Most configurations explained per method and selection.
     background_size : int
         SHAP background set size (k-means of the data).
+    baselines : dict of str to list of str
+        Named feature sets (feature names or group labels) whose restricted
+        models are compared with the full model by held-out log-likelihood;
+        for the bundled alanine dipeptide ``phi``, ``phi + psi`` and
+        ``phi + theta`` are added automatically.
     """
 
-    methods: list = field(default_factory=lambda: ["shap", "lime"])
-    ts_window: list = field(default_factory=lambda: [0.4, 0.6])
-    max_samples: int = 200
-    background_size: int = 50
+    methods: list[Literal["shap", "lime"]] = Field(default_factory=lambda: ["shap", "lime"],
+                                                   min_length=1)
+    ts_window: list[float] = Field(default_factory=lambda: [0.4, 0.6])
+    max_samples: int = Field(default=200, ge=2)
+    background_size: int = Field(default=50, ge=2)
+    baselines: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("ts_window")
+    @classmethod
+    def _w(cls, v):
+        return _window(v, "transition-state window")
 
 
-_SECTIONS = {"system": SystemConfig, "tps": TPSConfig, "committor": CommittorConfig,
-             "features": FeaturesConfig, "model": ModelConfig, "explain": ExplainConfig}
+class ValidationConfig(_Section):
+    """The committor test of the learned coordinate.
+
+    Attributes
+    ----------
+    committor_test : bool
+        Shoot fresh trajectories from unseen path frames whose predicted p_B
+        lies in ``window`` and check that their p_B peaks at 1/2.
+    configurations : int
+        Configurations tested.
+    shots : int
+        Fresh shots per configuration.
+    window : list of float
+        Predicted-p_B window of the tested configurations.
+    """
+
+    committor_test: bool = True
+    configurations: int = Field(default=30, ge=2)
+    shots: int = Field(default=20, ge=2)
+    window: list[float] = Field(default_factory=lambda: [0.4, 0.6])
+
+    @field_validator("window")
+    @classmethod
+    def _w(cls, v):
+        return _window(v, "committor-test window")
 
 
-@dataclass
-class StudyConfig:
+_SECTIONS = ("system", "tps", "committor", "features", "model", "explain", "validation")
+
+
+class StudyConfig(BaseModel):
     """All parameters of a study.
 
     Attributes
@@ -195,8 +499,12 @@ class StudyConfig:
         Seed of every random step (sampling, model, explanations).
     workers : int
         Processes for committor shooting (Dask LocalCluster when > 1).
-    system, tps, committor, features, model, explain
+    system, tps, committor, features, model, explain, validation
         The sections, see their classes.
+    states : dict of str to dict of str to StateVariable
+        Stable states from MDAnalysis selections: ``[states.NAME]`` tables of
+        variables ``{ atoms = [...], range = [lo, hi] }``. Bundled systems
+        bring their own; these replace them when given.
 
     Examples
     --------
@@ -205,109 +513,244 @@ class StudyConfig:
     (2, 50, 3)
     """
 
-    seed: int = 0
-    workers: int = 2
-    system: SystemConfig = field(default_factory=SystemConfig)
-    tps: TPSConfig = field(default_factory=TPSConfig)
-    committor: CommittorConfig = field(default_factory=CommittorConfig)
-    features: FeaturesConfig = field(default_factory=FeaturesConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    explain: ExplainConfig = field(default_factory=ExplainConfig)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
-    # -- I/O -----------------------------------------------------------------
+    seed: int = Field(default=0, ge=0, lt=2**31)
+    workers: int = Field(default=2, ge=1, le=256)
+    system: SystemConfig = Field(default_factory=SystemConfig)
+    states: dict[str, dict[str, StateVariable]] = Field(default_factory=dict)
+    tps: TPSConfig = Field(default_factory=TPSConfig)
+    committor: CommittorConfig = Field(default_factory=CommittorConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+
+    @model_validator(mode="after")
+    def _states_named(self):
+        for name, vars_ in self.states.items():
+            if not vars_:
+                raise ValueError(f"[states.{name}] has no variables")
+        a, b = self.system.state_A, self.system.state_B
+        if self.states and a is None:
+            raise ValueError("[states] given: name two of them with [system] state_A and state_B")
+        for key, st in (("state_A", a), ("state_B", b)):
+            if st is not None and self.states and st not in self.states:
+                raise ValueError(f"[system] {key} = {st!r} is not a table under [states] "
+                                 f"(have {sorted(self.states)})")
+        return self
+
+    # -- reading ------------------------------------------------------------
     @classmethod
-    def from_dict(cls, d):
-        """Build from a nested dict; unknown keys raise :class:`InputError`."""
-        d = dict(d)
-        kw = {}
-        for key in ("seed", "workers"):
-            if key in d:
-                kw[key] = d.pop(key)
-        for name, klass in _SECTIONS.items():
-            sec = d.pop(name, {})
-            if not isinstance(sec, dict):
-                raise InputError(f"config: [{name}] must be a table")
-            known = {f.name for f in fields(klass)}
-            bad = set(sec) - known
-            if bad:
-                raise InputError(
-                    f"config: unknown key(s) {sorted(bad)} in [{name}]; known: {sorted(known)}")
-            kw[name] = klass(**sec)
-        if d:
-            raise InputError(f"config: unknown key(s) {sorted(d)}; known sections: "
-                             f"{sorted(_SECTIONS)} and seed, workers")
-        cfg = cls(**kw)
-        cfg.validate()
+    def from_dict(cls, d, base_dir=None):
+        """Build from a nested dict; any bad key or value raises one-line :class:`InputError`.
+
+        Parameters
+        ----------
+        d : dict
+            Nested parameters, as read from TOML.
+        base_dir : str, optional
+            Folder that relative file names resolve against (the config
+            file's folder); default: leave them as given.
+        """
+        if not isinstance(d, dict):
+            raise InputError(f"config: expected a table of parameters, got {type(d).__name__}")
+        try:
+            cfg = cls.model_validate(d)
+        except ValidationError as err:
+            raise InputError(_one_line(err, d)) from None
+        if base_dir is not None:
+            cfg = cfg.resolved(base_dir)
         return cfg
 
     @classmethod
-    def from_toml(cls, text):
+    def from_toml(cls, text, base_dir=None):
         """Parse TOML text (see :meth:`to_toml`)."""
         try:
-            return cls.from_dict(tomllib.loads(text))
+            d = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
-            raise InputError(f"config: not valid TOML ({err})") from err
+            raise InputError(f"config: not valid TOML ({err}); fix the file") from None
+        return cls.from_dict(d, base_dir=base_dir)
 
     @classmethod
     def load(cls, path):
-        """Read a TOML file."""
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_toml(fh.read())
+        """Read a TOML file; relative file names resolve against its folder."""
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            raise InputError(f"--config {path!r} is a directory; give a TOML file")
+        if not os.path.exists(path):
+            raise InputError(f"--config {path!r}: no such file")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"--config {path!r} cannot be read as text: {err}") from None
+        return cls.from_toml(text, base_dir=os.path.dirname(os.path.abspath(path)))
 
+    def resolved(self, base_dir):
+        """A copy whose relative file names are made absolute against ``base_dir``;
+        files that do not exist raise :class:`InputError` naming the key."""
+        sysd = self.system.model_dump()
+        for key in ("prmtop", "inpcrd", "pdb", "system_xml"):
+            v = sysd.get(key)
+            if v is not None:
+                p = v if os.path.isabs(v) else os.path.normpath(os.path.join(base_dir, v))
+                if not os.path.isfile(p):
+                    raise InputError(f"config: [system] {key} = {v!r}: no such file ({p}); "
+                                     "relative names resolve against the config file's folder")
+                sysd[key] = p
+        if sysd.get("forcefield"):
+            ff = []
+            for v in sysd["forcefield"]:
+                p = v if os.path.isabs(v) else os.path.join(base_dir, v)
+                # OpenMM's own files (amber14-all.xml, implicit/obc2.xml) are found by name
+                ff.append(os.path.normpath(p) if os.path.isfile(p) else v)
+            sysd["forcefield"] = ff
+        tps = self.tps.model_dump()
+        ip = tps["initial_path"]
+        if ip != "hot":
+            p = ip if os.path.isabs(ip) else os.path.normpath(os.path.join(base_dir, ip))
+            if not os.path.isfile(p):
+                raise InputError(f"config: [tps] initial_path = {ip!r}: no such file ({p}); "
+                                 "use 'hot' or a trajectory / OPS storage file")
+            tps["initial_path"] = p
+        return self.model_copy(update={"system": SystemConfig(**sysd), "tps": TPSConfig(**tps)})
+
+    # -- writing ------------------------------------------------------------
     def to_dict(self):
-        """Nested dict of all parameters."""
-        return asdict(self)
+        """Nested dict of all parameters (None values left out, as TOML has no null)."""
+        return self.model_dump(exclude_none=True)
 
     def to_toml(self):
         """All parameters as TOML text (round-trips through :meth:`from_toml`)."""
         d = self.to_dict()
         lines = [f"seed = {_toml_value(d.pop('seed'))}",
                  f"workers = {_toml_value(d.pop('workers'))}"]
+        states = d.pop("states", {})
         for name in _SECTIONS:
+            sec = d.get(name, {})
             lines.append(f"\n[{name}]")
-            for k, v in d[name].items():
+            tables = []
+            for k, v in sec.items():
+                if isinstance(v, dict):
+                    tables.append((k, v))
+                else:
+                    lines.append(f"{k} = {_toml_value(v)}")
+            for k, v in tables:
                 lines.append(f"{k} = {_toml_value(v)}")
+        for sname, vars_ in states.items():
+            lines.append(f"\n[states.{_toml_key(sname)}]")
+            for vname, var in vars_.items():
+                lines.append(f"{_toml_key(vname)} = {_toml_value(var)}")
         return "\n".join(lines) + "\n"
 
     def digest(self, *sections):
-        """Short hash of the given sections (all when none): what a stage depends on."""
-        d = self.to_dict()
+        """Short hash of the given sections (all when none): what a stage depends on.
+
+        Speed-only keys (:data:`SPEED_ONLY_KEYS`) are left out.
+        """
+        d = _without_speed_keys(self.model_dump())
         keep = {k: d[k] for k in (sections or d)}
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
+    def differences(self, other):
+        """``["committor.shots: 20 -> 7", ...]``: keys whose values differ (speed-only keys excluded)."""
+        a = _flatten(_without_speed_keys(self.model_dump()))
+        b = _flatten(_without_speed_keys(other.model_dump()))
+        out = []
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                out.append(f"{k}: {a.get(k)!r} -> {b.get(k)!r}")
+        return out
+
     def replace(self, **changes):
-        """Copy with top-level fields changed."""
-        return dataclasses.replace(self, **changes)
+        """Copy with top-level fields changed (validated)."""
+        d = self.model_dump()
+        d.update(changes)
+        return type(self).from_dict(_drop_none(d))
 
     def validate(self):
-        """Raise :class:`InputError` naming any out-of-range parameter."""
-        c = self
-        checks = [
-            (c.workers >= 1, "workers must be >= 1"),
-            (c.system.temperature > 0, "[system] temperature must be > 0 K"),
-            (c.system.timestep > 0, "[system] timestep must be > 0 ps"),
-            (c.system.steps_per_frame >= 1, "[system] steps_per_frame must be >= 1"),
-            (c.tps.n_steps >= 1, "[tps] n_steps must be >= 1"),
-            (c.committor.shots >= 1, "[committor] shots must be >= 1"),
-            (c.committor.rounds >= 1, "[committor] rounds must be >= 1"),
-            (c.committor.first_round >= 2, "[committor] first_round must be >= 2"),
-            (len(c.committor.window) == 2 and 0 <= c.committor.window[0] < c.committor.window[1] <= 1,
-             "[committor] window must be [low, high] with 0 <= low < high <= 1"),
-            (len(c.explain.ts_window) == 2 and 0 <= c.explain.ts_window[0] < c.explain.ts_window[1] <= 1,
-             "[explain] ts_window must be [low, high] with 0 <= low < high <= 1"),
-            (set(c.explain.methods) <= {"shap", "lime"} and c.explain.methods,
-             "[explain] methods must be a non-empty subset of ['shap', 'lime']"),
-            (c.committor.engine in ("auto", "batched", "lean", "ops"),
-             "[committor] engine must be 'auto', 'batched', 'lean' or 'ops'"),
-            (c.features.kind == "dihedrals", "[features] kind must be 'dihedrals'"),
-            (c.system.name == "alanine_dipeptide",
-             "[system] name must be 'alanine_dipeptide' for the demo study; for your own "
-             "system use the Python API (mda_rcxai.systems)"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise InputError(f"config: {msg}")
+        """Check again (the schema already validated on construction); returns self."""
+        try:
+            type(self).model_validate(self.model_dump())
+        except ValidationError as err:
+            raise InputError(_one_line(err, self.model_dump())) from None
         return self
+
+
+def _drop_none(d):
+    if isinstance(d, dict):
+        return {k: _drop_none(v) for k, v in d.items() if v is not None}
+    return d
+
+
+def _without_speed_keys(d):
+    d = json.loads(json.dumps(d))
+    for key in SPEED_ONLY_KEYS:
+        parts = key.split(".")
+        node = d
+        for p in parts[:-1]:
+            node = node.get(p, {})
+        node.pop(parts[-1], None)
+    return d
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v and not (prefix.startswith("states") and k in ()):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _one_line(err: ValidationError, given) -> str:
+    """The first error of a pydantic ValidationError as one line naming the key."""
+    e = err.errors()[0]
+    loc = [str(x) for x in e["loc"]]
+    # pydantic adds the validator's tag to union/literal locations; keep the keys
+    keys = [x for x in loc if not x.startswith(("function-", "literal[", "list[", "dict["))]
+    if keys and keys[0] == "states" and len(keys) > 2:
+        where = f"[states.{keys[1]}] {'.'.join(keys[2:])}"
+    elif keys and keys[0] in _SECTIONS + ("states",):
+        where = f"[{keys[0]}] {'.'.join(keys[1:])}".rstrip()
+    elif keys:
+        where = ".".join(keys)
+    else:
+        where = "[" + (loc[0] if loc else "config") + "]"
+    value = given
+    for k in e["loc"]:
+        if isinstance(value, dict) and k in value:
+            value = value[k]
+        elif isinstance(value, list) and isinstance(k, int) and k < len(value):
+            value = value[k]
+        else:
+            value = None
+            break
+    msg = e["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if e["type"] == "extra_forbidden":
+        return (f"config: unknown key {where}; check its spelling against "
+                "'mda-rcxai demo --print-config'")
+    if e["type"] == "missing":
+        return f"config: {where} is required"
+    shown = "" if value is None or isinstance(value, dict) else f" = {_short(value)}"
+    n_more = len(err.errors()) - 1
+    more = f" (and {n_more} more problem{'s' if n_more > 1 else ''})" if n_more else ""
+    return f"config: {where}{shown}: {msg}; fix this key in the config file{more}"
+
+
+def _short(v):
+    s = json.dumps(v) if not isinstance(v, str) else repr(v)
+    return s if len(s) < 60 else s[:57] + "..."
+
+
+def _toml_key(k):
+    import re
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
 
 
 def _toml_value(v):
@@ -319,4 +762,9 @@ def _toml_value(v):
         return json.dumps(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()
+                                if x is not None) + " }"
     raise TypeError(f"cannot write {v!r} to TOML")

@@ -1,26 +1,40 @@
 """The whole study, stage by stage, resumable in one output directory.
 
-Stages (each writes its files into ``out`` and is skipped when rerun with the
-same parameters):
+Stages (each writes its files into ``out`` atomically and is skipped when
+rerun with the same parameters); each returns a small typed result that the
+next stages and the report take as arguments:
 
-1. ``sample``: an initial C7eq -> C7ax path, then transition path sampling
-   (OpenPathSampling two-way shooting) -> ``tps.nc`` and ``paths.npz``.
-2. ``committor``: rounds of committor shooting. Round 1 takes configurations
-   spread along the accepted paths; each later round takes path frames whose
-   predicted p_B (model retrained on all data so far) lies in
-   ``committor.window`` -> ``committor_round{k}.npz`` and ``dataset.npz``.
-3. ``train``: dihedral features of every shooting point
-   (:class:`~mda_rcxai.features.DihedralFeatures` on
-   ``CommittorDataset.to_universe()``) and the committor model trained on
-   them -> ``features.npz``, ``model.pt``, held-out fit.
-4. ``explain``: SHAP and LIME, globally and at the transition state, single
-   features and grouped by rotatable bond -> ``importance.csv``,
-   ``explained.pdb``, figures.
-5. ``report``: ``report.html`` (self-contained).
+1. ``sample`` -> :class:`SampleResult`: a first A -> B path (hot MD, or a
+   trajectory / OPS storage file of the user), then transition path
+   sampling (OpenPathSampling two-way shooting) -> ``paths.npz``.
+2. ``committor`` -> :class:`CommittorResult`: rounds of committor shooting.
+   Round 1 takes configurations spread along the accepted paths; each later
+   round takes path frames where the model (retrained on all data so far)
+   is unsure -> ``committor_round{k}.npz`` and ``dataset.npz``.
+3. ``train`` -> :class:`TrainResult`: features of every shooting point and
+   of every path frame, model selection by cross-validation, a held-out
+   fit, and the final model (an ensemble when ``[model] ensemble > 1``)
+   -> ``features.npz``, ``model.pt``, ``fit.json``.
+4. ``explain`` -> :class:`ExplainResult`: SHAP and LIME, globally and at the
+   transition state, single features and grouped (by bond for dihedrals, by
+   the descriptors' own group otherwise), with error bars from the ensemble
+   -> ``importance.csv``, ``explanations.json``, ``explained.pdb``.
+5. ``validate`` -> :class:`ValidationResult`: the committor test (fresh shots
+   from unseen transition-state configurations) and baselines (held-out
+   log-likelihood of models restricted to the top groups and to named
+   feature sets) -> ``validation.json``, ``committor_test.npz``.
+6. ``report``: ``report.html`` (self-contained), a view of the results above.
+
+A study directory holds one set of parameters (``config.toml``): a rerun
+with the same parameters resumes (TPS and committor shooting from their last
+finished move / configuration), one with other parameters is refused before
+anything is touched, naming what differs; ``overwrite=True`` moves every
+file of the stages those parameters affect into ``.previous/`` and reruns
+them.
 
 Examples
 --------
-Run the whole study with the defaults (about 10 minutes on 2 cores)::
+Run the whole study with the defaults (a few minutes on 2 cores)::
 
     from mda_rcxai.pipeline import run_study
     from mda_rcxai.config import StudyConfig
@@ -28,29 +42,50 @@ Run the whole study with the defaults (about 10 minutes on 2 cores)::
     print(result["top_groups"])
 """
 
+from __future__ import annotations
+
+import glob
+import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import StudyConfig
 from .exceptions import InputError
+from .fileio import atomic_write
 
-__all__ = ["run_study", "Study", "STAGES"]
+__all__ = ["run_study", "Study", "STAGES", "SampleResult", "CommittorResult", "TrainResult",
+           "ExplainResult", "ValidationResult", "derived_seed", "atomic_write"]
 
-STAGES = ("sample", "committor", "train", "explain", "report")
+STAGES = ("sample", "committor", "train", "explain", "validate", "report")
 
+_ALL = ("seed", "system", "states", "tps", "committor", "features", "model", "explain",
+        "validation")
 # which config sections each stage depends on (a change invalidates it and those after)
 _DEPENDS = {
-    "sample": ("seed", "system", "tps"),
-    "committor": ("seed", "system", "tps", "committor", "features", "model"),
-    "train": ("seed", "system", "tps", "committor", "features", "model"),
-    "explain": ("seed", "system", "tps", "committor", "features", "model", "explain"),
-    "report": ("seed", "system", "tps", "committor", "features", "model", "explain"),
+    "sample": ("seed", "system", "states", "tps"),
+    "committor": ("seed", "system", "states", "tps", "committor", "features", "model"),
+    "train": ("seed", "system", "states", "tps", "committor", "features", "model"),
+    "explain": ("seed", "system", "states", "tps", "committor", "features", "model", "explain"),
+    "validate": _ALL,
+    "report": _ALL,
 }
+# the files each stage writes (globs in the study directory)
+_ARTEFACTS = {
+    "sample": ("paths.npz", "tps.nc", "tps_checkpoint*", "initial_path.npz"),
+    "committor": ("committor_round*.npz*", "dataset.npz"),
+    "train": ("features.npz", "model.pt", "model_member*.pt", "fit.json"),
+    "explain": ("explanations.json", "importance.csv", "explained.pdb"),
+    "validate": ("validation.json", "committor_test.npz*"),
+    "report": ("report.html",),
+}
+_BOOK = ("config.toml", "state.json")
 
 
 def _log(msg, verbose):
@@ -58,19 +93,82 @@ def _log(msg, verbose):
         print(msg, flush=True)
 
 
+def derived_seed(seed: int, *tags) -> int:
+    """A seed for one random step of a study, derived from the study seed and a tag.
+
+    Different tags (or studies) give unrelated seeds (a hash, not
+    ``seed + 1000 * k``, whose values collide between studies).
+
+    Examples
+    --------
+    >>> derived_seed(0, "committor", 1) == derived_seed(0, "committor", 1)
+    True
+    >>> derived_seed(0, "committor", 2) != derived_seed(1, "committor", 1)
+    True
+    """
+    h = hashlib.sha256(json.dumps([int(seed), *map(str, tags)]).encode()).digest()
+    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
+
+
+def _write_json(path, obj):
+    def w(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=1, default=_json_default)
+    atomic_write(path, w)
+
+
+def _write_text(path, text):
+    def w(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    atomic_write(path, w)
+
+
+def _savez(path, **arrays):
+    def w(tmp):
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    atomic_write(path, w)
+
+
+def _read_json(path, what):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: damaged or unreadable {what} ({err}); rerun with "
+                         "--overwrite to redo it") from None
+
+
+def _load_npz(path, what):
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            return {k: d[k] for k in d.files}
+    except (OSError, ValueError, EOFError, Exception) as err:  # BadZipFile, truncated arrays
+        raise InputError(f"{path}: damaged or unreadable {what} ({type(err).__name__}); "
+                         "rerun with --overwrite to redo it") from None
+
+
+# -----------------------------------------------------------------------------
+# the study directory
+# -----------------------------------------------------------------------------
 class Study:
     """A study directory: its config, which stages are done, and their files.
 
     Parameters
     ----------
     out : str or os.PathLike
-        Output directory (created). A directory that already holds a study
-        with other parameters is refused (``InputError``) unless
-        ``overwrite=True`` (then stale stages rerun).
+        Output directory (created). One that already holds a study with
+        other parameters is refused (:class:`InputError`, naming what
+        differs) before anything in it is touched, unless ``overwrite=True``:
+        then every file of the stages those parameters affect is moved to
+        ``out/.previous/<time>/`` and those stages rerun.
     config : StudyConfig, optional
         Parameters; default :class:`~mda_rcxai.config.StudyConfig()`.
     verbose : bool
         Progress bars and a one-line summary per stage.
+    overwrite : bool
+        See ``out``.
 
     Examples
     --------
@@ -82,33 +180,83 @@ class Study:
 
     def __init__(self, out, config=None, verbose=True, overwrite=False):
         self.out = os.fspath(out)
-        self.config = (config or StudyConfig()).validate()
+        self.config = config if config is not None else StudyConfig()
+        if not isinstance(self.config, StudyConfig):
+            raise InputError(f"config must be a StudyConfig, got {type(self.config).__name__}")
         self.verbose = verbose
-        os.makedirs(self.out, exist_ok=True)
+        if os.path.exists(self.out) and not os.path.isdir(self.out):
+            raise InputError(f"--out {self.out!r} is a file, not a directory; give a new or "
+                             "study directory")
         self._state_path = self.path("state.json")
-        self.state = {}
-        if os.path.exists(self._state_path):
-            with open(self._state_path, encoding="utf-8") as fh:
-                self.state = json.load(fh)
         cfg_path = self.path("config.toml")
-        if os.path.exists(cfg_path) and not overwrite:
-            old = StudyConfig.load(cfg_path)
-            # workers changes the speed, not the results
-            changed = [s for s in ("seed", "system", "tps", "committor", "features",
-                                   "model", "explain")
-                       if getattr(old, s) != getattr(self.config, s)]
-            if changed and any(self.done(st) for st in STAGES):
-                raise InputError(
-                    f"out={self.out!r} holds a study run with different parameters "
-                    f"({', '.join(changed)}); use another --out, or pass --overwrite "
-                    "to redo the stages those parameters affect")
-        with open(cfg_path, "w", encoding="utf-8") as fh:
-            fh.write(self.config.to_toml())
+        self.state = {}
+        retire = []
+        if os.path.exists(self._state_path):
+            try:
+                self.state = _read_json(self._state_path, "state.json")
+            except InputError:
+                if not overwrite:
+                    raise
+                retire = list(STAGES)
+        if os.path.exists(cfg_path):
+            try:
+                with open(cfg_path, encoding="utf-8") as fh:
+                    old = StudyConfig.from_toml(fh.read())
+            except (InputError, OSError) as err:
+                if not overwrite:
+                    raise InputError(f"--out {self.out!r}: its config.toml cannot be read "
+                                     f"({err}); use another --out or pass --overwrite") from None
+                old, retire = None, list(STAGES)
+            if old is not None:
+                diffs = old.differences(self.config)
+                if diffs and not overwrite:
+                    more = f" and {len(diffs) - 3} more" if len(diffs) > 3 else ""
+                    raise InputError(
+                        f"--out {self.out!r} holds a study run with other parameters "
+                        f"({'; '.join(diffs[:3])}{more}); rerun with the same config to resume, "
+                        "use another --out, or pass --overwrite to redo the stages they affect")
+                if diffs:
+                    first = next((i for i, st in enumerate(STAGES)
+                                  if old.digest(*_DEPENDS[st]) != self.config.digest(*_DEPENDS[st])),
+                                 len(STAGES))
+                    retire = list(STAGES[first:])
+        elif os.path.isdir(self.out) and (self.state or self._artefacts(STAGES)):
+            if not overwrite:
+                raise InputError(f"--out {self.out!r} holds study files but no config.toml; "
+                                 "use another --out, or pass --overwrite to start afresh")
+            retire = list(STAGES)
+        os.makedirs(self.out, exist_ok=True)
+        if retire:
+            self._retire(retire)
+        _write_text(cfg_path, self.config.to_toml())
 
+    # -- files ---------------------------------------------------------------
     def path(self, *parts):
         """Path of a file in the study directory."""
         return os.path.join(self.out, *parts)
 
+    def _artefacts(self, stages):
+        found = []
+        for st in stages:
+            for pattern in _ARTEFACTS[st]:
+                found += [p for p in glob.glob(self.path(pattern)) if os.path.isfile(p)]
+        return sorted(set(found))
+
+    def _retire(self, stages):
+        """Move the files of ``stages`` to ``.previous/<time>/`` and forget the stages."""
+        files = self._artefacts(stages)
+        if files:
+            dest = self.path(".previous", time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}")
+            os.makedirs(dest, exist_ok=True)
+            for f in files:
+                shutil.move(f, os.path.join(dest, os.path.basename(f)))
+            _log(f"   --overwrite: moved {len(files)} file(s) of stage(s) "
+                 f"{', '.join(stages)} to {dest}", self.verbose)
+        for st in stages:
+            self.state.pop(st, None)
+        _write_json(self._state_path, self.state)
+
+    # -- bookkeeping ---------------------------------------------------------
     def _digest(self, stage):
         return self.config.digest(*_DEPENDS[stage])
 
@@ -118,13 +266,10 @@ class Study:
         return bool(rec) and rec.get("digest") == self._digest(stage)
 
     def record(self, stage, seconds, summary, **extra):
-        """Mark a stage done (written atomically)."""
+        """Mark a stage done (``state.json``, written atomically)."""
         self.state[stage] = {"digest": self._digest(stage), "seconds": seconds,
                              "summary": summary, **extra}
-        tmp = self._state_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(self.state, fh, indent=1, default=_json_default)
-        os.replace(tmp, self._state_path)
+        _write_json(self._state_path, self.state)
 
     @contextmanager
     def stage(self, name):
@@ -141,291 +286,10 @@ def _json_default(o):
         return o.item()
     if isinstance(o, np.ndarray):
         return o.tolist()
+    if hasattr(o, "__dataclass_fields__"):
+        from dataclasses import asdict
+        return asdict(o)
     raise TypeError(type(o))
-
-
-# -----------------------------------------------------------------------------
-# stage implementations
-# -----------------------------------------------------------------------------
-def _system(cfg):
-    from .systems import alanine_dipeptide
-    return alanine_dipeptide()
-
-
-def stage_sample(study):
-    """Initial path and TPS; writes ``paths.npz`` (positions in Angstrom)."""
-    from .sampling import initial_path, run_tps
-
-    cfg = study.config
-    if study.done("sample"):
-        _log("   sample: done before, reusing " + study.path("paths.npz"), study.verbose)
-        return _load_paths(study)
-    with study.stage("sample") as st:
-        system = _system(cfg)
-        md = _md_kwargs(cfg)
-        path = initial_path(system, state_A=cfg.system.state_A, state_B=cfg.system.state_B,
-                            temperature=cfg.system.temperature,
-                            high_temperature=cfg.tps.initial_temperature,
-                            seed=cfg.seed, verbose=study.verbose, **md)
-        # positions now: once OPS storage has saved the path its snapshots can
-        # become lazy proxies of a file that is closed after TPS
-        initial = _positions_angstrom(path)
-        storage = study.path("tps.nc")
-        if os.path.exists(storage):
-            os.remove(storage)  # a TPS run that did not finish is redone from the start
-        res = run_tps(system, path, n_steps=cfg.tps.n_steps, storage=storage,
-                      temperature=cfg.system.temperature, seed=cfg.seed,
-                      state_A=cfg.system.state_A, state_B=cfg.system.state_B,
-                      verbose=study.verbose, **md)
-        # interior frames only: the first frame lies in A and the last in B
-        # the relaxed initial path is a path of the ensemble too (and the only one
-        # when no move was accepted)
-        paths = [initial[1:-1]] + [_positions_angstrom(p)[1:-1] for p in res.accepted_paths]
-        paths = [p for p in paths if len(p)]
-        np.savez_compressed(study.path("paths.npz"),
-                            positions=np.concatenate(paths),
-                            lengths=np.array([len(p) for p in paths]))
-    lengths = np.array([len(p) for p in paths])
-    summary = (f"{len(paths) - 1} accepted paths in {cfg.tps.n_steps} moves "
-               f"(acceptance {res.acceptance:.2f}), length {lengths.mean():.0f} +- "
-               f"{lengths.std():.0f} frames, {st['seconds']:.0f} s")
-    study.record("sample", st["seconds"], summary, acceptance=float(res.acceptance),
-                 n_paths=len(paths), mean_length=float(lengths.mean()))
-    _log("   " + summary, study.verbose)
-    return paths
-
-
-def _md_kwargs(cfg):
-    s = cfg.system
-    return {"timestep_fs": s.timestep * 1000.0, "steps_per_frame": s.steps_per_frame,
-            "friction_per_ps": s.friction, "n_frames_max": cfg.tps.max_path_frames}
-
-
-def _positions_angstrom(p):
-    """Positions (n_frames, n_atoms, 3) in Angstrom from an OPS trajectory or array."""
-    if isinstance(p, np.ndarray):
-        return p
-    from .sampling.tps import trajectory_positions
-    return trajectory_positions(p, angstrom=True)
-
-
-def _load_paths(study):
-    d = np.load(study.path("paths.npz"))
-    return np.split(d["positions"], np.cumsum(d["lengths"])[:-1])
-
-
-def _features_universe(positions):
-    """An alanine dipeptide Universe (bonds from the bundled PDB) holding ``positions`` (A)."""
-    import MDAnalysis as mda
-    from MDAnalysis.coordinates.memory import MemoryReader
-    from .data import ALANINE_DIPEPTIDE_PDB
-
-    u = mda.Universe(ALANINE_DIPEPTIDE_PDB)
-    u.load_new(np.asarray(positions, dtype=np.float32), format=MemoryReader)
-    return u
-
-
-def _featurize(cfg, universe):
-    from .features import DihedralFeatures
-
-    f = DihedralFeatures(universe.atoms, dihedrals=cfg.features.dihedrals,
-                         sincos=cfg.features.sincos).run()
-    return f.results
-
-
-def _make_model(cfg, seed):
-    from .model import CommittorModel
-
-    m = cfg.model
-    return CommittorModel(hidden_layers=tuple(m.hidden_layers), activation=m.activation,
-                          weight_decay=m.weight_decay, learning_rate=m.learning_rate,
-                          max_epochs=m.max_epochs, batch_size=m.batch_size,
-                          validation_fraction=m.validation_fraction,
-                          early_stopping=m.early_stopping, seed=seed)
-
-
-def stage_committor(study, paths):
-    """Rounds of committor shooting; returns the merged CommittorDataset."""
-    from .sampling import CommittorDataset, harvest, run_committor
-
-    cfg = study.config
-    c = cfg.committor
-    final = study.path("dataset.npz")
-    if study.done("committor"):
-        _log("   committor: done before, reusing " + final, study.verbose)
-        return CommittorDataset.load(final)
-    system = _system(cfg)
-    datasets, seconds, lines = [], 0.0, []
-    for k in range(1, c.rounds + 1):
-        with study.stage(f"committor round {k}/{c.rounds}") as st:
-            if k == 1:
-                configs = harvest(paths, c.first_round, seed=cfg.seed + 1000 * k,
-                                  system=system)
-            else:
-                merged = CommittorDataset.concatenate(datasets)
-                model = _train(cfg, merged, seed=cfg.seed + k)[0]
-
-                def predict_pB(positions, model=model):
-                    res = _featurize(cfg, _features_universe(positions))
-                    return model.predict_proba(res.features)
-
-                configs = harvest(paths, c.later_rounds, seed=cfg.seed + 1000 * k,
-                                  predict_pB=predict_pB, window=tuple(c.window),
-                                  system=system)
-            ds = run_committor(system, configs, c.shots,
-                               out=study.path(f"committor_round{k}.npz"),
-                               seed=cfg.seed + 1000 * k, n_workers=cfg.workers,
-                               temperature=cfg.system.temperature,
-                               state_A=cfg.system.state_A, state_B=cfg.system.state_B,
-                               max_frames=c.max_frames, verbose=study.verbose,
-                               timestep_fs=cfg.system.timestep * 1000.0,
-                               steps_per_frame=cfg.system.steps_per_frame,
-                               friction_per_ps=cfg.system.friction,
-                               method=c.engine, n_replicas=c.n_replicas)
-            datasets.append(ds)
-        seconds += st["seconds"]
-        pb = np.asarray(ds.p_B)
-        line = (f"round {k}: {len(ds)} configurations x {c.shots} shots, p_B<0.1: "
-                f"{int((pb < 0.1).sum())}, 0.1-0.9: {int(((pb >= 0.1) & (pb <= 0.9)).sum())}, "
-                f">0.9: {int((pb > 0.9).sum())}, {st['seconds']:.0f} s")
-        lines.append(line)
-        _log("   " + line, study.verbose)
-    merged = CommittorDataset.concatenate(datasets)
-    merged.save(final)
-    study.record("committor", seconds, "; ".join(lines), rounds=lines,
-                 n_configurations=len(merged))
-    return merged
-
-
-def _train(cfg, dataset, seed, holdout=0.0):
-    """Features of a dataset and a model fitted on them (optionally on a split)."""
-    res = _featurize(cfg, dataset.to_universe())
-    X = res.features
-    n_A, n_B = np.asarray(dataset.n_A), np.asarray(dataset.n_B)
-    keep = (n_A + n_B) > 0
-    X, n_A, n_B = X[keep], n_A[keep], n_B[keep]
-    if holdout:
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(X))
-        n_test = max(1, int(round(holdout * len(X))))
-        test, train = order[:n_test], order[n_test:]
-        model = _make_model(cfg, seed).fit(X[train], n_A[train], n_B[train],
-                                           feature_names=list(res.names))
-        return model, res, X, n_A, n_B, (train, test)
-    model = _make_model(cfg, seed).fit(X, n_A, n_B, feature_names=list(res.names))
-    return model, res, X, n_A, n_B
-
-
-def stage_train(study, dataset):
-    """Features + committor model; writes ``features.npz``, ``model.pt``, ``fit.json``."""
-    from .model import CommittorModel
-
-    cfg = study.config
-    if study.done("train"):
-        _log("   train: done before, reusing " + study.path("model.pt"), study.verbose)
-        model = CommittorModel.load(study.path("model.pt"))
-        d = np.load(study.path("features.npz"), allow_pickle=False)
-        return model, d
-    with study.stage("train") as st:
-        # held-out quality: a model trained on 80 % of the configurations, tested on 20 %
-        m80, res, X, n_A, n_B, (train, test) = _train(cfg, dataset, cfg.seed, holdout=0.2)
-        pb_true = n_B / (n_A + n_B)
-        pb_pred = m80.predict_proba(X[test])
-        rmse = float(np.sqrt(np.mean((pb_pred - pb_true[test]) ** 2)))
-        ll = float(m80.score(X[test], n_A[test], n_B[test]))
-        # the model used from here on: all configurations
-        model = _make_model(cfg, cfg.seed).fit(X, n_A, n_B, feature_names=list(res.names))
-        model.save(study.path("model.pt"))
-        np.savez_compressed(study.path("features.npz"), X=X, n_A=n_A, n_B=n_B,
-                            names=np.array(res.names), labels=np.array(res.labels),
-                            atom_indices=res.atom_indices, groups=res.groups,
-                            test=test, q=model.predict_q(X),
-                            q_test_model80=m80.predict_q(X[test]))
-        fit = {"rmse_pB_heldout": rmse, "loglik_heldout": ll, "n_train": int(len(train)),
-               "n_test": int(len(test)), "epochs": len(model.history_.get("train_loss", []))}
-        with open(study.path("fit.json"), "w") as fh:
-            json.dump(fit, fh, indent=1)
-    summary = (f"{X.shape[1]} features, {len(X)} configurations; held-out (20 %) p_B RMSE "
-               f"{rmse:.3f}, mean log-likelihood {ll:.3f}; {st['seconds']:.0f} s")
-    study.record("train", st["seconds"], summary, **fit)
-    _log("   " + summary, study.verbose)
-    return model, np.load(study.path("features.npz"), allow_pickle=False)
-
-
-def stage_explain(study, model, feats, dataset, force=False):
-    """SHAP and LIME, global and transition state; writes importance.csv, explained.pdb.
-
-    ``force=True`` recomputes even when done (the report needs the objects).
-    """
-    import pandas as pd
-    from .explain import compare, explain
-
-    cfg = study.config
-    e = cfg.explain
-    out_json = study.path("explanations.json")
-    if study.done("explain") and not force:
-        _log("   explain: done before, reusing " + out_json, study.verbose)
-        with open(out_json) as fh:
-            return json.load(fh)
-    X = feats["X"]
-    names = [str(n) for n in feats["names"]]
-    atom_indices = feats["atom_indices"]
-    u = _features_universe(np.zeros((1, 22, 3)))
-    atom_names = list(u.atoms.names)
-    results, tables = {}, []
-    explanations = {}
-    with study.stage("explain") as st:
-        for method in e.methods:
-            for selection in ("global", "transition_state"):
-                try:
-                    ex = explain(model, X, feature_names=names, atom_indices=atom_indices,
-                                 method=method, selection=selection,
-                                 window=tuple(e.ts_window), max_samples=e.max_samples,
-                                 background_size=e.background_size, seed=cfg.seed,
-                                 atom_names=atom_names, groups=feats["groups"])
-                except InputError as err:  # e.g. an empty transition-state window
-                    results[f"{method}/{selection}"] = {"error": str(err)}
-                    _log(f"   {method} {selection}: {err}", study.verbose)
-                    continue
-                explanations[(method, selection)] = ex
-                g = ex.grouped(by="bond")
-                results[f"{method}/{selection}"] = {
-                    "n_explained": int(ex.values.shape[0]),
-                    "ranking": list(ex.ranking[:10]),
-                    "importance": {n: float(v) for n, v in zip(ex.feature_names, ex.importance)},
-                    "grouped_ranking": list(g.ranking[:8]),
-                    "grouped_importance": {n: float(v) for n, v in zip(g.feature_names, g.importance)},
-                }
-                df = ex.to_dataframe()
-                df.insert(0, "selection", selection)
-                df.insert(0, "method", method)
-                tables.append(df)
-                _log(f"   {method:4s} {selection:16s} n={ex.values.shape[0]:4d} top: "
-                     f"{', '.join(ex.ranking[:3])} | by bond: {', '.join(g.ranking[:2])}",
-                     study.verbose)
-        agreement = {}
-        for selection in ("global", "transition_state"):
-            a, b = explanations.get(("shap", selection)), explanations.get(("lime", selection))
-            if a is not None and b is not None:
-                agreement[selection] = _jsonable(compare(a, b))
-        results["agreement"] = agreement
-        if tables:
-            pd.concat(tables).to_csv(study.path("importance.csv"), index=False)
-        best = explanations.get(("shap", "global")) or next(iter(explanations.values()), None)
-        if best is not None:
-            ag = best.to_atomgroup(_features_universe(_representative_ts(model, X, dataset)),
-                                   scale="max")
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # PDB writer notes on absent attributes
-                ag.write(study.path("explained.pdb"))
-        with open(out_json, "w") as fh:
-            json.dump(results, fh, indent=1, default=_json_default)
-    study._explanations = explanations
-    top = {k: v.get("grouped_ranking", [])[:2] for k, v in results.items() if k != "agreement"}
-    summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in top.items())
-    study.record("explain", st["seconds"], summary)
-    return results
 
 
 def _jsonable(obj):
@@ -440,16 +304,533 @@ def _jsonable(obj):
     return obj
 
 
-def _representative_ts(model, X, dataset):
-    """Positions of the configuration whose predicted p_B is closest to 1/2.
+# -----------------------------------------------------------------------------
+# typed stage results
+# -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SampleResult:
+    """What the sample stage hands on.
 
-    ``X`` holds the configurations of ``dataset`` that have decided shots
-    (as ``_train`` keeps them).
+    Attributes
+    ----------
+    paths : list of numpy.ndarray
+        Interior frames of each transition path, ``(n_frames, n_atoms, 3)`` in
+        Angstrom; the first is the (relaxed) initial path.
+    acceptance : float
+        Accepted / attempted TPS moves.
+    n_moves : int
+    seconds : float
     """
-    n = np.asarray(dataset.n_A) + np.asarray(dataset.n_B)
-    pos = np.asarray(dataset.positions)[n > 0]
-    k = int(np.argmin(np.abs(model.predict_proba(X) - 0.5)))
-    return pos[k:k + 1]
+
+    paths: list
+    acceptance: float
+    n_moves: int
+    seconds: float = 0.0
+
+    @property
+    def frames(self) -> np.ndarray:
+        """All path frames stacked, ``(n, n_atoms, 3)`` Angstrom."""
+        return np.concatenate(self.paths)
+
+
+@dataclass(frozen=True)
+class CommittorResult:
+    """Committor shooting: the merged dataset and a summary line per round.
+
+    Attributes
+    ----------
+    dataset : CommittorDataset
+    rounds : list of str
+    method : str
+        Shooting engine used ("batched", "lean", ...).
+    method_reason : str
+        Why ``"auto"`` chose it.
+    """
+
+    dataset: object
+    rounds: list
+    method: str = ""
+    method_reason: str = ""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Features, the model and how well it fits.
+
+    Attributes
+    ----------
+    model : CommittorModel or CommittorEnsemble
+        The final model (all configurations).
+    X, n_A, n_B : numpy.ndarray
+        Features ``(n, d)`` and shot counts of the configurations with
+        decided shots.
+    names, groups : list of str
+        Column names and group labels.
+    atom_indices : list
+        Atom indices of each column.
+    columns : list of dict
+        Structured metadata per column.
+    positions : numpy.ndarray
+        ``(n, n_atoms, 3)`` Angstrom, the configurations of ``X``.
+    X_paths : numpy.ndarray
+        Features of every TPS path frame (free-energy surface, committor test).
+    path_is_training : numpy.ndarray of bool
+        Whether a path frame is one of the shooting points.
+    fit : dict
+        Held-out metrics (RMSE of p_B, log-likelihood per shot, sizes).
+    selection : dict
+        Model selection: grid with CV scores and the choice (empty when off).
+    """
+
+    model: object
+    X: np.ndarray
+    n_A: np.ndarray
+    n_B: np.ndarray
+    names: list
+    groups: list
+    atom_indices: list
+    columns: list
+    positions: np.ndarray
+    X_paths: np.ndarray
+    path_is_training: np.ndarray
+    fit: dict
+    selection: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExplainResult:
+    """SHAP and LIME results.
+
+    Attributes
+    ----------
+    summary : dict
+        JSON-able rankings and importances per ``"method/selection"``, plus
+        ``"agreement"``.
+    explanations : dict
+        ``{(method, selection): Explanation}`` (empty when read back from disk).
+    errors : dict
+        ``{"method/selection": DataFrame}`` of group importances with ensemble
+        error bars (empty without an ensemble).
+    """
+
+    summary: dict
+    explanations: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The committor test and the baselines.
+
+    Attributes
+    ----------
+    committor_test : dict or None
+        Summary of :func:`mda_rcxai.sampling.committor_test` (verdict,
+        criterion, p_B of each tested configuration, histogram).
+    baselines : list of dict
+        Held-out log-likelihood per shot of restricted models beside the full one.
+    """
+
+    committor_test: dict | None
+    baselines: list
+
+
+# -----------------------------------------------------------------------------
+# stages
+# -----------------------------------------------------------------------------
+def _md_kwargs(cfg):
+    s = cfg.system
+    return {"timestep_fs": s.timestep, "steps_per_frame": s.steps_per_frame,
+            "friction_per_ps": s.friction, "platform": s.platform}
+
+
+def _angstrom(path):
+    from .sampling import trajectory_positions
+    return trajectory_positions(path, angstrom=True)
+
+
+def _initial_path(study, system):
+    from .inputs import state_names
+    from .sampling import initial_path
+
+    cfg = study.config
+    a, b = state_names(cfg)
+    ip = cfg.tps.initial_path
+    if ip == "hot":
+        return initial_path(system, state_A=a, state_B=b, temperature=cfg.system.temperature,
+                            high_temperature=cfg.tps.initial_temperature,
+                            seed=derived_seed(cfg.seed, "initial_path"), verbose=study.verbose,
+                            **_md_kwargs(cfg))
+    from .sampling import path_from_ops_storage, path_from_trajectory
+    if ip.endswith(".nc"):
+        return path_from_ops_storage(ip, system)
+    return path_from_trajectory(system, ip, a, b)
+
+
+def stage_sample(study, system) -> SampleResult:
+    """Initial path and TPS; writes ``paths.npz`` (positions in Angstrom)."""
+    from .inputs import state_names
+    from .sampling import run_tps
+
+    cfg = study.config
+    if study.done("sample"):
+        _log("   sample: done before, reusing " + study.path("paths.npz"), study.verbose)
+        d = _load_npz(study.path("paths.npz"), "TPS paths")
+        rec = study.state["sample"]
+        return SampleResult(np.split(d["positions"], np.cumsum(d["lengths"])[:-1]),
+                            rec.get("acceptance", float("nan")), cfg.tps.n_steps,
+                            rec.get("seconds", 0.0))
+    a, b = state_names(cfg)
+    with study.stage("sample") as st:
+        path = _initial_path(study, system)
+        # positions now: OPS storage can turn saved snapshots into lazy proxies
+        initial = _angstrom(path)
+        res = run_tps(system, path, n_steps=cfg.tps.n_steps,
+                      checkpoint=study.path("tps_checkpoint.npz"),
+                      temperature=cfg.system.temperature, seed=derived_seed(cfg.seed, "tps"),
+                      state_A=a, state_B=b, n_frames_max=cfg.tps.max_path_frames,
+                      verbose=study.verbose, **_md_kwargs(cfg))
+        # interior frames only: the first frame lies in A and the last in B; the
+        # relaxed initial path is a path of the ensemble too (the only one when no
+        # move was accepted)
+        paths = [initial[1:-1]] + [_angstrom(p)[1:-1] for p in res.accepted_paths]
+        paths = [p for p in paths if len(p)]
+        _savez(study.path("paths.npz"), positions=np.concatenate(paths),
+               lengths=np.array([len(p) for p in paths]))
+    lengths = np.array([len(p) for p in paths])
+    summary = (f"{len(paths) - 1} accepted paths in {cfg.tps.n_steps} moves "
+               f"(acceptance {res.acceptance:.2f}), length {lengths.mean():.0f} +- "
+               f"{lengths.std():.0f} frames, {st['seconds']:.0f} s")
+    study.record("sample", st["seconds"], summary, acceptance=float(res.acceptance),
+                 n_paths=len(paths), mean_length=float(lengths.mean()))
+    _log("   " + summary, study.verbose)
+    return SampleResult(paths, float(res.acceptance), cfg.tps.n_steps, st["seconds"])
+
+
+def _path_universe(system, positions):
+    from .sampling import universe_from_system
+    return universe_from_system(system, positions)
+
+
+def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
+    """Rounds of committor shooting; returns the merged dataset."""
+    from .inputs import featurize, state_names
+    from .sampling import CommittorDataset, choose_method, harvest, run_committor
+
+    cfg = study.config
+    c = cfg.committor
+    a, b = state_names(cfg)
+    final = study.path("dataset.npz")
+    method, reason = choose_method(system, c.engine)
+    if study.done("committor"):
+        _log("   committor: done before, reusing " + final, study.verbose)
+        rec = study.state["committor"]
+        return CommittorResult(CommittorDataset.load(final), rec.get("rounds", []),
+                               rec.get("method", method), rec.get("method_reason", reason))
+    _log(f"   committor engine: {method} ({reason})", study.verbose)
+    datasets, seconds, lines = [], 0.0, []
+    for k in range(1, c.rounds + 1):
+        with study.stage(f"committor round {k}/{c.rounds}") as st:
+            if k == 1:
+                configs = harvest(sample.paths, c.first_round,
+                                  seed=derived_seed(cfg.seed, "harvest", k), system=system)
+            else:
+                merged = CommittorDataset.concatenate(datasets)
+                model = _fit_model(cfg, *_dataset_features(cfg, merged)[:3],
+                                   seed=derived_seed(cfg.seed, "round model", k), final=False)
+
+                def predict_pB(positions, model=model):
+                    res = featurize(cfg, _path_universe(system, positions))
+                    return model.predict_proba(res.features)
+
+                configs = harvest(sample.paths, c.later_rounds,
+                                  seed=derived_seed(cfg.seed, "harvest", k),
+                                  predict_pB=predict_pB, window=tuple(c.window), system=system)
+            ds = run_committor(system, configs, c.shots,
+                               out=study.path(f"committor_round{k}.npz"),
+                               seed=derived_seed(cfg.seed, "committor", k),
+                               n_workers=cfg.workers, scheduler=c.scheduler,
+                               temperature=cfg.system.temperature, state_A=a, state_B=b,
+                               max_frames=c.max_frames, verbose=study.verbose,
+                               method=method, n_replicas=c.n_replicas, **_md_kwargs(cfg))
+            datasets.append(ds)
+        seconds += st["seconds"]
+        pb = np.asarray(ds.p_B)
+        line = (f"round {k}: {len(ds)} configurations x {c.shots} shots, p_B<0.1: "
+                f"{int((pb < 0.1).sum())}, 0.1-0.9: {int(((pb >= 0.1) & (pb <= 0.9)).sum())}, "
+                f">0.9: {int((pb > 0.9).sum())}, {st['seconds']:.0f} s")
+        lines.append(line)
+        _log("   " + line, study.verbose)
+    merged = CommittorDataset.concatenate(datasets)
+    merged.save(final)
+    study.record("committor", seconds, "; ".join(lines) + f"; engine {method}", rounds=lines,
+                 n_configurations=len(merged), method=method, method_reason=reason)
+    return CommittorResult(merged, lines, method, reason)
+
+
+def _dataset_features(cfg, dataset):
+    """(X, n_A, n_B, results, positions) of the configurations with decided shots."""
+    from .inputs import featurize
+
+    res = featurize(cfg, dataset.to_universe())
+    n_A, n_B = np.asarray(dataset.n_A), np.asarray(dataset.n_B)
+    keep = (n_A + n_B) > 0
+    pos = np.asarray(dataset.positions)[keep]
+    return res.features[keep], n_A[keep], n_B[keep], res, pos
+
+
+def _base_params(cfg):
+    m = cfg.model
+    return dict(hidden_layers=tuple(m.hidden_layers), activation=m.activation,
+                weight_decay=m.weight_decay, learning_rate=m.learning_rate,
+                max_epochs=m.max_epochs, batch_size=m.batch_size,
+                validation_fraction=m.validation_fraction, early_stopping=m.early_stopping)
+
+
+def _fit_model(cfg, X, n_A, n_B, seed, final=True, params=None, names=None):
+    """One model (``final=False``: for picking the next round), or the study's final model."""
+    from .model import CommittorEnsemble, CommittorModel
+
+    p = dict(_base_params(cfg), **(params or {}))
+    if final and cfg.model.ensemble > 1:
+        return CommittorEnsemble(n_models=cfg.model.ensemble, seed=seed, **p).fit(
+            X, n_A, n_B, feature_names=names)
+    return CommittorModel(seed=seed, **p).fit(X, n_A, n_B, feature_names=names)
+
+
+def _select(cfg, X, n_A, n_B, seed):
+    """Cross-validated choice of weight decay and architecture (empty dict when off)."""
+    if not cfg.model.select:
+        return {}, {}
+    from .model import CommittorModelCV
+
+    base = _base_params(cfg)
+    base.pop("weight_decay")
+    base.pop("hidden_layers")
+    cv = CommittorModelCV(cv=cfg.model.cv, seed=seed, **base).fit(X, n_A, n_B)
+    best = dict(cv.best_params_)
+    table = [_jsonable(dict(r)) for r in _records(cv.cv_results_)]
+    return best, {"best_params": _jsonable(best), "grid": table, "cv": cfg.model.cv}
+
+
+def _records(table):
+    if hasattr(table, "to_dict"):
+        return table.to_dict("records")
+    return list(table)
+
+
+def _rows_key(positions):
+    """Byte keys of configurations, to tell path frames that were shooting points."""
+    p = np.round(np.asarray(positions, dtype=np.float64), 3).astype(np.float32)
+    return [r.tobytes() for r in p.reshape(len(p), -1)]
+
+
+def stage_train(study, system, sample: SampleResult, committor: CommittorResult) -> TrainResult:
+    """Features, model selection, held-out fit and the final model."""
+    from .inputs import featurize
+
+    cfg = study.config
+    feats_path, model_path = study.path("features.npz"), study.path("model.pt")
+    if study.done("train"):
+        _log("   train: done before, reusing " + model_path, study.verbose)
+        d = _load_npz(feats_path, "features")
+        return TrainResult(
+            model=_load_model(model_path), X=d["X"], n_A=d["n_A"], n_B=d["n_B"],
+            names=[str(n) for n in d["names"]], groups=[str(g) for g in d["groups"]],
+            atom_indices=json.loads(str(d["atom_indices_json"])),
+            columns=json.loads(str(d["columns_json"])), positions=d["positions"],
+            X_paths=d["X_paths"], path_is_training=d["path_is_training"],
+            fit=_read_json(study.path("fit.json"), "fit"),
+            selection=study.state["train"].get("selection", {}))
+    with study.stage("train") as st:
+        X, n_A, n_B, res, pos = _dataset_features(cfg, committor.dataset)
+        if len(X) < 10:
+            raise InputError(f"only {len(X)} configurations with decided shots; the model needs "
+                             "at least 10: raise [committor] first_round or max_frames")
+        names = list(res.names)
+        seed = derived_seed(cfg.seed, "model")
+        best, selection = _select(cfg, X, n_A, n_B, seed)
+        # held-out quality: a model with the chosen settings trained on 80 %, tested on 20 %
+        rng = np.random.default_rng(derived_seed(cfg.seed, "holdout"))
+        order = rng.permutation(len(X))
+        n_test = max(1, int(round(0.2 * len(X))))
+        test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+        m80 = _fit_model(cfg, X[train], n_A[train], n_B[train], seed, final=False, params=best)
+        pb_true = n_B / (n_A + n_B)
+        pb_pred = m80.predict_proba(X[test])
+        rmse = float(np.sqrt(np.mean((pb_pred - pb_true[test]) ** 2)))
+        ll = float(m80.score(X[test], n_A[test], n_B[test]))
+        p0 = float(np.clip(n_B[train].sum() / (n_A[train] + n_B[train]).sum(), 1e-6, 1 - 1e-6))
+        ll0 = float(np.sum(n_A[test] * np.log(1 - p0) + n_B[test] * np.log(p0))
+                    / np.sum(n_A[test] + n_B[test]))
+        model = _fit_model(cfg, X, n_A, n_B, seed, final=True, params=best, names=names)
+        frames = sample.frames
+        X_paths = featurize(cfg, _path_universe(system, frames)).features
+        seen = set(_rows_key(committor.dataset.positions))
+        path_is_training = np.array([k in seen for k in _rows_key(frames)])
+        columns = [_jsonable(c if isinstance(c, dict) else _column_dict(c))
+                   for c in getattr(res, "columns", [])]
+        atom_idx = [list(map(int, a)) for a in res.atom_indices]
+        model.save(model_path)
+        _savez(feats_path, X=X, n_A=n_A, n_B=n_B, names=np.array(names),
+               groups=np.array([str(g) for g in res.groups]),
+               atom_indices_json=np.array(json.dumps(atom_idx)),
+               columns_json=np.array(json.dumps(columns)), positions=pos.astype(np.float32),
+               X_paths=X_paths, path_is_training=path_is_training, test=test)
+        fit = {"rmse_pB_heldout": rmse, "loglik_heldout": ll, "loglik_constant": ll0,
+               "n_train": int(len(train)), "n_test": int(len(test)),
+               "n_features": int(X.shape[1]), "ensemble": int(cfg.model.ensemble),
+               "params": _jsonable(dict(_base_params(cfg), **best))}
+        _write_json(study.path("fit.json"), fit)
+    summary = (f"{X.shape[1]} features, {len(X)} configurations; held-out (20 %) p_B RMSE "
+               f"{rmse:.3f}, log-likelihood per shot {ll:.3f} (constant p_B: {ll0:.3f})"
+               + (f"; chosen {selection['best_params']}" if selection else "")
+               + f"; {st['seconds']:.0f} s")
+    study.record("train", st["seconds"], summary, selection=selection, **fit)
+    _log("   " + summary, study.verbose)
+    return TrainResult(model, X, n_A, n_B, names, [str(g) for g in res.groups], atom_idx,
+                       columns, pos, X_paths, path_is_training, fit, selection)
+
+
+def _load_model(path):
+    from .model import CommittorEnsemble, CommittorModel
+    try:
+        return CommittorEnsemble.load(path)
+    except Exception:  # not an ensemble file: a single model
+        return CommittorModel.load(path)
+
+
+def _column_dict(c):
+    from dataclasses import asdict, is_dataclass
+    return asdict(c) if is_dataclass(c) else dict(c)
+
+
+def _by(train: TrainResult):
+    """How explanations are grouped: by bond when every column is an angle, else by group."""
+    kinds = {c.get("kind") for c in train.columns} if train.columns else {"dihedral"}
+    return "bond" if kinds <= {"dihedral", "improper", "sin", "cos", "angle"} else "group"
+
+
+def stage_explain(study, system, train: TrainResult, force=False) -> ExplainResult:
+    """SHAP and LIME, global and transition state; importance.csv, explained.pdb.
+
+    ``force=True`` recomputes even when done (the report needs the objects).
+    """
+    from .explain.run import explain_all
+
+    cfg = study.config
+    e = cfg.explain
+    out_json = study.path("explanations.json")
+    if study.done("explain") and not force:
+        _log("   explain: done before, reusing " + out_json, study.verbose)
+        return ExplainResult(_read_json(out_json, "explanations"))
+    u = _path_universe(system, train.positions[:1])
+    with study.stage("explain") as st:
+        members = list(getattr(train.model, "models_", []) or [])
+        res = explain_all(train.model, train.X, feature_names=train.names,
+                          atom_indices=train.atom_indices, groups=train.groups,
+                          methods=tuple(e.methods), window=tuple(e.ts_window),
+                          max_samples=e.max_samples, background_size=e.background_size,
+                          seed=derived_seed(cfg.seed, "explain"), universe=u, by=_by(train),
+                          members=members, verbose=study.verbose)
+        best = res.explanations.get(("shap", "global")) or next(
+            iter(res.explanations.values()), None)
+        if res.table is not None:
+            atomic_write(study.path("importance.csv"),
+                         lambda t: res.table.to_csv(t, index=False))
+        if best is not None:
+            k = int(np.argmin(np.abs(train.model.predict_proba(train.X) - 0.5)))
+            ag = best.to_atomgroup(_path_universe(system, train.positions[k:k + 1]),
+                                   scale="max")
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # PDB writer notes on absent attributes
+                atomic_write(study.path("explained.pdb"), ag.write)
+        _write_json(out_json, res.summary)
+    top = {k: v.get("grouped_ranking", [])[:2] for k, v in res.summary.items()
+           if k != "agreement"}
+    summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in top.items())
+    study.record("explain", st["seconds"], summary)
+    return ExplainResult(res.summary, res.explanations, res.errors)
+
+
+def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
+    """Named column sets: top-1/2/3 groups, the config's sets, the system's own."""
+    sets = {}
+    summ = explain.summary.get("shap/global") or next(
+        (v for k, v in explain.summary.items() if k != "agreement" and "grouped_ranking" in v),
+        None)
+    groups = np.array(train.groups)
+    if summ:
+        ranking = summ["grouped_ranking"]
+        for k in (1, 2, 3):
+            if len(ranking) >= k:
+                cols = [i for i, g in enumerate(groups) if g in ranking[:k]]
+                if not cols:  # single-feature ranking
+                    cols = [train.names.index(n) for n in ranking[:k] if n in train.names]
+                sets[f"top {k}: " + " + ".join(ranking[:k])] = cols
+    named = dict(getattr(system, "baselines", None) or {})
+    named.update(cfg.explain.baselines)
+    for name, members in named.items():
+        cols = []
+        for m in members:
+            hit = [i for i, (n, g) in enumerate(zip(train.names, groups)) if m in (n, g)]
+            if not hit:
+                raise InputError(f"config: [explain] baselines.{name}: {m!r} is neither a feature "
+                                 "name nor a group label of this study")
+            cols += hit
+        sets[name] = sorted(set(cols))
+    return sets
+
+
+def stage_validate(study, system, sample: SampleResult, train: TrainResult,
+                   explain: ExplainResult) -> ValidationResult:
+    """The committor test and the baselines; ``validation.json``."""
+    from .inputs import state_names
+    from .model import baseline_loglik
+
+    cfg = study.config
+    v = cfg.validation
+    out_json = study.path("validation.json")
+    if study.done("validate"):
+        _log("   validate: done before, reusing " + out_json, study.verbose)
+        d = _read_json(out_json, "validation")
+        return ValidationResult(d.get("committor_test"), d.get("baselines", []))
+    with study.stage("validate") as st:
+        sets = _baseline_sets(cfg, system, train, explain)
+        base = baseline_loglik(train.X, train.n_A, train.n_B, sets, cv=cfg.model.cv,
+                               seed=derived_seed(cfg.seed, "baselines"),
+                               **dict(_base_params(cfg), **train.selection.get("best_params", {})))
+        baselines = [_jsonable(dict(r)) for r in _records(base)]
+        ct = None
+        if v.committor_test:
+            from .sampling import committor_test
+            a, b = state_names(cfg)
+            unseen = ~train.path_is_training
+            frames = sample.frames[unseen]
+            pred = train.model.predict_proba(train.X_paths[unseen])
+            res = committor_test(system, frames, pred, window=tuple(v.window),
+                                 n_configurations=v.configurations, n_shots=v.shots,
+                                 seed=derived_seed(cfg.seed, "committor test"),
+                                 out=study.path("committor_test.npz"), n_workers=cfg.workers,
+                                 scheduler=cfg.committor.scheduler,
+                                 temperature=cfg.system.temperature, state_A=a, state_B=b,
+                                 max_frames=cfg.committor.max_frames, verbose=study.verbose,
+                                 method=choose_engine(system, cfg), **_md_kwargs(cfg))
+            ct = _jsonable(res.to_dict() if hasattr(res, "to_dict") else _column_dict(res))
+        _write_json(out_json, {"committor_test": ct, "baselines": baselines})
+    verdict = f"committor test: {ct['verdict']}" if ct else "committor test off"
+    best = max(baselines, key=lambda r: r.get("loglik", -np.inf)) if baselines else {}
+    summary = f"{verdict}; {len(baselines)} baselines; {st['seconds']:.0f} s"
+    study.record("validate", st["seconds"], summary, best_baseline=best.get("name"))
+    _log("   " + summary, study.verbose)
+    return ValidationResult(ct, baselines)
+
+
+def choose_engine(system, cfg):
+    """The committor engine the study uses for ``system`` ("batched" or "lean", ...)."""
+    from .sampling import choose_method
+    return choose_method(system, cfg.committor.engine)[0]
 
 
 def run_study(out, config=None, verbose=True, until=None, overwrite=False):
@@ -460,13 +841,14 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     out : str
         Output directory.
     config : StudyConfig, optional
-        Parameters (default: the defaults).
+        Parameters (default: the defaults, i.e. the bundled alanine dipeptide).
     verbose : bool
         Progress bars and per-stage summaries.
     until : str, optional
         Stop after this stage (one of :data:`STAGES`).
     overwrite : bool
-        Allow parameters different from an earlier run in ``out``.
+        Allow parameters different from an earlier run in ``out`` (the files
+        of the stages they affect are moved to ``out/.previous/``).
 
     Returns
     -------
@@ -480,30 +862,41 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
         run_study("demo_out")            # everything
         run_study("demo_out", until="sample")
     """
+    from .inputs import build_system, check_features
+
     if until is not None and until not in STAGES:
         raise InputError(f"until={until!r} is not a stage; use one of {STAGES}")
+    config = config if config is not None else StudyConfig()
     _one_thread()
-    study = Study(out, config, verbose=verbose, overwrite=overwrite)
     t0 = time.perf_counter()
-    paths = stage_sample(study)
+    # everything that can fail on bad input fails here, before any file is touched
+    system = build_system(config)
+    check_features(config, system)
+    study = Study(out, config, verbose=verbose, overwrite=overwrite)
+    sample = stage_sample(study, system)
     import gc
     gc.collect()  # free OPS storage objects now: at interpreter exit netCDF4 complains
     if until == "sample":
         return _result(study)
-    dataset = stage_committor(study, paths)
+    committor = stage_committor(study, system, sample)
     if until == "committor":
         return _result(study)
-    model, feats = stage_train(study, dataset)
+    train = stage_train(study, system, sample, committor)
     if until == "train":
         return _result(study)
     need_report = not study.done("report") or not os.path.exists(study.path("report.html"))
-    stage_explain(study, model, feats, dataset, force=need_report)
+    explain = stage_explain(study, system, train, force=need_report and until != "explain")
     if until == "explain":
+        return _result(study)
+    validation = stage_validate(study, system, sample, train, explain)
+    if until == "validate":
         return _result(study)
     if need_report:
         from .study_report import write_report
         t_rep = time.perf_counter()
-        write_report(study, model, feats, dataset)
+        write_report(study.path("report.html"), config=config, system=system,
+                     stages=study.state, sample=sample, committor=committor, train=train,
+                     explain=explain, validation=validation, versions=versions())
         study.record("report", time.perf_counter() - t_rep, study.path("report.html"))
     else:
         _log("   report: done before, " + study.path("report.html"), verbose)
@@ -520,9 +913,9 @@ def _result(study):
     top = {}
     p = study.path("explanations.json")
     if os.path.exists(p):
-        with open(p) as fh:
-            ex = json.load(fh)
-        top = {k: v.get("grouped_ranking", [])[:2] for k, v in ex.items() if k != "agreement"}
+        ex = _read_json(p, "explanations")
+        top = {k: v.get("grouped_ranking", [])[:2] for k, v in ex.items()
+               if k != "agreement" and isinstance(v, dict)}
     return {"out": study.out, "report": study.path("report.html"), "top_groups": top,
             "stages": study.state}
 
@@ -543,9 +936,13 @@ def versions():
     import importlib.metadata as md
     out = {"python": platform.python_version()}
     for pkg in ("mda-rcxai", "MDAnalysis", "openpathsampling", "openmm", "torch", "shap",
-                "lime", "numpy", "dask"):
+                "lime", "numpy", "dask", "pydantic"):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+__all__ += ["choose_engine", "versions", "stage_sample", "stage_committor", "stage_train",
+            "stage_explain", "stage_validate"]

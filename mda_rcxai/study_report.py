@@ -1,10 +1,18 @@
-"""The HTML report of a study (``report.html``), built from the files of its stages."""
+"""The HTML report of a study (``report.html``): a view of the stages' typed results.
+
+It computes nothing the stages did not: :func:`write_report` takes the
+results of :mod:`mda_rcxai.pipeline` (``SampleResult``, ``CommittorResult``,
+``TrainResult``, ``ExplainResult``, ``ValidationResult``) as arguments and
+draws them.
+"""
+
+from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 
+from .fileio import atomic_write
 from .report import Report, plot_molecule
 
 __all__ = ["write_report"]
@@ -20,169 +28,260 @@ def _hist_pB(p_B):
     return fig
 
 
-def _ranking_rows(results, key, n=8):
-    cols = []
-    heads = []
+def _ranking_rows(summary, key, n=8):
+    cols, heads = [], []
     for sel in ("global", "transition_state"):
         for method in ("shap", "lime"):
-            r = results.get(f"{method}/{sel}")
+            r = summary.get(f"{method}/{sel}")
             if not r or "error" in r:
                 continue
             heads.append(f"{method.upper()} {sel.replace('_', ' ')}")
-            imp = r[f"{key}_importance"] if key == "grouped" else r["importance"]
+            imp = r["grouped_importance"] if key == "grouped" else r["importance"]
+            std = r.get("grouped_std", {}) if key == "grouped" else {}
             order = sorted(imp, key=lambda k: -imp[k])[:n]
-            cols.append([f"{name} ({imp[name]:.3g})" for name in order])
+            cols.append([f"{name} ({imp[name]:.3g}" + (f" ± {std[name]:.2g})" if name in std
+                                                         else ")") for name in order])
     rows = [[i + 1] + [c[i] if i < len(c) else "" for c in cols] for i in range(n)]
     return rows, ["rank"] + heads
 
 
-def _representatives(ex, names):
-    """One feature per top-ranked bond group: its conventional alias, else its largest member."""
-    g = ex.grouped(by="bond")
-    imp = dict(zip(ex.feature_names, ex.importance))
+def _errorbar_plot(df, title, top=8):
+    import matplotlib.pyplot as plt
+
+    d = df.sort_values("mean", ascending=False).head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(5.2, 0.4 * len(d) + 1.2))
+    ax.barh(range(len(d)), d["mean"], xerr=d["std"], color="#4a6fa5", ecolor="k", capsize=3)
+    ax.set_yticks(range(len(d)))
+    ax.set_yticklabels(d["feature"], fontsize=8)
+    ax.set_xlabel("mean |attribution| (± std over ensemble members)")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _representatives(summary, names, groups):
+    """The top column of each of the two top-ranked groups (by its own importance)."""
+    imp = summary["importance"]
     out = []
-    for group in g.ranking:
-        members = [m for m in g.members[group] if m in names]
-        if not members:
-            continue
-        priority = {"phi": 0, "theta": 1, "psi": 2, "omega": 3}
-        alias = sorted((m for m in members if m.split("(")[0] in priority),
-                       key=lambda m: priority[m.split("(")[0]])
-        pick = alias[0] if alias else max(members, key=lambda m: imp.get(m, 0.0))
-        out.append(pick)
+    for g in summary["grouped_ranking"]:
+        members = [n for n, gg in zip(names, groups) if gg == g] or ([g] if g in names else [])
+        if members:
+            out.append(max(members, key=lambda m: imp.get(m, 0.0)))
         if len(out) == 2:
             return out
-    return list(ex.ranking[:2])
+    return list(summary["ranking"][:2])
 
 
-def write_report(study, model, feats, dataset, explanations=None):
+def _committor_test_figure(ct):
+    import matplotlib.pyplot as plt
+
+    pb = np.asarray(ct["p_B"], float)
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    bins = np.linspace(0, 1, 11)
+    ax.hist(pb, bins=bins, color="#4a6fa5", edgecolor="k", label="fresh shots")
+    exp = ct.get("expected_histogram")
+    if exp is not None:
+        centers = 0.5 * (bins[1:] + bins[:-1])
+        ax.step(centers, exp, where="mid", color="C3", lw=2,
+                label="expected if p_B = prediction")
+    ax.set_xlabel("$p_B$ of tested configurations")
+    ax.set_ylabel("configurations")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def write_report(path, *, config, system, stages, sample, committor, train, explain,
+                 validation, versions=None):
     """Write ``report.html`` of a finished study.
 
     Parameters
     ----------
-    study : mda_rcxai.pipeline.Study
-    model : mda_rcxai.model.CommittorModel
-    feats : mapping
-        Contents of ``features.npz``.
-    dataset : mda_rcxai.sampling.CommittorDataset
-    explanations : dict, optional
-        ``{(method, selection): Explanation}``; default: those the explain
-        stage kept on the study.
+    path : str
+        Output file.
+    config : StudyConfig
+    system : MolecularSystem
+        Its ``description`` (bundled systems carry one) is quoted.
+    stages : dict
+        ``state.json`` contents: seconds and summary per stage.
+    sample, committor, train, explain, validation
+        The typed results of :mod:`mda_rcxai.pipeline`'s stages.
+    versions : dict, optional
+        Package versions.
 
     Returns
     -------
     str
-        Path of the report.
+        ``path``.
     """
-    import MDAnalysis as mda
+    import MDAnalysis as mda  # noqa: F401  (explained.pdb and the atom picture)
 
-    from . import pipeline
     from .explain import plot_beeswarm, plot_committor_fit, plot_free_energy, plot_importance
 
-    explanations = explanations if explanations is not None else getattr(study, "_explanations", {})
-    cfg = study.config
-    with open(study.path("explanations.json")) as fh:
-        results = json.load(fh)
-    fit = json.load(open(study.path("fit.json")))
-    r = Report("mda_rcxai: explained reaction coordinate of alanine dipeptide (C7eq → C7ax)")
+    cfg = config
+    a, b = (cfg.system.state_A, cfg.system.state_B)
+    if a is None:
+        from .inputs import state_names
+        a, b = state_names(cfg)
+    r = Report(f"mda_rcxai: explained reaction coordinate of {system.name} ({a} → {b})")
 
     r.section("What was run")
-    r.text(f"System: {cfg.system.name} in vacuum, amber99sb (OpenMM), {cfg.system.temperature:g} K, "
-           f"{cfg.system.timestep * 1000:g} fs time step, {cfg.system.steps_per_frame} steps per "
-           f"frame; states {cfg.system.state_A} → {cfg.system.state_B}. Seed {cfg.seed}, "
-           f"{cfg.workers} worker(s).")
+    box = getattr(system, "box_vectors", None)
+    periodic = (f"periodic box {np.round(np.diag(np.asarray(box)), 3).tolist()} nm"
+                if box is not None else "no periodic box")
+    r.text(f"System: {system.name}, {system.n_atoms} atoms, force field {system.force_field}, "
+           f"{periodic}; {cfg.system.temperature:g} K, {cfg.system.timestep:g} fs time step, "
+           f"{cfg.system.steps_per_frame} steps per frame; states {a} → {b}. Seed {cfg.seed}, "
+           f"{cfg.workers} worker(s). Committor engine: {committor.method}"
+           + (f" ({committor.method_reason})" if committor.method_reason else "") + ".")
+    desc = getattr(system, "description", None)
+    if desc:
+        r.text(desc, cls="note")
     rows = [[name, f"{rec.get('seconds', 0):.0f}", rec.get("summary", "")]
-            for name, rec in study.state.items()]
+            for name, rec in stages.items()]
+    total = sum(rec.get("seconds", 0) for rec in stages.values())
+    rows.append(["total (so far)", f"{total:.0f}", ""])
     r.table(rows, ["stage", "seconds", "summary"])
 
-    X = feats["X"]
-    n_A, n_B = feats["n_A"], feats["n_B"]
+    X, n_A, n_B, fit = train.X, train.n_A, train.n_B, train.fit
     p_B = n_B / (n_A + n_B)
-    q = model.predict_q(X)
+    q = train.model.predict_q(X)
     r.section("Committor data and the learned reaction coordinate")
-    r.text(f"{len(X)} shooting points, {int((n_A + n_B).sum())} shots; features: {X.shape[1]} "
-           f"dihedral angles ({'sin/cos' if cfg.features.sincos else 'degrees'}). Held-out fit "
-           f"(a model trained on {fit['n_train']} configurations, tested on {fit['n_test']}): "
-           f"p_B RMSE {fit['rmse_pB_heldout']:.3f}, mean log-likelihood {fit['loglik_heldout']:.3f}.")
+    r.text(f"{len(X)} shooting points, {int((n_A + n_B).sum())} shots; {X.shape[1]} features. "
+           f"Held-out fit (a model with the chosen settings trained on {fit['n_train']} "
+           f"configurations, tested on {fit['n_test']}): p_B RMSE {fit['rmse_pB_heldout']:.3f}, "
+           f"log-likelihood per shot {fit['loglik_heldout']:.3f} (a constant p_B gives "
+           f"{fit['loglik_constant']:.3f}). Final model: "
+           + (f"an ensemble of {fit['ensemble']} networks (bootstrap resamples, different seeds); "
+              "error bars below are the spread over its members."
+              if fit.get("ensemble", 1) > 1 else "one network."))
     r.raw('<div class="side">')
     r.figure(_hist_pB(p_B), "Histogram of measured p_B (all rounds).")
     r.figure(plot_committor_fit(q, n_A=n_A, n_B=n_B),
-             "Measured p_B versus the learned q, with p_B = (1 + tanh q)/2 (Kikutsuji et al. 2022, Fig. 1).")
+             "Measured p_B versus the learned q, with p_B = (1 + tanh q)/2 "
+             "(Kikutsuji et al. 2022, Fig. 1).")
     r.raw("</div>")
+    if train.selection:
+        r.section("Model selection")
+        sel = train.selection
+        r.text(f"Weight decay and architecture chosen by {sel.get('cv')}-fold cross-validated "
+               f"binomial log-likelihood per shot; chosen: {sel.get('best_params')}.")
+        grid = sel.get("grid", [])
+        if grid:
+            keys = list(grid[0])
+            r.table([[row.get(k) for k in keys] for row in grid], keys)
 
-    r.section("Which coordinates decide the reaction: grouped by rotatable bond")
-    r.text("Attributions of all dihedrals that turn about the same central bond are summed "
-           "(signed) before ranking; the expected answer is N-CA (phi) and the ACE-ALA "
-           "peptide bond C-N (theta = O-C-N-CA).", cls="note")
-    rows, head = _ranking_rows(results, "grouped")
+    ex_sum = explain.summary
+    by = next((v.get("grouped_by") for v in ex_sum.values()
+               if isinstance(v, dict) and "grouped_by" in v), "bond")
+    r.section("Which coordinates decide the reaction: grouped "
+              + ("by rotatable bond" if by == "bond" else "by descriptor group"))
+    r.text("Attributions of all columns of a group (dihedrals turning about the same central "
+           "bond; a solvent descriptor's block of symmetry functions) are summed (signed) "
+           "before ranking. ± is the standard deviation over the ensemble members.", cls="note")
+    rows, head = _ranking_rows(ex_sum, "grouped")
     r.table(rows, head)
-    agr = results.get("agreement", {})
+    agr = ex_sum.get("agreement", {})
     if agr:
         r.text("SHAP vs LIME agreement: " + "; ".join(
             f"{sel}: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                                    for k, v in d.items() if not isinstance(v, (list, dict)))
             for sel, d in agr.items()))
     r.section("Single-feature rankings")
-    r.text("Each dihedral on its own: credit for one rotation is shared among collinear "
-           "dihedrals (e.g. phi, H-N-CA-CB, C-N-CA-CB), so this ranking is less stable than "
-           "the grouped one; shown as measured.", cls="note")
-    rows, head = _ranking_rows(results, "single")
+    r.text("Each column on its own: credit for one motion is shared among correlated columns "
+           "(e.g. the dihedrals about one bond), so this ranking is less stable than the "
+           "grouped one; shown as measured.", cls="note")
+    rows, head = _ranking_rows(ex_sum, "single")
     r.table(rows, head)
-    for (method, sel), ex in explanations.items():
+    for (method, sel), ex in explain.explanations.items():
         if sel != "global":
             continue
         r.raw('<div class="side">')
-        r.figure(plot_importance(ex.grouped(by="bond"), top=8),
-                 f"{method.upper()} global, grouped by bond.")
+        err = explain.errors.get(f"{method}/{sel}")
+        if err is not None and len(err):
+            r.figure(_errorbar_plot(err, f"{method.upper()} global, grouped, ensemble spread"),
+                     f"{method.upper()} global, grouped by {by}, mean ± std over ensemble "
+                     "members.")
+        else:
+            r.figure(plot_importance(ex.grouped(by=by), top=8),
+                     f"{method.upper()} global, grouped by {by}.")
         r.figure(plot_beeswarm(ex, top=10), f"{method.upper()} global, per configuration.")
         r.raw("</div>")
 
-    ex = explanations.get(("shap", "global")) or next(iter(explanations.values()), None)
-    if ex is not None:
+    _validation_sections(r, validation, fit)
+
+    best = ex_sum.get("shap/global") or next(
+        (v for k, v in ex_sum.items() if k != "agreement" and "grouped_ranking" in v), None)
+    if best is not None and train.X_paths is not None and len(train.X_paths):
         r.section("Free-energy landscape over the top two features")
         lo, hi = cfg.explain.ts_window
-        pb_pred = model.predict_proba(X)
+        pb_pred = train.model.predict_proba(X)
         ts = (pb_pred >= lo) & (pb_pred <= hi)
-        names = [str(n) for n in feats["names"]]
-        top2 = _representatives(ex, names)
-        try:
-            paths = pipeline._load_paths(study)
-            allpos = np.concatenate(paths)
-            Xall = pipeline._featurize(cfg, pipeline._features_universe(allpos)).features
-            source = "frames of the accepted TPS paths"
-        except Exception:  # no paths on disk: use the shooting points
-            Xall, source = X, "shooting points"
-        if not cfg.features.sincos:  # angles near +-180 (theta, omega): show them on [0, 360)
-            Xall, Xts = Xall.copy(), X[ts].copy()
-            for name in top2:
-                j = names.index(name)
-                if np.mean(np.abs(Xall[:, j]) > 90) > 0.5:
-                    Xall[:, j] %= 360.0
-                    Xts[:, j] %= 360.0
-        else:
-            Xts = X[ts]
-        fig = plot_free_energy(Xall, names, features=tuple(top2), ts=Xts,
-                               temperature=cfg.system.temperature, bins=30)
-        fig.axes[0].set_title(f"-kT ln P over the transition-path ensemble, {cfg.system.temperature:g} K",
-                              fontsize=10)
-        r.figure(fig, f"-kT ln P over {top2[0]} and {top2[1]}, the best-known members of the "
-                      f"two top-ranked bonds ({source}, i.e. the transition-path ensemble); "
-                      f"transition-state configurations (predicted p_B in "
-                      f"{list(cfg.explain.ts_window)}) marked.")
-        if os.path.exists(study.path("explained.pdb")):
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the placeholder CRYST1 record of a vacuum PDB
-                u = mda.Universe(study.path("explained.pdb"))
-            r.section("The molecule coloured by importance")
-            r.figure(plot_molecule(u.atoms, u.atoms.tempfactors,
-                                   title="per-atom importance (SHAP, global)"),
-                     "explained.pdb carries these values in its B-factor column; open it in "
-                     "VMD/PyMOL/ChimeraX and colour by beta.")
+        top2 = _representatives(best, train.names, train.groups)
+        Xall, Xts = train.X_paths.copy(), X[ts].copy()
+        units = {c.get("name"): c.get("unit") for c in train.columns}
+        for name in top2:  # angles near +-180 (theta, omega): show them on [0, 360)
+            j = train.names.index(name)
+            if units.get(name, "degree") == "degree" and np.mean(np.abs(Xall[:, j]) > 90) > 0.5:
+                Xall[:, j] %= 360.0
+                Xts[:, j] %= 360.0
+        if len(top2) == 2:
+            fig = plot_free_energy(Xall, train.names, features=tuple(top2), ts=Xts,
+                                   temperature=cfg.system.temperature, bins=30)
+            fig.axes[0].set_title(f"-kT ln P over the transition-path ensemble, "
+                                  f"{cfg.system.temperature:g} K", fontsize=10)
+            r.figure(fig, f"-kT ln P over {top2[0]} and {top2[1]}, the top column of each of "
+                          "the two top-ranked groups (frames of the accepted TPS paths); "
+                          f"transition-state configurations (predicted p_B in "
+                          f"{list(cfg.explain.ts_window)}) marked.")
+    if explain.explanations and train.positions is not None:
+        _molecule_section(r, explain, train, system)
     r.section("Files")
-    r.text("dataset.npz (committor dataset), features.npz, model.pt, importance.csv, "
-           "explained.pdb, explanations.json, tps.nc (OpenPathSampling storage), config.toml.")
+    r.text("config.toml, paths.npz (TPS path frames, Angstrom), committor_round*.npz and "
+           "dataset.npz (committor datasets), features.npz, model.pt, fit.json, importance.csv, "
+           "explanations.json, explained.pdb, validation.json, committor_test.npz, state.json.")
     r.section("Config and versions")
     r.pre(cfg.to_toml())
-    r.pre(json.dumps(pipeline.versions(), indent=1))
-    return r.write(study.path("report.html"))
+    if versions:
+        r.pre(json.dumps(versions, indent=1))
+    atomic_write(path, lambda t: r.write(t))
+    return path
+
+
+def _validation_sections(r, validation, fit):
+    ct = validation.committor_test
+    r.section("Is the coordinate right? The committor test")
+    if ct is None:
+        r.text("Not run ([validation] committor_test = false).")
+    else:
+        r.text(f"Verdict: {str(ct.get('verdict', '?')).upper()}. {ct.get('criterion', '')}")
+        r.text(ct.get("summary", ""), cls="note")
+        r.figure(_committor_test_figure(ct),
+                 "p_B from fresh shots of unseen path frames whose predicted p_B lies in the "
+                 "window, against the spread expected from binomial noise if the prediction "
+                 "were exact.")
+    r.section("Baselines: how much of the coordinate do the top groups carry?")
+    if validation.baselines:
+        keys = [k for k in validation.baselines[0] if k != "columns"]
+        r.table([[row.get(k) for k in keys] for row in validation.baselines], keys)
+        r.text("Held-out (cross-validated) log-likelihood per shot of models restricted to each "
+               "feature set, beside the full model and a constant p_B; closer to the full "
+               "model means the set carries more of the reaction coordinate.", cls="note")
+
+
+def _molecule_section(r, explain, train, system):
+    import warnings
+
+    ex = explain.explanations.get(("shap", "global")) or next(iter(explain.explanations.values()))
+    k = int(np.argmin(np.abs(train.model.predict_proba(train.X) - 0.5)))
+    from .sampling import universe_from_system
+    u = universe_from_system(system, train.positions[k:k + 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ag = ex.to_atomgroup(u, scale="max")
+    vals = np.asarray(ag.tempfactors)
+    shown = ag[vals > 0] if (vals > 0).any() else ag
+    if len(shown) > 200:
+        shown = shown[np.argsort(shown.tempfactors)[::-1][:200]]
+    r.section("The molecule coloured by importance")
+    r.figure(plot_molecule(shown, shown.tempfactors, title="per-atom importance (SHAP, global)"),
+             "explained.pdb carries these values in its B-factor column (the configuration "
+             "closest to predicted p_B = 1/2); open it in VMD/PyMOL/ChimeraX and colour by beta.")

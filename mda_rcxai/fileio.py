@@ -1,0 +1,48 @@
+"""Atomic file writing: a file is either the old one or the whole new one, never half.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from mda_rcxai.fileio import atomic_write
+>>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
+>>> atomic_write(p, lambda tmp: open(tmp, "w").write("x"))
+>>> open(p).read()
+'x'
+"""
+
+import os
+
+__all__ = ["atomic_write"]
+
+
+def atomic_write(path, write):
+    """Write a file atomically: ``write(tmp_path)`` then rename over ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final file name.
+    write : callable
+        ``write(tmp)`` writes the whole file to ``tmp`` (a hidden name in the
+        same folder, with the same extension as ``path``, so writers that
+        pick the format from the suffix work). If it raises, ``path`` is
+        left as it was and ``tmp`` is removed.
+
+    Examples
+    --------
+    >>> import tempfile, os, numpy as np
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.npy")
+    >>> atomic_write(p, lambda tmp: np.save(tmp, np.arange(3)))
+    >>> np.load(p).tolist()
+    [0, 1, 2]
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, ext = os.path.splitext(name)
+    tmp = os.path.join(folder, f".{stem}.tmp{os.getpid()}{ext}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,189 @@
+"""From a study config to the objects the stages use: the system, its states, the features.
+
+Everything here runs in seconds and before any simulation, so that a bad
+config (a missing force-field file, a selection that matches two atoms,
+overlapping states) ends in a one-line error instead of a traceback after
+minutes of sampling.
+
+Examples
+--------
+>>> from mda_rcxai.config import StudyConfig
+>>> from mda_rcxai.inputs import build_system
+>>> system = build_system(StudyConfig())
+>>> system.name, sorted(system.states)
+('alanine_dipeptide', ['C7ax', 'C7eq'])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import SOLUTE_SELECTION, StudyConfig
+from .exceptions import InputError, RcxaiError
+
+__all__ = ["build_system", "state_names", "topology_universe", "featurize",
+           "feature_options", "SOLUTE_SELECTION"]
+
+#: Default reactant / product of each bundled system.
+_BUNDLED_STATES = {"alanine_dipeptide": ("C7eq", "C7ax"), "nacl_water": ("CIP", "SSIP")}
+
+
+def state_names(cfg: StudyConfig) -> tuple[str, str]:
+    """``(state_A, state_B)`` of a study: the config's, else the bundled system's defaults.
+
+    Examples
+    --------
+    >>> from mda_rcxai.config import StudyConfig
+    >>> state_names(StudyConfig())
+    ('C7eq', 'C7ax')
+    """
+    s = cfg.system
+    if s.state_A is not None:
+        return s.state_A, s.state_B
+    return _BUNDLED_STATES[s.bundled_name]
+
+
+def _load(cfg: StudyConfig):
+    from . import systems
+
+    s = cfg.system
+    opts = {}
+    if s.nonbonded is not None:
+        opts["nonbonded"] = s.nonbonded
+    if s.cutoff is not None:
+        opts["cutoff_nm"] = s.cutoff
+    constraints = None if s.constraints == "none" else s.constraints
+    if s.source == "bundled":
+        if s.bundled_name == "alanine_dipeptide":
+            return systems.alanine_dipeptide()
+        return systems.nacl_water()
+    if s.source == "amber":
+        return systems.from_amber(s.prmtop, s.inpcrd, implicit_solvent=s.implicit_solvent,
+                                  constraints=constraints, **opts)
+    if s.source == "pdb":
+        return systems.from_pdb_and_forcefield(s.pdb, list(s.forcefield),
+                                               constraints=constraints, **opts)
+    return systems.from_system_xml(s.system_xml, s.pdb)
+
+
+def topology_universe(cfg: StudyConfig, system=None):
+    """An MDAnalysis Universe with the system's atoms, bonds and starting positions (Angstrom).
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+    system : MolecularSystem, optional
+        Already built (default: :func:`build_system` without states).
+
+    Returns
+    -------
+    MDAnalysis.Universe
+    """
+    from .sampling import universe_from_system
+
+    system = system if system is not None else _load(cfg)
+    return universe_from_system(system, np.asarray(system.positions)[None] * 10.0)
+
+
+def build_system(cfg: StudyConfig):
+    """The :class:`~mda_rcxai.systems.MolecularSystem` a config describes, with its states.
+
+    States given under ``[states]`` (MDAnalysis selections, Angstrom and
+    degrees) replace a bundled system's own. Raises :class:`InputError`
+    naming the key for anything that does not fit (missing force-field
+    file, selection matching 0 or 2 atoms, overlapping states, cutoff above
+    half the box, ...).
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+
+    Returns
+    -------
+    MolecularSystem
+
+    Examples
+    --------
+    >>> from mda_rcxai.config import StudyConfig
+    >>> build_system(StudyConfig()).n_atoms
+    22
+    """
+    try:
+        system = _load(cfg)
+    except RcxaiError as err:
+        raise InputError(f"config: [system]: {err}") from None
+    if cfg.states:
+        from .systems import states_from_selections
+
+        u = topology_universe(cfg, system)
+        spec = {name: {v: var.model_dump() for v, var in vars_.items()}
+                for name, vars_ in cfg.states.items()}
+        try:
+            states = states_from_selections(u, spec)
+        except RcxaiError as err:
+            raise InputError(f"config: [states]: {err}") from None
+        system = system.with_states(states)
+    a, b = state_names(cfg)
+    for key, name in (("state_A", a), ("state_B", b)):
+        if name not in system.states:
+            raise InputError(f"config: [system] {key} = {name!r} is not a state of "
+                             f"{system.name} (have {sorted(system.states)}); define it under "
+                             f"[states.{name}]")
+    from .systems import check_states
+    try:
+        check_states(system.states, [a, b], system.n_atoms)
+    except RcxaiError as err:
+        raise InputError(f"config: [states]: {err}") from None
+    return system
+
+
+def feature_options(cfg: StudyConfig) -> dict:
+    """Keyword options of :func:`mda_rcxai.features.build_features` from ``[features]``."""
+    f = cfg.features
+    return {"kinds": tuple(f.kind), "dihedrals": f.dihedrals, "sincos": f.sincos,
+            "pairs": f.pairs, "centers": f.centers, "neighbors": dict(f.neighbors),
+            "r_cut": f.r_cut, "g2": [tuple(p) for p in f.g2],
+            "g5": [tuple(p) for p in f.g5], "r0": f.r0}
+
+
+def featurize(cfg: StudyConfig, universe):
+    """Features of every frame of ``universe`` as ``[features]`` asks.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+    universe : MDAnalysis.Universe
+        The system's atoms (with bonds) and the frames to describe.
+
+    Returns
+    -------
+    MDAnalysis.analysis.results.Results
+        ``features`` ``(n_frames, n_features)``, ``names``, ``atom_indices``,
+        ``groups``, ``columns`` (structured metadata per column).
+    """
+    from .features import build_features
+
+    sel = cfg.features.selection or SOLUTE_SELECTION
+    try:
+        ag = universe.select_atoms(sel)
+    except Exception as err:
+        raise InputError(f"config: [features] selection = {sel!r} is not a valid MDAnalysis "
+                         f"selection ({err})") from None
+    if len(ag) == 0:
+        raise InputError(f"config: [features] selection = {sel!r} matches no atom; "
+                         "give a selection of the molecule to describe")
+    opts = feature_options(cfg)
+    kinds = opts.pop("kinds")
+    try:
+        return build_features(ag, kinds=kinds, **opts)
+    except RcxaiError as err:
+        raise InputError(f"config: [features]: {err}") from None
+
+
+def check_features(cfg: StudyConfig, system):
+    """Compute the features of the starting structure once (catches bad selections early)."""
+    res = featurize(cfg, topology_universe(cfg, system))
+    if res.features.shape[1] == 0:
+        raise InputError("config: [features] gives no feature for this system; choose another "
+                         "kind or selection")
+    return res
