@@ -1,0 +1,174 @@
+"""A user's own system from a config: implicit solvent through the report, a periodic water
+box through committor shooting, and every bad config as one line before any simulation."""
+
+import os
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pytest
+
+from mda_rcxai.cli import main
+from mda_rcxai.config import StudyConfig
+from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB
+from mda_rcxai.exceptions import InputError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLE = os.path.join(ROOT, "examples", "own_system", "alanine_obc2.toml")
+
+PHI = ["resid 1 and name C", "resid 2 and name N", "resid 2 and name CA", "resid 2 and name C"]
+PSI = ["resid 2 and name N", "resid 2 and name CA", "resid 2 and name C", "resid 3 and name N"]
+
+TINY = {"workers": 1,
+        "tps": {"n_steps": 20},
+        "committor": {"shots": 5, "rounds": 2, "first_round": 30, "later_rounds": 20},
+        "model": {"max_epochs": 60, "cv": 2, "ensemble": 2},
+        "explain": {"max_samples": 20, "background_size": 8},
+        "validation": {"configurations": 4, "shots": 4}}
+
+
+def _write_config(path, d):
+    cfg = StudyConfig.from_dict(d)
+    path.write_text(cfg.to_toml())
+    return cfg
+
+
+def _example(**changes):
+    with open(EXAMPLE, "rb") as fh:
+        d = tomllib.load(fh)
+    d["system"]["pdb"] = ALANINE_DIPEPTIDE_PDB
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            d.setdefault(key, {}).update(value)
+        else:
+            d[key] = value
+    return d
+
+
+def test_example_config_states_are_the_bundled_dihedrals():
+    """Selections in the example resolve to the atoms of the bundled phi/psi (independent)."""
+    from mda_rcxai.inputs import build_system
+    from mda_rcxai.systems import PHI as PHI_IDX, PSI as PSI_IDX, alanine_dipeptide
+
+    system = build_system(StudyConfig.load(EXAMPLE))
+    bundled = alanine_dipeptide()
+    for name in ("C7eq", "C7ax"):
+        st = system.states[name]
+        assert [f.atoms for f in st.features] == [PHI_IDX, PSI_IDX]
+        assert st.ranges == bundled.states[name].ranges
+    # OBC2 adds a GB force: the system is not the vacuum one
+    kinds = {type(f).__name__ for f in system.system.getForces()}
+    assert "CustomGBForce" in kinds or "GBSAOBCForce" in kinds
+
+
+def test_obc2_study_from_config_to_report(tmp_path):
+    cfg_path = tmp_path / "study.toml"
+    cfg = _write_config(cfg_path, _example(**TINY))
+    out = tmp_path / "obc2_out"
+    assert main(["run", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
+    for name in ("report.html", "importance.csv", "explained.pdb", "model.pt", "dataset.npz",
+                 "validation.json", "features.npz"):
+        assert os.path.getsize(out / name) > 0, name
+    import json
+    state = json.loads((out / "state.json").read_text())
+    # GBSA couples every particle, so the batched engine is not valid: auto picks lean
+    assert state["committor"]["method"] == "lean"
+    assert "implicit" in state["committor"]["method_reason"].lower() or \
+        "gb" in state["committor"]["method_reason"].lower()
+    val = json.loads((out / "validation.json").read_text())
+    assert val["committor_test"]["verdict"] in ("pass", "fail", "inconclusive")
+    names = {b["name"] for b in val["baselines"]}
+    assert {"phi", "phi + psi"} <= names
+    html = (out / "report.html").read_text()
+    # no answer is claimed for a user's system
+    assert "expected answer" not in html.lower()
+    assert "Verdict:" in html and "Baselines" in html
+    assert cfg.system.pdb == ALANINE_DIPEPTIDE_PDB
+
+
+def _solvated_pdb(tmp_path):
+    import openmm.app as app
+    import openmm.unit as unit
+
+    pdb = app.PDBFile(ALANINE_DIPEPTIDE_PDB)
+    ff = app.ForceField("amber14-all.xml", "amber14/tip3p.xml")
+    m = app.Modeller(pdb.topology, pdb.positions)
+    m.addSolvent(ff, boxSize=openmm_vec(2.0), model="tip3p")
+    path = tmp_path / "ala_water.pdb"
+    with open(path, "w") as fh:
+        app.PDBFile.writeFile(m.topology, m.positions, fh, keepIds=True)
+    return path, m.topology.getNumAtoms()
+
+
+def openmm_vec(side_nm):
+    import openmm
+    import openmm.unit as unit
+    return openmm.Vec3(side_nm, side_nm, side_nm) * unit.nanometer
+
+
+def test_periodic_water_box_through_committor_shooting(tmp_path):
+    pdb, n_atoms = _solvated_pdb(tmp_path)
+    # two close states on phi so that a 300 K path is found in seconds
+    d = {"workers": 1,
+         "system": {"pdb": str(pdb), "forcefield": ["amber14-all.xml", "amber14/tip3p.xml"],
+                    "nonbonded": "PME", "cutoff": 0.9, "state_A": "A", "state_B": "B"},
+         "states": {"A": {"phi": {"atoms": PHI, "range": [-180, -95]}},
+                    "B": {"phi": {"atoms": PHI, "range": [-75, -40]}}},
+         "tps": {"n_steps": 3, "initial_temperature": 400.0, "max_path_frames": 200},
+         "committor": {"shots": 2, "rounds": 1, "first_round": 3, "max_frames": 200}}
+    cfg_path = tmp_path / "water.toml"
+    _write_config(cfg_path, d)
+    out = tmp_path / "water_out"
+    assert main(["committor", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
+    from mda_rcxai.sampling import CommittorDataset
+    ds = CommittorDataset.load(str(out / "dataset.npz"))
+    assert ds.n_atoms == n_atoms and len(ds) == 3
+    assert np.all(np.asarray(ds.n_A) + np.asarray(ds.n_B) <= 2)
+    u = ds.to_universe()
+    assert u.dimensions is not None and np.allclose(u.dimensions[:3], 20.0, atol=0.5)
+    import json
+    state = json.loads((out / "state.json").read_text())
+    assert state["committor"]["method"] == "lean"
+    assert "periodic" in state["committor"]["method_reason"].lower()
+
+
+BAD = [
+    ("workers = 'two'\n", "workers"),
+    ("[system]\npdb = 'missing.pdb'\nforcefield = ['amber14-all.xml']\nstate_A='A'\nstate_B='B'\n"
+     "[states.A]\nd = { atoms = ['index 0', 'index 1'], range = [0, 2] }\n"
+     "[states.B]\nd = { atoms = ['index 0', 'index 1'], range = [3, 9] }\n", "pdb"),
+    ("[system]\npdb = 'PDB'\nforcefield = ['no_such_forcefield.xml']\nstate_A='A'\nstate_B='B'\n"
+     "[states.A]\nd = { atoms = ['index 0', 'index 1'], range = [0, 2] }\n"
+     "[states.B]\nd = { atoms = ['index 0', 'index 1'], range = [3, 9] }\n", "no_such_forcefield"),
+    ("[system]\npdb = 'PDB'\nforcefield = ['amber14-all.xml']\nstate_A='A'\nstate_B='B'\n"
+     "[states.A]\nd = { atoms = ['name CA', 'name N'], range = [0, 2] }\n"
+     "[states.B]\nd = { atoms = ['index 0', 'index 1'], range = [3, 9] }\n", "name N"),
+    ("[system]\npdb = 'PDB'\nforcefield = ['amber14-all.xml']\nstate_A='A'\nstate_B='B'\n"
+     "[states.A]\nd = { atoms = ['name XX', 'index 1'], range = [0, 2] }\n"
+     "[states.B]\nd = { atoms = ['index 0', 'index 1'], range = [3, 9] }\n", "name XX"),
+    ("[system]\npdb = 'PDB'\nforcefield = ['amber14-all.xml']\nstate_A='A'\nstate_B='B'\n"
+     "[states.A]\nd = { atoms = ['index 0', 'index 1'], range = [0, 2] }\n"
+     "[states.B]\nd = { atoms = ['index 0', 'index 1'], range = [1, 9] }\n", "overlap"),
+]
+
+
+@pytest.mark.parametrize("text, needle", BAD)
+def test_bad_configs_end_in_one_line_before_any_simulation(tmp_path, text, needle):
+    import shutil
+    shutil.copy(ALANINE_DIPEPTIDE_PDB, tmp_path / "ala.pdb")
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text.replace("'PDB'", "'ala.pdb'"))
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "mda_rcxai.cli", "run", "--config", str(cfg),
+                        "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mda-rcxai: error: config:"), r.stderr
+    assert needle in lines[0], lines[0]
+    assert not (out / "paths.npz").exists() and not (out / "config.toml").exists()
+
+
+def test_run_needs_a_config():
+    with pytest.raises(InputError, match="run needs --config"):
+        main(["--debug", "run", "--out", "x"])
