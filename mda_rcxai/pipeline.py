@@ -867,6 +867,9 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     if until is not None and until not in STAGES:
         raise InputError(f"until={until!r} is not a stage; use one of {STAGES}")
     config = config if config is not None else StudyConfig()
+    if os.path.exists(os.fspath(out)) and not os.path.isdir(os.fspath(out)):
+        raise InputError(f"--out {os.fspath(out)!r} is a file, not a directory; give a new or "
+                         "study directory")
     _one_thread()
     t0 = time.perf_counter()
     # everything that can fail on bad input fails here, before any file is touched

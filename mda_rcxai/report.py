@@ -51,7 +51,9 @@ class Report:
     --------
     >>> r = Report("study")
     >>> _ = r.section("Counts").text("12 configurations").table([["a", 1]], ["name", "n"])
-    >>> "<td>12 configurations" in r.to_html() or "12 configurations" in r.to_html()
+    >>> "<p>12 configurations</p>" in r.to_html()
+    True
+    >>> "<td>a</td><td>1</td>" in r.to_html()
     True
     """
 
@@ -123,9 +125,11 @@ class Report:
                 + "</body></html>")
 
     def write(self, path):
-        """Write the page to ``path``."""
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(self.to_html())
+        """Write the page to ``path`` (atomically: the old file or the whole new one)."""
+        from .fileio import atomic_write
+
+        text = self.to_html()
+        atomic_write(path, lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
         return path
 
 

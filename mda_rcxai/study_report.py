@@ -12,7 +12,6 @@ import json
 
 import numpy as np
 
-from .fileio import atomic_write
 from .report import Report, plot_molecule
 
 __all__ = ["write_report"]
@@ -242,8 +241,7 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     r.pre(cfg.to_toml())
     if versions:
         r.pre(json.dumps(versions, indent=1))
-    atomic_write(path, lambda t: r.write(t))
-    return path
+    return r.write(path)
 
 
 def _validation_sections(r, validation, fit):
