@@ -1,26 +1,34 @@
 """Committor shooting with the OPS engine, volumes and velocity randomizer.
 
-Two routes:
+Routes (:func:`choose_method` picks one for ``method="auto"``):
 
-``method="lean"`` (default)
-    For every shot: OPS ``RandomVelocities`` draws Maxwell-Boltzmann
-    velocities (constraints applied) for the configuration, the OPS OpenMM
-    engine's context integrates ``steps_per_frame`` steps at a time, and
-    after each frame the OPS volumes of both states (numpy ``FunctionCV``
-    box indicators) are tested until one of them holds. Counts go straight
+``method="lean"`` (per configuration; every system, periodic ones too)
+    One OpenMM Context per process, reused for every configuration (the
+    integrator of the OPS engine: ``LangevinMiddleIntegrator``). For every
+    shot, Maxwell-Boltzmann velocities drawn in numpy from the masses
+    (then ``Context.applyVelocityConstraints``); ``steps_per_frame`` steps
+    at a time, and after each frame both state boxes are tested in numpy
+    (the function behind the OPS volumes of :func:`make_volume`, minimum
+    image in a periodic box) until one of them holds. Counts go straight
     into the dataset; shot trajectories are not kept. Serial, or parallel
     on Dask (a ``LocalCluster`` with one single-threaded process per
-    worker, or your ``Client``).
+    worker, a running scheduler by address, or your ``Client``).
+``method="batched"``
+    Many replicas of an isolated molecule in one Context
+    (:mod:`mda_rcxai.sampling.batched`); non-periodic systems only.
 ``method="ops"``
     OPS' own ``CommittorSimulation`` writing every shot to an OPS storage
     file, counted with ``ShootingPointAnalysis`` (serial; slower, but the
     full OPS record).
 
-Reproducibility: configuration ``i`` gets its own seed from
-``numpy.random.SeedSequence([seed, i])`` for both the velocities and the
-integrator's random stream (the OpenMM context is re-initialised with it),
-so its counts do not depend on the order, on the worker that ran it or on
-whether the run was resumed.
+Reproducibility (lean route): configuration ``i`` gets its own seeds from
+``numpy.random.SeedSequence([seed, i])`` for the velocities (shot ``k``
+takes the ``k``-th draw of a local generator) and for the integrator's
+random stream (the OpenMM context is re-initialised with it once per
+configuration), so its counts depend only on ``(seed, i, k)``: not on the
+order, the chunking, the number of workers, the worker that ran it or on
+whether the run was resumed (same platform). Global ``numpy.random`` and
+``random`` state is never touched.
 
 Resuming: after every finished configuration the dataset file ``out`` is
 rewritten atomically (temporary file, then rename) with a ``done`` mask.
@@ -42,10 +50,12 @@ import numpy as np
 from ..exceptions import DatasetError, InputError, InputTypeError, StateError
 from ..systems import MolecularSystem, StateDefinition, check_states
 from .dataset import CommittorDataset, versions
-from .engine import (EngineSettings, _engine_from_settings, _quiet_ops,
-                     make_randomizer, make_volume, snapshot_from_positions)
+from .engine import (EngineSettings, _engine_from_settings, _make_integrator,
+                     _platform_properties, _quiet_ops, make_randomizer,
+                     make_volume, resolve_platform, seeded,
+                     snapshot_from_positions)
 
-__all__ = ["run_committor", "shoot_configuration"]
+__all__ = ["run_committor", "shoot_configuration", "choose_method"]
 
 NM_PER_ANGSTROM = 0.1
 
@@ -60,16 +70,33 @@ def _config_seeds(seed: int, n: int) -> np.ndarray:
 
 
 class _Bundle:
-    """Engine, volumes and randomizer for one (system, settings, states)."""
+    """One OpenMM Context (reused for every configuration), the masses and
+    the state boxes, for one (system, settings, states) in one process."""
 
     def __init__(self, system, settings, state_A, state_B):
-        self.engine = _engine_from_settings(system, settings, seed=1)
-        self.vol_A = make_volume(state_A)
-        self.vol_B = make_volume(state_B)
-        self.randomizer = make_randomizer(self.engine, settings["temperature"])
-        self.spf = settings["steps_per_frame"]
-        paths = _quiet_ops()
-        self._Snapshot = paths.engines.openmm.Snapshot
+        import openmm
+        import openmm.unit as u
+        self.platform = resolve_platform(settings.get("platform", "CPU"))
+        self.integ = _make_integrator(settings, seed=1)
+        self.context = openmm.Context(
+            system.system, self.integ,
+            openmm.Platform.getPlatformByName(self.platform),
+            _platform_properties(self.platform, settings.get("threads", 1)))
+        self.box = (None if system.box_vectors is None else
+                    np.array(system.box_vectors, dtype=float))
+        self._box_q = (None if self.box is None else
+                       [openmm.Vec3(*v) * u.nanometer for v in self.box])
+        m = np.array([system.system.getParticleMass(i).value_in_unit(u.dalton)
+                      for i in range(system.n_atoms)])
+        kT = 0.00831446261815324 * float(settings["temperature"])  # kJ/mol
+        # sqrt(kT / m) in nm/ps; massless particles (virtual sites) stay at 0
+        self.sigma = np.where(m > 0, np.sqrt(kT / np.where(m > 0, m, 1.0)),
+                              0.0)[:, None]
+        self.spf = int(settings["steps_per_frame"])
+        self.tests = [([[f.kind, list(f.atoms)] for f in st.features],
+                       [list(r) for r in st.ranges]) for st in (state_A,
+                                                                 state_B)]
+        self.n_atoms = system.n_atoms
 
 
 def _bundle(spec) -> _Bundle:
@@ -77,10 +104,10 @@ def _bundle(spec) -> _Bundle:
     b = _ENGINES.get(key)
     if b is None:
         from ..systems import StateDefinition
+        _ENGINES.clear()  # one system per process at a time
         b = _Bundle(spec["system"], spec["settings"],
                     StateDefinition.from_dict(spec["state_A"]),
                     StateDefinition.from_dict(spec["state_B"]))
-        _ENGINES.clear()  # one system per process at a time
         _ENGINES[key] = b
     return b
 
@@ -89,38 +116,61 @@ def shoot_configuration(bundle: _Bundle, x_nm, n_shots: int, seeds,
                         max_frames: int):
     """Shoot ``n_shots`` times from one configuration (lean route).
 
+    The Context of ``bundle`` is reused: the integrator is re-seeded with
+    ``seeds[0]`` (OpenMM reads the seed when the Context initialises, so
+    one ``reinitialize`` per configuration, not per shot); velocities of
+    shot ``k`` are the ``k``-th draw of ``numpy.random.default_rng(
+    seeds[1])`` (Maxwell-Boltzmann from the masses, then
+    ``Context.applyVelocityConstraints``). Global random state is not
+    touched. Positions are read every ``steps_per_frame`` steps and both
+    state boxes tested in numpy (minimum image in a periodic box).
+
+    Parameters
+    ----------
+    bundle : _Bundle
+        Context, masses and state boxes (one per process).
+    x_nm : numpy.ndarray
+        ``(n_atoms, 3)`` configuration, nm.
+    n_shots : int
+    seeds : sequence of two int
+        Integrator seed, velocity seed (from ``SeedSequence([seed, i])``).
+    max_frames : int
+        Frames per shot, counting the start (as OPS ``n_frames_max``).
+
     Returns
     -------
     tuple
         ``(n_A, n_B, n_undecided, n_frames)``; ``n_frames`` is the number of
         frames integrated (``steps_per_frame`` MD steps each).
     """
-    engine = bundle.engine
-    sim = engine.simulation
-    ctx = sim.context
-    integ = sim.integrator
+    from .engine import _in_box
+    ctx, integ = bundle.context, bundle.integ
     integ.setRandomNumberSeed(int(seeds[0]) % 2**31 or 1)
     ctx.reinitialize(preserveState=False)
-    engine._current_snapshot = None
-    np.random.seed(int(seeds[1]))  # OPS RandomVelocities draws from here
-    start = snapshot_from_positions(engine, x_nm)
-    vol_A, vol_B = bundle.vol_A, bundle.vol_B
-    Snapshot = bundle._Snapshot
-    spf = bundle.spf
+    if bundle._box_q is not None:
+        ctx.setPeriodicBoxVectors(*bundle._box_q)
+    ctx.setPositions(np.asarray(x_nm, dtype=float))
+    ctx.applyConstraints(1e-5)
+    x0 = ctx.getState(getPositions=True).getPositions(asNumpy=True)
+    rng = np.random.default_rng(int(seeds[1]))
+    (fA, rA), (fB, rB) = bundle.tests
+    box = bundle.box
+    sigma, spf = bundle.sigma, bundle.spf
     n_A = n_B = n_U = frames = 0
     for _ in range(int(n_shots)):
-        engine.current_snapshot = bundle.randomizer(start)
+        ctx.setPositions(x0)
+        ctx.setVelocities(sigma * rng.standard_normal((bundle.n_atoms, 3)))
+        ctx.applyVelocityConstraints(1e-5)
         outcome = None
         for _ in range(int(max_frames) - 1):
             integ.step(spf)
             frames += 1
-            pos = ctx.getState(getPositions=True).getPositions(asNumpy=True)
-            snap = Snapshot.construct(coordinates=pos, box_vectors=None,
-                                      velocities=None, engine=engine)
-            if vol_A(snap):
+            pos = ctx.getState(getPositions=True).getPositions(
+                asNumpy=True)._value
+            if _in_box(pos, fA, rA, box):
                 outcome = "A"
                 break
-            if vol_B(snap):
+            if _in_box(pos, fB, rB, box):
                 outcome = "B"
                 break
         if outcome == "A":
@@ -129,7 +179,6 @@ def shoot_configuration(bundle: _Bundle, x_nm, n_shots: int, seeds,
             n_B += 1
         else:
             n_U += 1
-        engine._current_snapshot = None
     return n_A, n_B, n_U, frames
 
 
@@ -175,6 +224,72 @@ def _diff(a, b, prefix=""):
     return out
 
 
+def choose_method(system: MolecularSystem, method: str = "auto"):
+    """Which committor route runs for ``system``, and why.
+
+    Parameters
+    ----------
+    system : MolecularSystem
+    method : {"auto", "lean", "batched", "ops"}
+        ``"auto"``: ``"batched"`` (K replicas of the molecule in one OpenMM
+        context) where it is valid: a non-periodic system whose forces the
+        batched engine can copy without coupling the copies (no cutoff, no
+        virtual sites, no implicit solvent, known forces); otherwise
+        ``"lean"`` (one configuration at a time per process, over Dask
+        workers). An explicit method is checked and returned.
+
+    Returns
+    -------
+    tuple of str
+        ``(method, reason)``; the reason is one sentence for logs and the
+        report.
+
+    Raises
+    ------
+    InputError
+        Unknown method, or ``"batched"`` for a system it cannot copy.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> choose_method(alanine_dipeptide())[0]
+    'batched'
+    >>> choose_method(alanine_dipeptide(), "lean")
+    ('lean', 'requested (method="lean")')
+    """
+    if not isinstance(system, MolecularSystem):
+        raise InputTypeError(f"system must be a MolecularSystem (see "
+                             f"mda_rcxai.systems), got {type(system).__name__}")
+    if method not in ("lean", "batched", "ops", "auto"):
+        raise InputError(f"method={method!r} is not known; use 'auto', "
+                         "'lean', 'batched' or 'ops'")
+    if method == "batched" and system.periodic:
+        raise InputError(
+            "method='batched' cannot run a periodic system (the replicas "
+            "would share one box and feel each other); use method='lean' "
+            "or 'auto'")
+    if method == "batched":
+        from .batched import build_replica_system
+        build_replica_system(system, 1)  # refuses what it cannot copy
+    if method != "auto":
+        return method, f'requested (method="{method}")'
+    if system.periodic:
+        return "lean", (
+            "periodic box: the batched engine cannot hold replicas of a "
+            "solvated box, so each configuration is shot on its own "
+            "(per-configuration route over Dask workers)")
+    from .batched import build_replica_system
+    try:
+        build_replica_system(system, 1)
+    except InputError as err:
+        why = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return "lean", ("the batched engine does not apply to this system "
+                        f"({why}); per-configuration route over Dask workers")
+    return "batched", ("non-periodic system whose forces the batched engine "
+                       "can copy: many replicas integrated in one OpenMM "
+                       "context")
+
+
 def run_committor(system: MolecularSystem, configurations, n_shots: int,
                   out=None, seed: int = 0, n_workers: int = 1, client=None,
                   temperature: float = 300.0, verbose: bool = True, *,
@@ -183,7 +298,8 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
                   max_frames: int = 2000, platform: str = "CPU",
                   method: str = "lean", storage=None,
                   chunk_size: int | None = None,
-                  n_replicas: int = 64) -> CommittorDataset:
+                  n_replicas: int = 64,
+                  scheduler: str | None = None) -> CommittorDataset:
     """Measure the committor p_B of each configuration by shooting.
 
     From each configuration, ``n_shots`` trajectories start with
@@ -212,6 +328,12 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
         ``run_committor`` under ``if __name__ == "__main__":``.
     client : dask.distributed.Client, optional
         Use this cluster instead (``n_workers`` is then ignored).
+    scheduler : str, optional
+        Address of a running Dask scheduler (``"tcp://host:port"``): the
+        shots go to its workers instead of a LocalCluster (``n_workers``
+        is then ignored). The system travels to the workers as OpenMM XML
+        (no file of this machine is needed there); the workers need
+        mda_rcxai installed.
     temperature : float
         K.
     verbose : bool
@@ -222,13 +344,20 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
     max_frames : int
         A shot that has not reached a state after this many frames
         (counting the start, as OPS ``n_frames_max``) is undecided.
-    platform : str
-        OpenMM platform (one thread per process on "CPU").
+    platform : {"CPU", "CUDA", "OpenCL", "Reference", "auto"}
+        OpenMM platform (one thread per process on "CPU"); "auto" picks
+        the fastest that works on each worker. A missing platform is an
+        error naming the available ones.
     method : {"lean", "batched", "ops", "auto"}
-        "auto": "batched" when the system allows it (vacuum, no cutoff, no
-        virtual sites, known forces), else "lean".
-        "lean": the OPS OpenMM engine, volumes and velocity randomizer, one
-        shot at a time per process. "batched": ``n_replicas`` copies of the
+        "auto": see :func:`choose_method` ("batched" when the system allows
+        it: non-periodic, no cutoff, no virtual sites, known forces; else
+        "lean"); the choice and its reason go into
+        ``metadata["method"]``.
+        "lean": per configuration, one reused OpenMM Context per process
+        (the OPS engine's integrator and settings), Maxwell-Boltzmann
+        velocities drawn in numpy with the constraints applied, both state
+        boxes tested in numpy every frame (minimum image in a periodic
+        box); valid for every system, periodic ones included. "batched": ``n_replicas`` copies of the
         molecule integrated together in one OpenMM context
         (:func:`mda_rcxai.sampling.batched.shoot_batched`; vacuum /
         non-periodic systems only; about 5-10x the shots per core of a
@@ -298,29 +427,26 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
         raise InputError(f"seed={seed!r} must be a non-negative integer")
     if int(max_frames) != max_frames or max_frames < 2:
         raise InputError(f"max_frames={max_frames!r} must be an integer >= 2")
-    if method not in ("lean", "batched", "ops", "auto"):
-        raise InputError(f"method={method!r} is not known; use 'auto', 'lean', "
-                         "'batched' or 'ops'")
-    if method == "auto":  # the fastest engine that is valid for this system
-        from .batched import build_replica_system
-        try:
-            build_replica_system(system, 1)
-            method = "batched"
-        except InputError:  # periodic, cutoffs, virtual sites, unknown forces
-            method = "lean"
-    if method == "batched":
-        from .batched import build_replica_system
-        build_replica_system(system, 1)  # refuses periodic systems clearly, up front
-        if int(n_replicas) < 1:
-            raise InputError(f"n_replicas={n_replicas} must be >= 1")
+    requested = method
+    method, reason = choose_method(system, method)
+    if method == "batched" and int(n_replicas) < 1:
+        raise InputError(f"n_replicas={n_replicas} must be >= 1")
+    if scheduler is not None:
+        if client is not None:
+            raise InputError("give either client= or scheduler=, not both")
+        if not isinstance(scheduler, str) or "://" not in scheduler:
+            raise InputError(f"scheduler={scheduler!r} must be a Dask "
+                             "scheduler address like 'tcp://host:8786'")
+    if platform != "auto":
+        resolve_platform(platform)  # a missing platform fails here, up front
     settings = EngineSettings.make(temperature, timestep_fs, steps_per_frame,
                                    friction_per_ps, "langevin_middle",
                                    platform, 1, int(max_frames))
     st_A, st_B = check_states(system.states, [state_A, state_B],
                               system.n_atoms)
     x_nm = x * NM_PER_ANGSTROM
-    in_A = st_A.contains(x_nm)
-    in_B = st_B.contains(x_nm)
+    in_A = st_A.contains(x_nm, system.box_vectors)
+    in_B = st_B.contains(x_nm, system.box_vectors)
     if in_A.any() or in_B.any():
         bad = np.flatnonzero(in_A | in_B)
         raise StateError(
@@ -331,6 +457,8 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
     n = x.shape[0]
     key = _run_key(system, x_nm, n_shots, seed, settings, st_A, st_B,
                    max_frames, method)
+    if method == "batched":  # counts depend on K there
+        key["n_replicas"] = int(n_replicas)
     meta = {
         "temperature": settings["temperature"],
         "force_field": system.force_field,
@@ -345,6 +473,9 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
         "units": {"positions": "angstrom", "temperature": "K",
                   "timestep": "fs"},
         "run": key,
+        "method": {"name": method, "reason": reason, "requested": requested},
+        "box_vectors_nm": (None if system.box_vectors is None else
+                           np.asarray(system.box_vectors).tolist()),
     }
     topo = system.topology_arrays()
     if out is not None:
@@ -373,7 +504,8 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
                             if k not in ("run",)})
     if ds is None:
         ds = CommittorDataset(x, np.zeros(n, int), np.zeros(n, int), topo,
-                              meta, np.zeros(n, int), np.zeros(n, bool))
+                              meta, np.zeros(n, int), np.zeros(n, bool),
+                              box=_box_angstrom(system))
         ds.metadata["frames"] = 0
         ds.metadata["shoot_seconds"] = 0.0
         if out is not None:
@@ -405,12 +537,12 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
 
     try:
         if len(todo):
-            parallel = client is not None or (n_workers is None or
-                                              int(n_workers) != 1)
+            parallel = client is not None or scheduler is not None or (
+                n_workers is None or int(n_workers) != 1)
             if method == "batched":
                 _run_batched(system, spec, todo, x_nm, n_shots, seed, max_frames,
                              client, n_workers, chunk_size, n_replicas, parallel,
-                             record)
+                             record, scheduler)
             elif not parallel:
                 b = _bundle(spec)
                 for i in todo:
@@ -420,7 +552,7 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
                     record([(i, *r, time.perf_counter() - t0)])
             else:
                 _run_dask(spec, todo, x_nm, n_shots, seeds, max_frames,
-                          client, n_workers, chunk_size, record)
+                          client, n_workers, chunk_size, record, scheduler)
     finally:
         bar.close()
     ds.metadata["wall_seconds_last_call"] = time.perf_counter() - t_start
@@ -430,45 +562,97 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
     return ds
 
 
+def _box_angstrom(system):
+    """MDAnalysis dimensions [lx, ly, lz, alpha, beta, gamma] (Angstrom,
+    degrees) of a periodic system, or None."""
+    if system.box_vectors is None:
+        return None
+    from .paths import box_dimensions
+    return box_dimensions(system.box_vectors)
+
+
+def _ignore_sigint():
+    """Run in each worker of our own LocalCluster: Ctrl-C in the terminal
+    reaches the whole process group; the caller stops the workers, which
+    must not print a KeyboardInterrupt traceback of their own."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return os.getpid()
+
+
+def _quiet_dask_logs():
+    import logging
+    for name in ("distributed", "distributed.scheduler", "distributed.core",
+                 "distributed.nanny", "distributed.worker",
+                 "distributed.client", "distributed.comm",
+                 "distributed.batched", "distributed.http.proxy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 @contextlib.contextmanager
-def _dask_client(client, n_workers):
-    """The user's Client, or a LocalCluster of single-threaded worker processes
-    (closed on exit); yields (client, number of workers)."""
+def _dask_client(client, n_workers, scheduler=None):
+    """The user's Client, a Client of the scheduler at ``scheduler``, or a
+    LocalCluster of single-threaded worker processes (closed on exit, also
+    on Ctrl-C); yields (client, number of workers)."""
     from dask.distributed import Client, LocalCluster
-    own = None
-    if client is None:
+    own = cluster = None
+    if client is None and scheduler is not None:
+        try:
+            client = own = Client(scheduler, timeout="20s")
+        except Exception as err:  # OSError / TimeoutError
+            msg = str(err).strip().splitlines()
+            raise InputError(
+                f"scheduler={scheduler!r}: could not connect "
+                f"({msg[0] if msg else type(err).__name__}); start it with "
+                "'dask scheduler' and its workers with 'dask worker "
+                "ADDRESS', or leave scheduler unset for a local cluster"
+                ) from None
+    elif client is None:
         if n_workers is None or int(n_workers) < 1:
             n_workers = os.cpu_count() or 1
         import logging
-        for name in ("distributed", "distributed.scheduler", "distributed.core",
-                     "distributed.nanny", "distributed.http.proxy"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        _quiet_dask_logs()
         cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1,
                                processes=True, dashboard_address=":0",
-                               silence_logs=logging.WARNING)
+                               silence_logs=logging.ERROR)
         client = own = Client(cluster)
+        client.run(_ignore_sigint)
     elif not isinstance(client, Client):
         raise InputTypeError("client must be a dask.distributed.Client")
     try:
-        yield client, max(1, len(client.scheduler_info().get("workers", {})) or 1)
+        n_w = len(client.scheduler_info().get("workers", {}))
+        if scheduler is not None and n_w == 0:
+            client.wait_for_workers(1, timeout=60)
+            n_w = len(client.scheduler_info().get("workers", {}))
+        yield client, max(1, n_w)
     finally:
         if own is not None:
-            cluster = own.cluster
-            own.close()
-            cluster.close()
+            _quiet_dask_logs()
+            with contextlib.suppress(Exception):
+                own.close()
+            if cluster is not None:
+                with contextlib.suppress(Exception):
+                    cluster.close()
 
 
 def _submit_all(client, fn, chunks, record):
-    """Submit ``fn(*args)`` per chunk and record results as they complete."""
+    """Submit ``fn(*args)`` per chunk and record results as they complete;
+    on Ctrl-C (or any error) the pending tasks are cancelled first."""
     from dask.distributed import as_completed
     futures = [client.submit(fn, *args, pure=False) for args in chunks]
-    for fut in as_completed(futures):
-        record(fut.result())
+    try:
+        for fut in as_completed(futures):
+            record(fut.result())
+    except BaseException:
+        _quiet_dask_logs()
+        with contextlib.suppress(Exception):
+            client.cancel(futures)
+        raise
 
 
 def _run_dask(spec, todo, x_nm, n_shots, seeds, max_frames, client,
-              n_workers, chunk_size, record):
-    with _dask_client(client, n_workers) as (client, n_w):
+              n_workers, chunk_size, record, scheduler=None):
+    with _dask_client(client, n_workers, scheduler) as (client, n_w):
         if chunk_size is None:
             chunk_size = int(max(1, min(8, np.ceil(len(todo) / (4 * n_w)))))
         if int(chunk_size) < 1:
@@ -506,13 +690,14 @@ def _batched_chunk(system, spec, idx, x_nm, n_shots, seed, max_frames,
 
 
 def _run_batched(system, spec, todo, x_nm, n_shots, seed, max_frames, client,
-                 n_workers, chunk_size, n_replicas, parallel, record):
+                 n_workers, chunk_size, n_replicas, parallel, record,
+                 scheduler=None):
     if not parallel:
         # one engine for all pending configurations; counts recorded as each finishes
         _batched_chunk(system, spec, todo, x_nm[todo], n_shots, seed, max_frames,
                        n_replicas, on_done=record)
         return
-    with _dask_client(client, n_workers) as (client, n_w):
+    with _dask_client(client, n_workers, scheduler) as (client, n_w):
         if chunk_size is None:
             chunk_size = int(max(1, np.ceil(len(todo) / (3 * n_w))))
         idxs = [todo[k:k + int(chunk_size)] for k in range(0, len(todo), int(chunk_size))]
@@ -526,7 +711,6 @@ def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
     """OPS' own CommittorSimulation into an OPS storage file."""
     import contextlib
     import io
-    from .engine import seed_everything
     paths = _quiet_ops()
     if storage is None:
         if out is None:
@@ -534,10 +718,10 @@ def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
                              "or out=")
         storage = os.path.splitext(out)[0] + ".nc"
     storage = os.fspath(storage)
-    seed_everything(seed)
     engine = _engine_from_settings(system, settings, seed=seed)
     engine.options["on_max_length"] = "stop"
-    vol_A, vol_B = make_volume(st_A), make_volume(st_B)
+    vol_A = make_volume(st_A, system.box_vectors)
+    vol_B = make_volume(st_B, system.box_vectors)
     snaps = [snapshot_from_positions(engine, xi) for xi in x_nm]
     store = paths.Storage(storage, "w", template=snaps[0])
     try:
@@ -546,7 +730,7 @@ def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
             randomizer=make_randomizer(engine, settings["temperature"]),
             initial_snapshots=snaps, direction=1)
         sim.output_stream = io.StringIO()
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), seeded(seed):
             sim.run(n_per_snapshot=int(n_shots))
         store.sync_all()
     finally:
@@ -559,7 +743,7 @@ def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
         d = np.abs(ds.positions - xi).reshape(len(ds), -1).max(axis=1)
         order.append(int(np.argmin(d)))
     ds = CommittorDataset(x, ds.n_A[order], ds.n_B[order], topo, meta,
-                          ds.n_undecided[order])
+                          ds.n_undecided[order], box=_box_angstrom(system))
     ds.metadata["ops_storage"] = os.path.abspath(storage)
     ds.metadata["wall_seconds_last_call"] = time.perf_counter() - t_start
     if out is not None:

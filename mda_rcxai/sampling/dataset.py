@@ -17,7 +17,8 @@ import numpy as np
 
 from ..exceptions import DatasetError, InputError, InputTypeError
 
-__all__ = ["CommittorDataset", "FORMAT", "versions"]
+__all__ = ["CommittorDataset", "FORMAT", "versions", "universe_from_system",
+           "universe_from_topology"]
 
 FORMAT = "mda_rcxai.CommittorDataset"
 FORMAT_VERSION = 1
@@ -59,6 +60,10 @@ class CommittorDataset:
     done : array_like of bool, optional
         Which configurations are finished (all True for a complete
         dataset; a partly written run file has some False).
+    box : array_like, optional
+        Periodic box as MDAnalysis dimensions ``[lx, ly, lz, alpha, beta,
+        gamma]`` (Angstrom, degrees), the same for every configuration
+        (NVT); None for a non-periodic system.
 
     Attributes
     ----------
@@ -77,7 +82,7 @@ class CommittorDataset:
     """
 
     def __init__(self, positions, n_A, n_B, topology, metadata=None,
-                 n_undecided=None, done=None):
+                 n_undecided=None, done=None, box=None):
         x = np.asarray(positions, dtype=float)
         if x.ndim != 3 or x.shape[-1] != 3:
             raise InputError(f"positions must be (n, n_atoms, 3) in Angstrom, "
@@ -103,6 +108,16 @@ class CommittorDataset:
         if len(topo["names"]) != x.shape[1]:
             raise InputError(f"topology has {len(topo['names'])} atoms, "
                              f"positions have {x.shape[1]}")
+        if box is not None:
+            box = np.asarray(box, dtype=float).reshape(-1)
+            if box.size == 0:
+                box = None
+            elif box.shape != (6,) or not np.all(np.isfinite(box)) or \
+                    np.any(box[:3] <= 0):
+                raise InputError(f"box must be MDAnalysis dimensions [lx, ly, "
+                                 f"lz, alpha, beta, gamma] (Angstrom, "
+                                 f"degrees), got {box.tolist()}")
+        self.box = box
         self.positions = x
         self.n_A, self.n_B, self.n_undecided, self.done = n_A, n_B, n_U, d
         self.topology = topo
@@ -163,7 +178,8 @@ class CommittorDataset:
                   np.array(FORMAT_VERSION), "positions": self.positions,
                   "n_A": self.n_A, "n_B": self.n_B,
                   "n_undecided": self.n_undecided, "done": self.done,
-                  "metadata": np.array(meta_json)}
+                  "metadata": np.array(meta_json),
+                  "box": (np.zeros(0) if self.box is None else self.box)}
         for k, v in self.topology.items():
             arrays["topology_" + k] = v
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp_", suffix=".npz")
@@ -206,9 +222,10 @@ class CommittorDataset:
                     raise DatasetError(f"{path!r} was written by a newer "
                                        "mda_rcxai; upgrade to read it")
                 topo = {k: z["topology_" + k] for k in _TOPO_KEYS}
+                box = z["box"] if "box" in z.files else None
                 return cls(z["positions"], z["n_A"], z["n_B"], topo,
                            json.loads(str(z["metadata"])), z["n_undecided"],
-                           z["done"])
+                           z["done"], box)
         except DatasetError:
             raise
         except Exception as err:
@@ -221,7 +238,9 @@ class CommittorDataset:
 
         MemoryReader trajectory; atom names, residue names/ids, segment,
         elements, types (= elements), masses and bonds set, so that the
-        feature classes of :mod:`mda_rcxai.features` run on it unchanged.
+        feature classes of :mod:`mda_rcxai.features` run on it unchanged
+        (and ``atoms.fragments`` / ``unwrap`` work on its molecules). For
+        a periodic system every frame's ``dimensions`` is the box.
 
         Examples
         --------
@@ -229,32 +248,7 @@ class CommittorDataset:
         >>> len(u.trajectory) == len(ds)    # doctest: +SKIP
         True
         """
-        import MDAnalysis as mda
-        from MDAnalysis.coordinates.memory import MemoryReader
-        t = self.topology
-        resids = np.asarray(t["resids"])
-        # residues in order of appearance
-        change = np.r_[True, resids[1:] != resids[:-1]]
-        resindex = np.cumsum(change) - 1
-        n_res = int(resindex[-1] + 1)
-        u = mda.Universe.empty(self.n_atoms, n_residues=n_res,
-                               atom_resindex=resindex,
-                               residue_segindex=np.zeros(n_res, int),
-                               trajectory=False)
-        first = np.flatnonzero(change)
-        u.add_TopologyAttr("names", [str(s) for s in t["names"]])
-        u.add_TopologyAttr("types", [str(s) for s in t["elements"]])
-        u.add_TopologyAttr("elements", [str(s) for s in t["elements"]])
-        u.add_TopologyAttr("masses", np.asarray(t["masses"], float))
-        u.add_TopologyAttr("resnames", [str(s) for s in
-                                        np.asarray(t["resnames"])[first]])
-        u.add_TopologyAttr("resids", resids[first])
-        u.add_TopologyAttr("segids", [str(np.asarray(t["segids"])[0])
-                                      if len(t["segids"]) else "A"])
-        u.add_TopologyAttr("bonds", [tuple(map(int, b)) for b in t["bonds"]])
-        u.load_new(self.positions.astype(np.float32), format=MemoryReader,
-                   order="fac")
-        return u
+        return universe_from_topology(self.topology, self.positions, self.box)
 
     # ------------------------------------------------------------------
     @classmethod
@@ -284,6 +278,10 @@ class CommittorDataset:
                     d.topology["names"], ref.topology["names"]):
                 raise DatasetError(f"dataset {k} has other atoms than "
                                    "dataset 0; cannot join different systems")
+            if (d.box is None) != (ref.box is None) or (
+                    d.box is not None and not np.allclose(d.box, ref.box)):
+                raise DatasetError(f"dataset {k} has another periodic box "
+                                   "than dataset 0; cannot join them")
             for key in ("system_fingerprint", "temperature", "states"):
                 a, b = ref.metadata.get(key), d.metadata.get(key)
                 if a is not None and b is not None and a != b:
@@ -376,6 +374,97 @@ class CommittorDataset:
             return cls(x, n_A, n_B, topo, meta, n_tot - n_A - n_B)
         finally:
             storage.close()
+
+
+def universe_from_topology(topology: dict, positions_angstrom, box=None):
+    """An MDAnalysis Universe from topology arrays and frames (Angstrom).
+
+    Parameters
+    ----------
+    topology : dict
+        As :meth:`mda_rcxai.systems.MolecularSystem.topology_arrays`.
+    positions_angstrom : array_like
+        ``(n_frames, n_atoms, 3)`` or ``(n_atoms, 3)``, Angstrom.
+    box : array_like, optional
+        MDAnalysis dimensions (Angstrom, degrees), set on every frame.
+
+    Returns
+    -------
+    MDAnalysis.Universe
+        MemoryReader trajectory with names, types, elements, masses,
+        residues, segment and bonds.
+    """
+    import MDAnalysis as mda
+    from MDAnalysis.coordinates.memory import MemoryReader
+    t = topology
+    x = np.asarray(positions_angstrom, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    n_atoms = len(t["names"])
+    if x.ndim != 3 or x.shape[1:] != (n_atoms, 3):
+        raise InputError(f"positions have shape {x.shape}; want (n_frames, "
+                         f"{n_atoms}, 3) in Angstrom")
+    resids = np.asarray(t["resids"])
+    segids = np.asarray(t["segids"]).astype(str)
+    # residues in order of appearance (a new one where resid or chain change)
+    change = np.r_[True, (resids[1:] != resids[:-1]) |
+                   (segids[1:] != segids[:-1])]
+    resindex = np.cumsum(change) - 1
+    n_res = int(resindex[-1] + 1)
+    first = np.flatnonzero(change)
+    seg_names = list(dict.fromkeys(segids[first].tolist())) or ["A"]
+    seg_of_res = np.array([seg_names.index(sg) for sg in segids[first]])
+    u = mda.Universe.empty(n_atoms, n_residues=n_res, n_segments=len(seg_names),
+                           atom_resindex=resindex,
+                           residue_segindex=seg_of_res, trajectory=False)
+    u.add_TopologyAttr("names", [str(s) for s in t["names"]])
+    u.add_TopologyAttr("types", [str(s) for s in t["elements"]])
+    u.add_TopologyAttr("elements", [str(s) for s in t["elements"]])
+    u.add_TopologyAttr("masses", np.asarray(t["masses"], float))
+    u.add_TopologyAttr("resnames", [str(s) for s in
+                                    np.asarray(t["resnames"])[first]])
+    u.add_TopologyAttr("resids", resids[first])
+    u.add_TopologyAttr("segids", seg_names)
+    u.add_TopologyAttr("bonds", [tuple(map(int, b)) for b in t["bonds"]])
+    dims = None
+    if box is not None:
+        dims = np.tile(np.asarray(box, dtype=np.float32).reshape(1, 6),
+                       (x.shape[0], 1))
+    u.load_new(x, format=MemoryReader, order="fac", dimensions=dims)
+    return u
+
+
+def universe_from_system(system, positions_angstrom=None):
+    """An MDAnalysis Universe with ``system``'s topology holding frames.
+
+    Parameters
+    ----------
+    system : mda_rcxai.systems.MolecularSystem
+    positions_angstrom : array_like, optional
+        ``(n_frames, n_atoms, 3)`` or ``(n_atoms, 3)`` in **Angstrom**
+        (default: the system's starting positions).
+
+    Returns
+    -------
+    MDAnalysis.Universe
+        Atom names, residues, elements, masses and bonds of the system;
+        ``dimensions`` (Angstrom, degrees) set on every frame when the
+        system is periodic.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> u = universe_from_system(alanine_dipeptide())
+    >>> len(u.atoms), len(u.bonds), u.dimensions is None
+    (22, 21, True)
+    """
+    from .paths import box_dimensions
+    if positions_angstrom is None:
+        positions_angstrom = np.asarray(system.positions) * 10.0
+    box = (None if system.box_vectors is None else
+           box_dimensions(system.box_vectors))
+    return universe_from_topology(system.topology_arrays(),
+                                  positions_angstrom, box)
 
 
 def _topology_from_mdtraj(top) -> dict:

@@ -55,9 +55,23 @@ def test_end_to_end_dataset(ala, configs, tmp_path):
     assert m["versions"]["openpathsampling"] == "1.7.0"
     back = CommittorDataset.load(out)
     assert np.array_equal(back.n_B, ds.n_B) and back.metadata == ds.metadata
-    # same seed, same counts (configuration seeds do not depend on order)
-    again = run_committor(ala, configs[::-1], 4, seed=1, verbose=False)
-    assert len(again) == 8
+    # same seed, same counts; global random state untouched by the shots
+    import random
+    np.random.seed(123)
+    random.seed(123)
+    before = (np.random.get_state()[1].copy(), random.getstate())
+    again = run_committor(ala, configs, 4, seed=1, verbose=False)
+    assert np.random.get_state()[1].tolist() == before[0].tolist()
+    assert random.getstate() == before[1]
+    assert np.array_equal(again.n_A, ds.n_A)
+    assert np.array_equal(again.n_B, ds.n_B)
+    assert np.array_equal(again.n_undecided, ds.n_undecided)
+    # a configuration's counts depend on (seed, its index), not on the rest
+    part = run_committor(ala, configs[:3], 4, seed=1, verbose=False)
+    assert np.array_equal(part.n_B, ds.n_B[:3])
+    assert np.array_equal(part.n_A, ds.n_A[:3])
+    assert ds.metadata["method"]["name"] == "lean"
+    assert ds.box is None and ds.to_universe().dimensions is None
     u = ds.to_universe()
     assert len(u.atoms) == 22 and len(u.bonds) == 21
     assert len(u.trajectory) == 8
