@@ -1,4 +1,4 @@
-"""Frames per second for 45 dihedrals of alanine dipeptide: ours vs MDAnalysis vs mdtraj.
+"""Frames per second of dihedrals, distances and angles of alanine dipeptide: ours vs mdtraj vs MDAnalysis.
 
 Run: ``python benchmarks/features.py [--frames 100000]``. Everything is
 measured in one run, side by side, and printed as ratios (this machine is
@@ -10,7 +10,12 @@ noisy; compare ratios, not absolute numbers). Cases:
   including ``md.load``;
 * serial runs read the DCD in blocks (the reader's ``timeseries``); the
   parallel backends go frame by frame: ours from the DCD with
-  ``backend='multiprocessing'`` and ``n_workers=1`` and ``2``.
+  ``backend='multiprocessing'`` and ``n_workers=1`` and ``2``;
+* the same in memory / from DCD for the 45 heavy-atom distances and the 36
+  bond angles against ``mdtraj.compute_distances`` / ``compute_angles``.
+
+It prints which kernel ours ran (``results.kernel``) and, per kind, the
+ratios ours / mdtraj in memory and from DCD including reading (goal >= 1.0x).
 """
 
 import argparse
@@ -45,7 +50,7 @@ def main():
     from MDAnalysis.analysis.dihedrals import Dihedral
 
     from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
-    from mda_rcxai.features import DihedralFeatures
+    from mda_rcxai.features import AngleFeatures, DihedralFeatures, DistanceFeatures
 
     base = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD, in_memory=True)
     src = base.trajectory.coordinate_array
@@ -64,6 +69,7 @@ def main():
     u_dcd = mda.Universe(ALANINE_DIPEPTIDE_PDB, dcd)
     rows = DihedralFeatures(u_mem.atoms).run(stop=1).results.atom_indices
     t_md = md.Trajectory(coords / 10.0, md.load_topology(ALANINE_DIPEPTIDE_PDB))
+    t_md_traj = t_md
 
     res = {}
     res["ours, in memory"] = timed(lambda: DihedralFeatures(u_mem.atoms).run(), args.repeat)
@@ -83,6 +89,20 @@ def main():
         lambda: DihedralFeatures(u_dcd.atoms).run(backend="multiprocessing", n_workers=2),
         args.repeat)
 
+    other = {}
+    for label, cls, kw, mdfun, scale in (
+            ("distances", DistanceFeatures, {"pairs": "heavy"}, md.compute_distances, 10.0),
+            ("angles", AngleFeatures, {}, md.compute_angles, 1.0)):
+        idx = cls(u_mem.atoms, **kw).run(stop=1).results.atom_indices
+        t_ours = timed(lambda: cls(u_mem.atoms, **kw).run(), args.repeat)
+        t_md = timed(lambda: mdfun(t_md_traj, idx), args.repeat)
+        t_ours_dcd = timed(lambda: cls(u_dcd.atoms, **kw).run(), args.repeat)
+        t_md_dcd = timed(lambda: mdfun(md.load(dcd, top=ALANINE_DIPEPTIDE_PDB), idx),
+                         args.repeat)
+        other[label] = (len(idx), t_ours, t_md, t_ours_dcd, t_md_dcd)
+
+    kernel = DihedralFeatures(u_mem.atoms).run(stop=1).results.kernel
+    print(f"kernel that ours ran: {kernel}")
     print(f"45 dihedrals, {n} frames, best of {args.repeat}")
     print(f"{'case':36s} {'frames/s':>12s}")
     for k, t in res.items():
@@ -96,6 +116,18 @@ def main():
     print(f"  ours DCD blocks / frame by frame  {r('ours, DCD', 'ours, DCD, frame by frame'):.2f}x")
     print(f"  2 workers / 1 worker, frame by frame, DCD "
           f"{r('ours, DCD, 2 workers', 'ours, DCD, frame by frame'):.2f}x")
+
+
+    for label, (k, t_ours, t_mdm, t_ours_dcd, t_md_dcd) in other.items():
+        print(f"{k} {label}: ours {n / t_ours:,.0f} frames/s in memory, mdtraj "
+              f"{n / t_mdm:,.0f}; DCD ours {n / t_ours_dcd:,.0f}, mdtraj incl. load "
+              f"{n / t_md_dcd:,.0f}")
+    print("summary, ours / mdtraj (goal >= 1.0x):")
+    print(f"  dihedrals: in memory {r('ours, in memory', 'mdtraj, in memory'):.2f}x, "
+          f"DCD incl. reading {r('ours, DCD', 'mdtraj, DCD incl. load'):.2f}x")
+    for label, (k, t_ours, t_mdm, t_ours_dcd, t_md_dcd) in other.items():
+        print(f"  {label}: in memory {t_mdm / t_ours:.2f}x, DCD incl. reading "
+              f"{t_md_dcd / t_ours_dcd:.2f}x")
 
 
 if __name__ == "__main__":

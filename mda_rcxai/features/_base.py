@@ -1,12 +1,16 @@
 """Shared machinery of the feature classes: one AnalysisBase, many internal coordinates.
 
 Every feature class here computes a fixed set of internal coordinates (bond
-distances, angles or dihedrals) given as rows of atom indices. Per frame, all
-of them are computed with one vectorised call of :mod:`MDAnalysis.lib.distances`
-(no Python loop over features). When the trajectory is held in memory
-(:class:`MDAnalysis.coordinates.memory.MemoryReader`, e.g. after
-``u.transfer_to_memory()``) and the serial backend is used, all frames are
-computed in blocks at once, which is several times faster than frame by frame.
+distances, angles or dihedrals) given as rows of atom indices, with mdtraj's
+compiled geometry kernels (:mod:`mda_rcxai.features._kernels`; MDAnalysis'
+``lib.distances`` where mdtraj is missing). With the serial backend, a
+trajectory in memory (:class:`MDAnalysis.coordinates.memory.MemoryReader`,
+e.g. after ``u.transfer_to_memory()``) or a DCD file is processed in blocks
+of frames with one kernel call per block (measured at or above mdtraj's own
+``compute_dihedrals`` speed, see ``benchmarks/features.py``); the parallel
+backends go frame by frame with the same kernel, so results are identical.
+Every column also gets a :class:`~mda_rcxai.features.columns.FeatureColumn`
+record in ``results.columns``.
 """
 
 import warnings
@@ -19,8 +23,10 @@ from MDAnalysis.coordinates.memory import MemoryReader
 from MDAnalysis.core.groups import AtomGroup
 
 from ..exceptions import InputError, InputTypeError, TopologyError
+from ._kernels import geometry, kernel_name
+from .columns import FeatureColumn
 
-__all__ = ["FeaturesBase", "bond_graph"]
+__all__ = ["FeaturesBase", "bond_graph", "check_run_frames"]
 
 _ANGULAR_UNITS = ("degrees", "radians")
 _LENGTH_UNITS = ("angstrom", "nm")
@@ -107,22 +113,61 @@ def bond_graph(atomgroup, guess=True):
     return g
 
 
-class FeaturesBase(AnalysisBase):
-    """Base of the feature classes (not used directly).
+def check_run_frames(trajectory, start, stop, step, frames):
+    """Raise :class:`InputError` when ``run(start, stop, step, frames)`` selects no frame.
 
-    Subclasses set ``self._rows`` (n_coordinates, k) universe atom indices in
-    ``__init__`` and implement :meth:`_values` (coordinates of shape
-    (n_rows, k, 3) in Angstrom -> values) and :attr:`_labels`.
+    Returns the number of frames selected.
+    """
+    n = trajectory.n_frames
+    for label, v in (("start", start), ("stop", stop), ("step", step)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise InputTypeError(f"{label}={v!r} must be an int frame index or None")
+    if step is not None and step <= 0:
+        raise InputError(f"step={step} must be a positive int (1 = every frame)")
+    if frames is not None:
+        idx = np.asarray(frames)
+        if idx.size == 0:
+            raise InputError("frames is empty; pass at least one frame index")
+        if idx.dtype != bool and (idx.max() >= n or idx.min() < -n):
+            raise InputError(
+                f"frames contains {int(idx.max()) if idx.max() >= n else int(idx.min())}, "
+                f"outside the trajectory of {n} frames (indices 0..{n - 1})")
+        return int(idx.sum()) if idx.dtype == bool else int(idx.size)
+    count = len(range(n)[slice(start, stop, step)])
+    if count == 0:
+        if start is not None and (start >= n or start < -n):
+            raise InputError(
+                f"start={start} is beyond the trajectory of {n} frames; use start < {n}")
+        raise InputError(
+            f"start={start}, stop={stop}, step={step} select no frame of the trajectory "
+            f"of {n} frames; check the range")
+    return count
+
+
+class FeaturesBase(AnalysisBase):
+    """Base of the internal-coordinate feature classes (not used directly).
+
+    Subclasses set ``self._rows`` (n_coordinates, k) universe atom indices,
+    the geometry ``_kind`` (``"distance"``, ``"angle"`` or ``"dihedral"``)
+    and implement :meth:`_transform` (raw kernel values -> output columns)
+    and :meth:`_make_columns` (one :class:`~mda_rcxai.features.columns.FeatureColumn`
+    per output column). Values are computed by
+    :func:`mda_rcxai.features._kernels.geometry` (mdtraj's compiled
+    kernels) for a block of frames at a time, or one frame at a time with
+    the parallel backends; ``results.kernel`` names the kernel.
     """
 
     _analysis_algorithm_is_parallelizable = True
+    _kind = None
 
     @classmethod
     def get_supported_backends(cls):
         """Backends :meth:`run` accepts: ``('serial', 'multiprocessing', 'dask')``."""
         return ("serial", "multiprocessing", "dask")
 
-    def __init__(self, atomgroup, rows, labels, aliases, units, pbc, **kwargs):
+    def __init__(self, atomgroup, rows, labels, aliases, units, pbc, dtype=np.float32,
+                 **kwargs):
+        self._dtype = check_dtype(dtype)
         super().__init__(atomgroup.universe.trajectory, **kwargs)
         self._ag = atomgroup
         self._universe_rows = np.asarray(rows, dtype=np.intp)
@@ -145,6 +190,13 @@ class FeaturesBase(AnalysisBase):
         groups = np.arange(len(names))
         return names, self._universe_rows.copy(), groups
 
+    def _make_columns(self, names, atom_indices, groups):
+        """One FeatureColumn per output column (subclasses refine kind/group)."""
+        unit = {"angstrom": "angstrom", "nm": "nm", "degrees": "degrees",
+                "radians": "radians"}.get(self._units, self._units)
+        return [FeatureColumn(name=n, kind=self._kind, atoms=tuple(a), unit=unit)
+                for n, a in zip(names, atom_indices)]
+
     def _prepare(self):
         names, atom_indices, groups = self._columns()
         self.results.names = list(names)
@@ -152,7 +204,9 @@ class FeaturesBase(AnalysisBase):
         self.results.atom_indices = atom_indices
         self.results.groups = groups
         self.results.units = self._units
-        self.results.features = np.zeros((self.n_frames, len(names)), dtype=np.float64)
+        self.results.columns = self._make_columns(names, atom_indices, groups)
+        self.results.kernel = kernel_name()
+        self.results.features = np.zeros((self.n_frames, len(names)), dtype=self._dtype)
 
     def _get_aggregator(self):
         return ResultsGroup(lookup={
@@ -162,6 +216,8 @@ class FeaturesBase(AnalysisBase):
             "atom_indices": _first,
             "groups": _first,
             "units": _first,
+            "columns": _first,
+            "kernel": _first,
         })
 
     def _box(self, ts):
@@ -173,34 +229,57 @@ class FeaturesBase(AnalysisBase):
         return dims
 
     def _single_frame(self):
-        pos = self._ag.positions[self._local_rows]  # (n_rows, k, 3)
-        self.results.features[self._frame_index] = self._transform(
-            self._values(pos, self._box(self._ts)))
+        box = self._box(self._ts)
+        i = self._frame_index
+        self._compute_into(self._ag.positions[None], self._local_rows,
+                           None if box is None else box[None],
+                           self.results.features[i:i + 1])
 
-    def _transform(self, values):
-        """Map raw values (radians or Angstrom) to the output columns."""
-        return values
+    def _compute_into(self, xyz, rows, boxes, out):
+        """Kernel values of a block of frames, transformed, into ``out`` (a
+        slice of ``results.features``); float32 output without sin/cos is
+        written by the kernel in place, with no temporary array."""
+        direct = (out.dtype == np.float32 and out.shape[1] == rows.shape[0]
+                  and out.flags.c_contiguous)
+        vals = geometry(self._kind, xyz, rows, boxes, out=out if direct else None)
+        self._fill(vals, out)
 
-    # -- vectorised path over all frames held in memory --------------------
+    def _fill(self, vals, out):
+        """Write the output columns of raw kernel values ``vals`` (radians or
+        Angstrom, float32) into ``out``; ``vals`` may be ``out`` itself."""
+        if vals is not out:
+            out[...] = vals
+
+    # -- vectorised path over blocks of frames ------------------------------
     def run(self, start=None, stop=None, step=None, frames=None, verbose=None,
             n_workers=None, n_parts=None, backend=None, *,
             unsupported_backend=False, progressbar_kwargs=None, block_size=4096):
         """Compute the features; see :meth:`MDAnalysis.analysis.base.AnalysisBase.run`.
 
-        With ``backend='serial'`` (the default), no periodic box in use and a
-        trajectory in memory (:class:`~MDAnalysis.coordinates.memory.MemoryReader`)
-        or in a DCD file (read in blocks with the reader's ``timeseries``),
-        frames are processed in blocks of ``block_size`` frames with one
-        vectorised call per block. Other backends split the frames
-        over ``n_workers`` processes exactly as MDAnalysis does.
+        With ``backend='serial'`` (the default) and a trajectory in memory
+        (:class:`~MDAnalysis.coordinates.memory.MemoryReader`, periodic or
+        not) or in a DCD file without a periodic box in use (read in blocks
+        with the reader's ``timeseries``), frames are processed in blocks of
+        ``block_size`` frames, one compiled-kernel call per block. Other
+        backends split the frames over ``n_workers`` processes exactly as
+        MDAnalysis does.
+
+        Raises
+        ------
+        InputError
+            ``start``/``stop``/``step``/``frames`` select no frame (e.g.
+            ``start`` beyond the trajectory), or ``step`` <= 0.
         """
+        check_run_frames(self._trajectory, start, stop, step, frames)
+        if block_size is None or int(block_size) < 1:
+            raise InputError(f"block_size={block_size!r} must be an int >= 1")
         serial = backend in (None, "serial")
-        if serial and not self._uses_box():
+        if serial:
             if isinstance(self._trajectory, MemoryReader):
-                return self._run_in_memory(start, stop, step, frames, verbose, block_size)
-            if isinstance(self._trajectory, DCDReader) and frames is None:
-                return self._run_in_memory(start, stop, step, frames, verbose, block_size,
-                                           reader_blocks=True)
+                return self._run_blocks(start, stop, step, frames, verbose, int(block_size))
+            if frames is None and _file_block_reader(self._trajectory) is not None:
+                return self._run_blocks(start, stop, step, frames, verbose, int(block_size),
+                                        reader_blocks=True)
         return super().run(start=start, stop=stop, step=step, frames=frames,
                            verbose=verbose, n_workers=n_workers, n_parts=n_parts,
                            backend=backend, unsupported_backend=unsupported_backend,
@@ -214,10 +293,12 @@ class FeaturesBase(AnalysisBase):
             return False
         return not np.all(np.asarray(dims)[:3] <= 1.0001)
 
-    def _run_in_memory(self, start, stop, step, frames, verbose, block_size,
-                       reader_blocks=False):
-        """Blocks of frames at once: from memory, or read in blocks (DCD) with
-        the reader's C-level ``timeseries``."""
+    def _run_blocks(self, start, stop, step, frames, verbose, block_size,
+                    reader_blocks=False):
+        """Blocks of frames at once: from memory (no copy for contiguous
+        frames), or read in blocks from a DCD/XTC file (mdtraj's C readers,
+        or MDAnalysis' DCD ``timeseries`` where mdtraj is missing); one
+        compiled-kernel call per block."""
         from tqdm.auto import tqdm
 
         self._setup_frames(self._trajectory, start=start, stop=stop, step=step,
@@ -225,31 +306,37 @@ class FeaturesBase(AnalysisBase):
         frame_ids = self._frame_indices
         self._prepare()
         reader = self._trajectory
-        if reader_blocks:
-            coords = None
-            atoms = self._local_rows  # rows index the group's atoms
-            stride = 1 if step is None else int(step)
-        else:
-            coords = reader.get_array()  # stored in any order; view it as 'fac'
-            if reader.stored_order != "fac":
-                coords = coords.transpose([reader.stored_order.index(c) for c in "fac"])
-            atoms = self._ag.indices[self._local_rows]  # universe indices (n_rows, k)
+        use_box = self._uses_box()
         n = len(frame_ids)
-        times = reader.dt * frame_ids.astype(np.float64)
+        out = self.results.features
         disable = not (self._verbose if verbose is None else verbose)
-        for lo in tqdm(range(0, n, block_size), disable=disable,
-                       desc=type(self).__name__, unit="block"):
-            ids = frame_ids[lo:lo + block_size]
-            if reader_blocks:
-                part = reader.timeseries(atomgroup=self._ag, start=int(ids[0]),
-                                         stop=int(ids[-1]) + 1, step=stride, order="fac")
-                block = part[:, atoms]
+        if reader_blocks:
+            n_all = reader.n_atoms
+            if 2 * len(self._ag) >= n_all:
+                # read whole frames (mdtraj's fastest path) and index them by universe rows
+                rows, atom_indices = self._universe_rows, None
+                width = n_all
             else:
-                block = coords[ids][:, atoms]  # (b, n_rows, k, 3)
-            b = block.shape[0]
-            flat = block.reshape(b * block.shape[1], block.shape[2], 3)
-            vals = self._values(flat, None).reshape(b, -1)
-            self.results.features[lo:lo + b] = self._transform(vals)
+                rows, atom_indices = self._local_rows, self._ag.indices
+                width = len(self._ag)
+            # at most ~64 MB of coordinates per block
+            block_size = max(1, min(block_size, (64 << 20) // (12 * max(width, 1))))
+            blocks = _file_block_reader(reader)(reader, atom_indices, frame_ids, block_size,
+                                                use_box)
+        else:
+            rows = self._universe_rows  # universe indices into whole frames
+            blocks = _memory_blocks(reader, frame_ids, block_size, use_box)
+        lo = 0
+        with tqdm(total=n, disable=disable, desc=type(self).__name__, unit="frame") as bar:
+            for xyz, boxes in blocks:
+                b = len(xyz)
+                self._compute_into(xyz, rows, boxes, out[lo:lo + b])
+                lo += b
+                bar.update(b)
+        if lo != n:  # pragma: no cover - a reader returned fewer frames than announced
+            raise InputError(f"the trajectory file gave {lo} frames where {n} were expected; "
+                             "the file may be truncated")
+        times = reader.dt * frame_ids.astype(np.float64)
         self.frames = frame_ids
         self.times = times + reader.ts.data.get("time_offset", 0.0)
         self._conclude()
@@ -263,6 +350,104 @@ class FeaturesBase(AnalysisBase):
                               frames=frames)
         self._frame_indices = np.arange(trajectory.n_frames)[
             frames if frames is not None else slice(start, stop, step)]
+
+
+def _memory_blocks(reader, frame_ids, block_size, use_box):
+    coords = reader.get_array()  # stored in any order; view it as 'fac'
+    if reader.stored_order != "fac":
+        coords = coords.transpose([reader.stored_order.index(c) for c in "fac"])
+    dims = None
+    if use_box:
+        dims = getattr(reader, "dimensions_array", None)
+        if dims is None or len(dims) != reader.n_frames:
+            dims = np.tile(np.asarray(reader.ts.dimensions), (reader.n_frames, 1))
+    contiguous = len(frame_ids) > 0 and bool(np.all(np.diff(frame_ids) == 1))
+    for lo in range(0, len(frame_ids), block_size):
+        ids = frame_ids[lo:lo + block_size]
+        xyz = coords[int(ids[0]):int(ids[-1]) + 1] if contiguous else coords[ids]
+        yield xyz, (None if dims is None else dims[ids])
+
+
+def _mdtraj_formats():
+    try:
+        from mdtraj.formats import DCDTrajectoryFile, XTCTrajectoryFile
+        return DCDTrajectoryFile, XTCTrajectoryFile
+    except Exception:  # mdtraj missing
+        return None
+
+
+def _regular(frame_ids):
+    """(start, stride) when frame_ids is an arithmetic progression, else None."""
+    if len(frame_ids) < 2:
+        return int(frame_ids[0]), 1
+    d = np.diff(frame_ids)
+    return (int(frame_ids[0]), int(d[0])) if np.all(d == d[0]) and d[0] > 0 else None
+
+
+def _dcd_blocks_mdtraj(reader, atom_indices, frame_ids, block_size, use_box):
+    DCDFile = _mdtraj_formats()[0]
+    start, stride = _regular(frame_ids)
+    left = len(frame_ids)
+    with DCDFile(reader.filename, "r") as fh:
+        fh.seek(start)
+        while left > 0:
+            k = min(block_size, left)
+            xyz, lengths, angles = fh.read(n_frames=k, stride=stride,
+                                           atom_indices=atom_indices)
+            if len(xyz) == 0:
+                return
+            left -= len(xyz)
+            boxes = np.hstack([lengths, angles]) if use_box else None
+            yield xyz, boxes
+
+
+def _xtc_blocks_mdtraj(reader, atom_indices, frame_ids, block_size, use_box):
+    XTCFile = _mdtraj_formats()[1]
+    from MDAnalysis.lib.mdamath import triclinic_box
+    start, stride = _regular(frame_ids)
+    left = len(frame_ids)
+    with XTCFile(reader.filename, "r") as fh:
+        if start:
+            fh.seek(start)
+        while left > 0:
+            k = min(block_size, left)
+            xyz, _time, _step, box = fh.read(n_frames=k, stride=stride,
+                                             atom_indices=atom_indices)
+            if len(xyz) == 0:
+                return
+            left -= len(xyz)
+            xyz *= np.float32(10.0)  # nm -> Angstrom, as MDAnalysis' XTCReader
+            boxes = None
+            if use_box:
+                box = np.asarray(box, np.float64) * 10.0
+                boxes = np.array([triclinic_box(*b) for b in box])
+            yield xyz, boxes
+
+
+def _file_block_reader(reader):
+    """A generator function reading blocks of (xyz, boxes) from the reader's
+    file, or None when frames must be read one by one."""
+    from MDAnalysis.coordinates.XTC import XTCReader
+    formats = _mdtraj_formats()
+    if isinstance(reader, DCDReader):
+        if formats is not None:
+            return _dcd_blocks_mdtraj
+        return None
+    if isinstance(reader, XTCReader) and formats is not None:
+        return _xtc_blocks_mdtraj
+    return None
+
+
+def check_dtype(dtype):
+    """``numpy.float32`` or ``numpy.float64``, or :class:`InputError`."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise InputError(f"dtype={dtype!r} is not supported; use numpy.float32 (default, as "
+                         "mdtraj) or numpy.float64")
+    return dt
 
 
 def check_units(units, allowed):

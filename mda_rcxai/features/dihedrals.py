@@ -3,9 +3,9 @@
 import itertools
 
 import numpy as np
-from MDAnalysis.lib import distances as mdadist
 
 from ..exceptions import InputError, InputTypeError, TopologyError
+from .columns import FeatureColumn
 from ._base import (FeaturesBase, _ANGULAR_UNITS, _check_atomgroup, bond_graph,
                     check_rows, check_units, row_label)
 
@@ -38,6 +38,47 @@ def _alias_oriented(a):
             and r[0] == r[1] and r[2] == r[3] == r[1] + 1):
         return "omega", a[1].residue
     return None
+
+
+_ALIAS_ORDER = ("phi", "psi", "theta", "omega")
+
+
+def _bond_group_labels(rows, is_improper, aliases, labels, atoms):
+    """Group label of each dihedral: its rotatable bond (atoms 1-2, unordered)
+    named by atom names plus the conventional aliases of the dihedrals about
+    it (``"N-CA (phi)"``, ``"C-N (theta/omega)"``), qualified with residues
+    (``"ACE1:C-ALA2:N (theta/omega)"``) when two bonds would share a name;
+    impropers are their own group (their label)."""
+    keys = []
+    members = {}
+    for r, imp, alias, label in zip(rows, is_improper, aliases, labels):
+        if imp:
+            key = ("own", label)
+        else:
+            key = ("bond", tuple(sorted((int(r[1]), int(r[2])))))
+        keys.append(key)
+        if alias is not None:
+            members.setdefault(key, []).append(alias.split("(")[0])
+
+    def name(key, qualified):
+        if key[0] == "own":
+            return key[1]
+        i, j = key[1]
+        a, b = atoms[i], atoms[j]
+        s = (f"{a.resname}{a.resid}:{a.name}-{b.resname}{b.resid}:{b.name}" if qualified
+             else f"{a.name}-{b.name}")
+        al = sorted(set(members.get(key, [])),
+                    key=lambda x: (_ALIAS_ORDER.index(x) if x in _ALIAS_ORDER else 9, x))
+        return s + (f" ({'/'.join(al)})" if al else "")
+
+    uniq = list(dict.fromkeys(keys))
+    plain = {k: name(k, False) for k in uniq}
+    counts = {}
+    for v in plain.values():
+        counts[v] = counts.get(v, 0) + 1
+    final = {k: name(k, True) if counts[plain[k]] > 1 and k[0] == "bond" else plain[k]
+             for k in uniq}
+    return [final[k] for k in keys]
 
 
 def dihedral_alias(atoms):
@@ -208,6 +249,11 @@ class DihedralFeatures(FeaturesBase):
         Units of the angles (ignored when ``sincos=True``).
     pbc : bool, optional
         Use the minimum-image convention when the trajectory has a box.
+    dtype : numpy.float32 or numpy.float64, optional
+        dtype of ``results.features``. Default float32, as mdtraj: the
+        compiled kernel computes in float32 (agreement with MDAnalysis'
+        double-precision ``Dihedral`` ~1e-5 degrees); float64 only widens
+        the stored values.
     **kwargs
         Passed to :class:`MDAnalysis.analysis.base.AnalysisBase`
         (e.g. ``verbose=True``).
@@ -232,6 +278,13 @@ class DihedralFeatures(FeaturesBase):
         cos of one dihedral share a group), for summing explanations.
     results.is_improper : numpy.ndarray
         (n_features,) bool.
+    results.columns : list of FeatureColumn
+        One record per column: ``kind`` (``"dihedral"``, ``"improper"``,
+        ``"sin"``, ``"cos"``), ``atoms``, ``group`` (the rotatable bond,
+        ``"N-CA (phi)"``; an improper is its own group), ``alias``,
+        ``base`` (the angle of a sin/cos column), ``unit``.
+    results.kernel : str
+        The compiled kernel that ran (see :mod:`mda_rcxai.features._kernels`).
 
     Examples
     --------
@@ -299,16 +352,31 @@ class DihedralFeatures(FeaturesBase):
         agg._lookup["is_improper"] = agg._lookup["groups"]
         return agg
 
-    def _values(self, pos, box):
-        return mdadist.calc_dihedrals(pos[:, 0], pos[:, 1], pos[:, 2], pos[:, 3],
-                                      box=box)
+    _kind = "dihedral"
 
-    def _transform(self, values):
+    def _make_columns(self, names, atom_indices, groups):
+        atoms = self._ag.universe.atoms
+        bond_label = _bond_group_labels(self._universe_rows, self._is_improper, self._aliases,
+                                        self._labels, atoms)
+        base_names = self._column_names()
+        unit = "1" if self._sincos else self._units
+        out = []
+        for k, (name, row, g) in enumerate(zip(names, atom_indices, groups)):
+            measure = "improper" if self._is_improper[g] else "dihedral"
+            kind = measure if not self._sincos else ("sin" if k % 2 == 0 else "cos")
+            alias = self._aliases[g]
+            out.append(FeatureColumn(
+                name=name, kind=kind, atoms=tuple(row), unit=unit, group=bond_label[g],
+                base=base_names[g], measure=measure,
+                alias=None if alias is None else alias.split("(")[0]))
+        return out
+
+    def _fill(self, vals, out):
+        vals = vals if vals.dtype == out.dtype else vals.astype(out.dtype)
         if self._sincos:
-            out = np.empty(values.shape[:-1] + (2 * values.shape[-1],))
-            out[..., 0::2] = np.sin(values)
-            out[..., 1::2] = np.cos(values)
-            return out
-        if self._units == "degrees":
-            return np.degrees(values)
-        return values
+            np.sin(vals, out=out[:, 0::2])
+            np.cos(vals, out=out[:, 1::2])
+        elif self._units == "degrees":
+            np.degrees(vals, out=out)
+        elif vals is not out:
+            out[...] = vals

@@ -3,7 +3,6 @@
 import itertools
 
 import numpy as np
-from MDAnalysis.lib import distances as mdadist
 
 from ..exceptions import InputError, InputTypeError, TopologyError
 from ._base import (FeaturesBase, _ANGULAR_UNITS, _LENGTH_UNITS, _check_atomgroup,
@@ -41,6 +40,9 @@ class DistanceFeatures(FeaturesBase):
         Units of the distances.
     pbc : bool, optional
         Minimum-image distances when the trajectory has a periodic box.
+    dtype : numpy.float32 or numpy.float64, optional
+        dtype of ``results.features`` (default float32, as mdtraj; the
+        kernels compute in float32 either way).
     **kwargs
         Passed to :class:`MDAnalysis.analysis.base.AnalysisBase`.
 
@@ -95,9 +97,14 @@ class DistanceFeatures(FeaturesBase):
         super().__init__(atomgroup, rows, labels, [None] * len(rows), units, pbc,
                          **kwargs)
 
-    def _values(self, pos, box):
-        d = mdadist.calc_bonds(pos[:, 0], pos[:, 1], box=box)
-        return d / 10.0 if self._units == "nm" else d
+    _kind = "distance"
+
+    def _fill(self, vals, out):
+        vals = vals if vals.dtype == out.dtype else vals.astype(out.dtype)
+        if self._units == "nm":
+            np.divide(vals, 10.0, out=out)
+        elif vals is not out:
+            out[...] = vals
 
 
 class AngleFeatures(FeaturesBase):
@@ -115,6 +122,8 @@ class AngleFeatures(FeaturesBase):
         Units of the angles, in [0, 180] degrees.
     pbc : bool, optional
         Minimum-image convention when the trajectory has a periodic box.
+    dtype : numpy.float32 or numpy.float64, optional
+        dtype of ``results.features`` (default float32, as mdtraj).
     **kwargs
         Passed to :class:`MDAnalysis.analysis.base.AnalysisBase`.
 
@@ -166,8 +175,11 @@ class AngleFeatures(FeaturesBase):
         super().__init__(atomgroup, rows, labels, [None] * len(rows), units, pbc,
                          **kwargs)
 
-    def _values(self, pos, box):
-        return mdadist.calc_angles(pos[:, 0], pos[:, 1], pos[:, 2], box=box)
+    _kind = "angle"
 
-    def _transform(self, values):
-        return np.degrees(values) if self._units == "degrees" else values
+    def _fill(self, vals, out):
+        vals = vals if vals.dtype == out.dtype else vals.astype(out.dtype)
+        if self._units == "degrees":
+            np.degrees(vals, out=out)
+        elif vals is not out:
+            out[...] = vals

@@ -90,9 +90,23 @@ def test_sincos_columns_and_groups(ala_universe):
     assert sc.features.shape == (50, 90)
     assert sc.names[24:26] == ["sin(phi)", "cos(phi)"]
     np.testing.assert_array_equal(sc.groups, np.repeat(np.arange(45), 2))
+    # float32 storage (the default, as mdtraj): the round trip keeps ~1e-5 degrees
     back = np.degrees(np.arctan2(sc.features[:, 0::2], sc.features[:, 1::2]))
-    assert np.abs(angle_diff(back, deg.features)).max() < 1e-6
+    assert np.abs(angle_diff(back, deg.features)).max() < 1e-4
     np.testing.assert_array_equal(sc.atom_indices[0::2], deg.atom_indices)
+    # float64 storage of the same float32 kernel values: exact round trip
+    deg64 = DihedralFeatures(ala_universe.atoms, dtype=np.float64).run(stop=50).results
+    sc64 = DihedralFeatures(ala_universe.atoms, sincos=True, dtype=np.float64).run(stop=50).results
+    assert sc64.features.dtype == np.float64 and deg.features.dtype == np.float32
+    back = np.degrees(np.arctan2(sc64.features[:, 0::2], sc64.features[:, 1::2]))
+    assert np.abs(angle_diff(back, deg64.features)).max() < 1e-9
+    assert np.abs(angle_diff(deg64.features, deg.features)).max() < 1e-4
+    # columns: sin and cos of one angle share base, measure and group
+    cols = sc.columns
+    assert [c.kind for c in cols[24:26]] == ["sin", "cos"]
+    assert {c.base for c in cols[24:26]} == {"phi"} and cols[24].alias == "phi"
+    assert cols[24].group == "N-CA (phi)" and cols[24].measure == "dihedral"
+    assert sum(c.measure == "improper" for c in cols) == 8
 
 
 def test_radians_and_heavy_and_explicit(ala_universe):
