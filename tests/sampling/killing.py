@@ -27,3 +27,23 @@ def kill_after_configurations(script, args, out, n_done=2, timeout=120):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     return CommittorDataset.load(out)  # never half-written
+
+
+def kill_when(script, args, ready, timeout=120):
+    """Start ``python script *args``; SIGKILL it once ``ready()`` is true (or
+    after ``timeout`` s, or when it exits). Returns the exit status."""
+    proc = subprocess.Popen([sys.executable, str(script), *map(str, args)])
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if ready():
+                    break
+            except Exception:  # a file not written yet
+                pass
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return proc.returncode
