@@ -23,9 +23,12 @@ Examples
 from .core import (ALANINE_DIPEPTIDE_DESCRIPTION, ALANINE_DIPEPTIDE_STATES,
                    IMPLICIT_SOLVENTS, NONBONDED_METHODS, PHI, PSI, THETA,
                    MolecularSystem,
-                   alanine_dipeptide, from_amber, from_pdb_and_forcefield,
+                   alanine_dipeptide, alanine_dipeptide_in_water,
+                   from_amber, from_pdb_and_forcefield,
                    from_system_xml)
-from .states import Feature, StateDefinition, check_states, dihedral_degrees
+from .states import (Feature, StateDefinition, check_states, dihedral_degrees,
+                     minimum_image)
+from .nacl import NACL_STATES, nacl_water
 
 __all__ = [
     "MolecularSystem", "StateDefinition", "Feature", "alanine_dipeptide",
@@ -33,7 +36,9 @@ __all__ = [
     "check_states", "dihedral_degrees", "ALANINE_DIPEPTIDE_STATES",
     "ALANINE_DIPEPTIDE_DESCRIPTION", "IMPLICIT_SOLVENTS", "NONBONDED_METHODS",
     "PHI", "PSI", "THETA", "states_from_selections", "validate_state_spec",
+    "alanine_dipeptide_in_water", "minimum_image",
 ]
+__all__ += ["nacl_water", "NACL_STATES"]
 
 
 def __getattr__(name):  # MDAnalysis is imported only when selections are used

@@ -24,6 +24,7 @@ __all__ = [
     "from_pdb_and_forcefield",
     "from_amber",
     "from_system_xml",
+    "alanine_dipeptide_in_water",
     "ALANINE_DIPEPTIDE_STATES",
     "ALANINE_DIPEPTIDE_DESCRIPTION",
     "IMPLICIT_SOLVENTS",
@@ -771,3 +772,92 @@ def from_system_xml(system_xml, pdb, states=None, *,
         source={"loader": "from_system_xml",
                 "system_xml": os.path.abspath(system_xml),
                 "pdb": os.path.abspath(pdb)}, box_vectors=box)
+
+
+def alanine_dipeptide_in_water(pdb_out=None, *, box_nm: float = 2.2,
+                               cutoff_nm: float = 0.9, minimize: bool = True,
+                               states=None) -> MolecularSystem:
+    """The bundled alanine dipeptide in a small periodic TIP3P box.
+
+    Built offline with :class:`openmm.app.Modeller` (``amber14-all.xml`` +
+    ``amber14/tip3p.xml``, cubic box of ``box_nm``, about 330 waters for
+    2.2 nm), PME with ``cutoff_nm``, ``HBonds``; energy-minimised (OpenMM
+    ``LocalEnergyMinimizer``, CPU, one thread: deterministic) so that MD
+    can start at once. A small test and benchmark system for the periodic
+    route, not a production set-up (the box is small; the cutoff must stay
+    below half of it).
+
+    Parameters
+    ----------
+    pdb_out : str or path, optional
+        Write the solvated, minimised structure here (PDB with CRYST1) and
+        load it back with :func:`from_pdb_and_forcefield`, so that the
+        system comes from files like a user's.
+    box_nm : float
+        Cubic box edge, nm.
+    cutoff_nm : float
+        PME real-space cutoff, nm (< box_nm / 2).
+    minimize : bool
+        Energy-minimise (100 iterations at most).
+    states : dict of StateDefinition, optional
+        Stable states (0-based atom indices; the peptide's atoms come first,
+        as in the bundled PDB).
+
+    Returns
+    -------
+    MolecularSystem
+        Periodic (``box_vectors`` set), ``description`` None.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide_in_water
+    >>> s = alanine_dipeptide_in_water()               # doctest: +SKIP
+    >>> s.periodic, s.n_atoms                          # doctest: +SKIP
+    (True, 1015)
+    """
+    import openmm
+    import openmm.app as app
+    import openmm.unit as u
+    from ..data import ALANINE_DIPEPTIDE_PDB
+    if not (isinstance(box_nm, (int, float)) and box_nm > 0):
+        raise InputError(f"box_nm={box_nm!r} must be a positive number (nm)")
+    files = ["amber14-all.xml", "amber14/tip3p.xml"]
+    ff = app.ForceField(*files)
+    pdb = app.PDBFile(ALANINE_DIPEPTIDE_PDB)
+    mod = app.Modeller(pdb.topology, pdb.positions)
+    mod.addSolvent(ff, model="tip3p",
+                   boxSize=openmm.Vec3(box_nm, box_nm, box_nm) * u.nanometer)
+    box = _box_nm(mod.topology.getPeriodicBoxVectors())
+    nb_kwargs, _, _ = _nonbonded("PME", cutoff_nm, box, f"box_nm={box_nm}")
+    system = ff.createSystem(mod.topology, constraints=app.HBonds, **nb_kwargs)
+    pos = mod.getPositions()
+    if minimize:
+        ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
+                             openmm.Platform.getPlatformByName("CPU"),
+                             {"Threads": "1"})
+        ctx.setPositions(pos)
+        openmm.LocalEnergyMinimizer.minimize(ctx, 10.0, 100)
+        pos = ctx.getState(getPositions=True).getPositions()
+        del ctx
+    if pdb_out is not None:
+        pdb_out = os.fspath(pdb_out)
+        d = os.path.dirname(os.path.abspath(pdb_out))
+        if not os.path.isdir(d):
+            raise InputError(f"pdb_out={pdb_out!r}: folder {d!r} does not exist")
+        tmp = os.path.join(d, f".tmp_{os.getpid()}_{os.path.basename(pdb_out)}")
+        with open(tmp, "w") as fh:
+            app.PDBFile.writeFile(mod.topology, pos, fh, keepIds=True)
+        os.replace(tmp, pdb_out)
+        s = from_pdb_and_forcefield(pdb_out, files, states=states,
+                                    nonbonded="PME", cutoff_nm=cutoff_nm,
+                                    name="alanine_dipeptide_in_water")
+    else:
+        s = MolecularSystem(
+            name="alanine_dipeptide_in_water", topology=mod.topology,
+            system=system, positions=_strip_nm(pos),
+            states=_states_arg(states, mod.topology.getNumAtoms()),
+            force_field="+".join(files), pdb_path=None, box_vectors=box)
+    s.source = {"loader": "alanine_dipeptide_in_water", "box_nm": box_nm,
+                "cutoff_nm": cutoff_nm, "forcefield_files": files,
+                "minimized": bool(minimize), "pdb": s.pdb_path}
+    return s
