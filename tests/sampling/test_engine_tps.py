@@ -146,3 +146,84 @@ def test_harvest_with_predictor(tps_result):
         harvest(result, 5, predict_pB=lambda x: np.zeros(3))
     with pytest.raises(InputError, match="n_configurations"):
         harvest(result, 0)
+
+
+# ----------------------------------------------------------------------
+# the fast route runs OPS' move on OPS' ensemble
+def test_fast_trials_are_in_ops_ensemble_with_ops_acceptance(ala, tps_result):
+    """Every trial the fast route calls valid is in OPS' own TPS ensemble,
+    and its acceptance probability is OPS' UniformSelector ratio."""
+    import openpathsampling as paths
+    from mda_rcxai.sampling.tps import _trajectory
+    path, _ = tps_result
+    r = run_tps(ala, path, 60, seed=4, verbose=False, _keep_trials=True)
+    engine = make_engine(ala)
+    vol_A, vol_B = (make_volume(ala.states[n]) for n in ("C7eq", "C7ax"))
+    ensemble = paths.TPSNetwork(vol_A, vol_B).sampling_ensembles[0]
+    selector = paths.UniformSelector()
+    current = trajectory_positions(path)
+    n_valid = 0
+    for trial in r.extra["trials"][0]:
+        assert 1 <= trial["shooting_index"] <= len(current) - 2
+        if trial["in_ensemble"]:
+            n_valid += 1
+            tx = np.array(trial["trial_x"])
+            traj = _trajectory(engine, tx, np.zeros_like(tx), ala)
+            assert ensemble(traj)
+            old = _trajectory(engine, current, np.zeros_like(current), ala)
+            i = trial["shooting_index"]
+            ratio = selector.probability_ratio(old[i], old, traj,
+                                               new_snapshot=traj[1])
+            assert trial["p_accept"] == pytest.approx(min(1.0, ratio))
+            if trial["accepted"]:
+                current = tx
+        else:
+            assert not trial["accepted"]
+    assert n_valid > 0
+    np.testing.assert_array_equal(trajectory_positions(r.final_path), current)
+
+
+def test_fast_route_matches_ops_statistics(ala, tps_result):
+    """Acceptance and accepted path lengths of ours and of OPS' PathSampling
+    agree within statistical error (same system, same initial path)."""
+    path, _ = tps_result
+    ours = run_tps(ala, path, 600, seed=7, verbose=False)
+    ops = run_tps(ala, path, 150, seed=7, verbose=False, method="ops")
+    assert ops.extra.get("method") != "fast"
+    p1, n1, p2, n2 = ours.acceptance, ours.n_steps, ops.acceptance, ops.n_steps
+    p = (p1 * n1 + p2 * n2) / (n1 + n2)
+    z = (p1 - p2) / np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    assert abs(z) < 4, (p1, p2, z)
+    a, b = ours.path_lengths, ops.path_lengths
+    assert len(a) > 5 and len(b) > 3
+    t = (a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / len(a)
+                                         + b.var(ddof=1) / len(b))
+    assert abs(t) < 4, (a.mean(), b.mean(), t)
+
+
+def test_chains_and_platform(ala, tps_result):
+    path, _ = tps_result
+    one = run_tps(ala, path, 20, seed=3, verbose=False)
+    two = run_tps(ala, path, 40, seed=3, verbose=False, n_chains=2,
+                  n_workers=1)
+    assert two.n_steps == 40 and two.extra["moves_per_chain"] == [20, 20]
+    # chain 0 is the single chain of the same seed; chain 1 is another one
+    np.testing.assert_array_equal(two.extra["accepted"][:20],
+                                  one.extra["accepted"])
+    c = two.extra["chain_of_path"]
+    assert len(c) == two.n_accepted and np.all(np.diff(c) >= 0)
+    x0 = trajectory_positions(path)
+    assert np.all([trajectory_positions(p).shape[1:] == x0.shape[1:]
+                   for p in two.accepted_paths])
+    import openmm
+    names = [openmm.Platform.getPlatform(i).getName()
+             for i in range(openmm.Platform.getNumPlatforms())]
+    if "CUDA" in names:
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(InputError, match=r"platform='CUDA' is not available;"
+                       r" this OpenMM has \[.*CPU"):
+        run_tps(ala, path, 2, verbose=False, platform="CUDA")
+    with pytest.raises(InputError, match="n_chains"):
+        run_tps(ala, path, 2, verbose=False, n_chains=3)
+    with pytest.raises(InputError, match="method"):
+        run_tps(ala, path, 2, verbose=False, method="magic")
