@@ -359,9 +359,56 @@ def _velocity_sigma(omm, temperature):
 
 
 def _shot_rng(seed, config, shot):
-    """The Generator drawing the initial velocities of one shot."""
+    """The Generator of one shot: its initial velocities, then its noise.
+
+    Depends on ``(seed, config, shot)`` only, where ``config`` is the
+    configuration's global index (the caller's, not a chunk's).
+    """
     return np.random.default_rng(np.random.SeedSequence(
         [int(seed), int(config), int(shot)]))
+
+
+def _per_shot_langevin(temperature, friction_per_ps, timestep_fs,
+                       steps_per_frame):
+    """``LangevinMiddleIntegrator`` as a CustomIntegrator with given noise.
+
+    The same splitting as OpenMM's LangevinMiddle (V, constrain
+    velocities, R/2, O, R/2, constrain positions, velocity correction),
+    but the Gaussian of the O step comes from per-DOF variables
+    ``noise0 .. noise{n-1}`` (one per step of a frame) that the caller
+    fills from each shot's own Generator before every frame, so a shot's
+    trajectory does not depend on the other replicas in the Context.
+    """
+    import openmm
+    import openmm.unit as u
+    dt = timestep_fs * 1e-3                            # ps
+    a = float(np.exp(-friction_per_ps * dt))
+    b = float(np.sqrt(1 - a * a))
+    kt = BOLTZMANN_KJ_PER_MOL_K * temperature
+
+    def make():
+        integ = openmm.CustomIntegrator(dt * u.picosecond)
+        integ.addGlobalVariable("a", a)
+        integ.addGlobalVariable("b", b)
+        integ.addGlobalVariable("kT", kt)
+        integ.addGlobalVariable("istep", 0)
+        integ.addPerDofVariable("x1", 0)
+        for k in range(int(steps_per_frame)):
+            integ.addPerDofVariable(f"noise{k}", 0)
+        noise = " + ".join(f"noise{k}*delta(istep-{k})"
+                           for k in range(int(steps_per_frame)))
+        integ.addUpdateContextState()
+        integ.addComputePerDof("v", "v + dt*f/m")
+        integ.addConstrainVelocities()
+        integ.addComputePerDof("x", "x + 0.5*dt*v")
+        integ.addComputePerDof("v", f"a*v + b*sqrt(kT/m)*({noise})")
+        integ.addComputePerDof("x", "x + 0.5*dt*v")
+        integ.addComputePerDof("x1", "x")
+        integ.addConstrainPositions()
+        integ.addComputePerDof("v", "v + (x-x1)/dt")
+        integ.addComputeGlobal("istep", "istep + 1")
+        return integ
+    return make
 
 
 class _ReplicaBatch:
@@ -373,13 +420,18 @@ class _ReplicaBatch:
     """
 
     def __init__(self, system: MolecularSystem, n_replicas, temperature,
-                 timestep_fs, friction_per_ps, seed, platform, threads):
+                 timestep_fs, friction_per_ps, seed, platform, threads,
+                 steps_per_frame=10):
         self.n_atoms = system.n_atoms
         self.n_replicas = int(n_replicas)
+        self.spf = int(steps_per_frame)
         self.system = build_replica_system(system, self.n_replicas)
         self.context, self.platform = _make_context(
-            self.system, _langevin(temperature, friction_per_ps,
-                                   timestep_fs, seed), platform, threads)
+            self.system, _per_shot_langevin(temperature, friction_per_ps,
+                                            timestep_fs, self.spf),
+            platform, threads)
+        #: per slot: the Generator of the shot it runs (None: idle)
+        self.rngs = [None] * self.n_replicas
         self.integrator = self.context.getIntegrator()
         self.tolerance = self.integrator.getConstraintTolerance()
         self.sigma = _velocity_sigma(system.system, temperature)
@@ -412,6 +464,7 @@ class _ReplicaBatch:
         for s, x, rng in zip(slots, positions, rngs):
             new_pos[s] = x
             new_vel[s] = rng.standard_normal((n, 3)) * self.sigma[:, None]
+            self.rngs[s] = rng
         self.context.setPositions(new_pos.reshape(-1, 3))
         self.context.setVelocities(new_vel.reshape(-1, 3))
         self.context.applyConstraints(self.tolerance)
@@ -425,9 +478,30 @@ class _ReplicaBatch:
         self.context.setVelocities(vel.reshape(-1, 3))
         self.positions = pos
 
+    def _set_noise(self, n_steps):
+        """Fill noise0.. from each slot's own Generator (idle slots: 0)."""
+        n, K = self.n_atoms, self.n_replicas
+        z = np.zeros((n_steps, K, n, 3))
+        for s, rng in enumerate(self.rngs):
+            if rng is not None:
+                z[:, s] = rng.standard_normal((n_steps, n, 3))
+        z = z.reshape(n_steps, K * n, 3)
+        for k in range(n_steps):
+            self.integrator.setPerDofVariableByName(f"noise{k}", z[k])
+        self.integrator.setGlobalVariableByName("istep", 0)
+
     def advance(self, n_steps):
-        """Integrate ``n_steps`` and read positions, ``(K, n_atoms, 3)`` nm."""
-        self.integrator.step(int(n_steps))
+        """Integrate ``n_steps`` and read positions, ``(K, n_atoms, 3)`` nm.
+
+        Each slot's Gaussian noise comes from ``self.rngs[slot]``, drawn
+        frame by frame, ``steps_per_frame`` steps at a time.
+        """
+        n_steps = int(n_steps)
+        while n_steps > 0:
+            k = min(n_steps, self.spf)
+            self._set_noise(k)
+            self.integrator.step(k)
+            n_steps -= k
         self.positions = self.context.getState(getPositions=True) \
             .getPositions(asNumpy=True)._value.reshape(
                 self.n_replicas, self.n_atoms, 3)
@@ -505,7 +579,8 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
                   friction_per_ps: float = 1.0, max_frames: int = 2000,
                   n_replicas: int = 64, seed: int = 0, platform: str = "CPU",
                   threads: int = 1, on_config_done=None, skip=None,
-                  verbose: bool = True, info: dict | None = None):
+                  verbose: bool = True, info: dict | None = None,
+                  config_ids=None):
     """Committor shooting with many replicas in one OpenMM Context.
 
     Every shot starts at its configuration with fresh Maxwell-Boltzmann
@@ -556,11 +631,22 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
         pending shots). 64 is a good choice on one CPU core; use hundreds
         or thousands on a GPU.
     seed : int
-        Initial velocities of shot ``j`` of configuration ``i`` come from
-        ``numpy.random.default_rng(SeedSequence([seed, i, j]))``; the
-        integrator's random stream from ``seed``. The integrator noise is
-        shared by all replicas of the Context, so results depend on ``K``:
-        the same seed, ``K``, inputs and platform give the same counts.
+        Shot ``j`` of configuration ``i`` draws its initial velocities and
+        then the Gaussian noise of every Langevin step from its own
+        ``numpy.random.default_rng(SeedSequence([seed, config_ids[i],
+        j]))`` (the integrator is ``LangevinMiddleIntegrator``'s scheme as
+        an OpenMM ``CustomIntegrator`` fed that noise), so no random draw
+        depends on ``n_replicas``, on which replicas run together, or on
+        how the configurations are split into calls. Counts are then the
+        same for any ``K`` and chunking up to one coupling that is not
+        random: OpenMM's constraint solver (CCMA) iterates until *all*
+        constraints of the Context converge, so a shot's positions can
+        differ in the last bits between batches of different content, and
+        chaotic dynamics may grow that into a different outcome for a
+        rare shot (see the tests and docs/development.rst).
+    config_ids : array_like of int, optional
+        Global index of each configuration (default ``0 .. n-1``): pass
+        the indices into the whole set when shooting a chunk of it.
     platform : str
         OpenMM platform ("CPU", "Reference", "CUDA", "OpenCL") or "auto"
         (the fastest that can create a Context).
@@ -609,6 +695,14 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
         timestep_fs, steps_per_frame, friction_per_ps, max_frames, seed,
         platform, threads, skip, on_config_done)
     n_conf = x.shape[0]
+    if config_ids is None:
+        ids = np.arange(n_conf)
+    else:
+        ids = np.asarray(config_ids)
+        if ids.shape != (n_conf,) or not np.issubdtype(ids.dtype, np.integer) \
+                or np.any(ids < 0) or len(set(ids.tolist())) != n_conf:
+            raise InputError(f"config_ids must be {n_conf} distinct "
+                             "non-negative integers, one per configuration")
     n_A = np.zeros(n_conf, dtype=np.int64)
     n_B = np.zeros(n_conf, dtype=np.int64)
     n_U = np.zeros(n_conf, dtype=np.int64)
@@ -642,7 +736,8 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
     batch = _ReplicaBatch(system, K, settings["temperature"],
                           settings["timestep_fs"],
                           settings["friction_per_ps"], seed,
-                          settings["platform"], settings["threads"])
+                          settings["platform"], settings["threads"],
+                          settings["steps_per_frame"])
     logger.info("batched shooting: %d shots of %d configurations, K=%d "
                 "replicas on %s", total, n_conf, K, batch.platform)
     from .tps import _tqdm
@@ -664,12 +759,14 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
             picked.append(s)
         if picked:
             batch.reseed(picked, [x[task[s][0]] for s in picked],
-                         [_shot_rng(seed, *task[s]) for s in picked])
+                         [_shot_rng(seed, ids[task[s][0]], task[s][1])
+                          for s in picked])
 
     def finish(s, outcome):
         i = task[s][0]
         (n_A, n_B, n_U)[outcome][i] += 1
         task[s] = None
+        batch.rngs[s] = None
         remaining[i] -= 1
         bar.update(1)
         if remaining[i] == 0 and on_config_done is not None:
@@ -687,13 +784,15 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
                     # so that idle replicas stop costing force evaluations
                     vel = batch.velocities()[act]
                     pos = batch.positions[act]
+                    rngs = [batch.rngs[s] for s in act]
                     K = len(act)
                     batch = _ReplicaBatch(
                         system, K, settings["temperature"],
                         settings["timestep_fs"], settings["friction_per_ps"],
-                        seed + 7919 * len(sizes), batch.platform,
-                        settings["threads"])
+                        seed, batch.platform, settings["threads"],
+                        settings["steps_per_frame"])
                     batch.set_state(pos, vel)
+                    batch.rngs = rngs
                     task = [task[s] for s in act]
                     frames = frames[act]
                     sizes.append(K)
@@ -736,10 +835,12 @@ def shoot_plain(system: MolecularSystem, configurations_nm, n_shots, *,
                 verbose: bool = False, info: dict | None = None):
     """Reference shooting loop: one single-molecule Context, one shot at a time.
 
-    Same rules, seeds of the initial velocities and integrator as
-    :func:`shoot_batched` but with the original System (including its
-    ``CMMotionRemover``), one ``getState`` and one state test per frame per
-    shot. Used to validate and benchmark :func:`shoot_batched`.
+    Same rules and initial velocities as :func:`shoot_batched` but with
+    the original System (including its ``CMMotionRemover``), OpenMM's own
+    ``LangevinMiddleIntegrator`` (its internal noise, seeded by ``seed``),
+    one ``getState`` and one state test per frame per shot. Used to
+    validate (same p_B within binomial error) and benchmark
+    :func:`shoot_batched`.
 
     Returns
     -------

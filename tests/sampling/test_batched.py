@@ -313,3 +313,39 @@ def test_agrees_with_plain_single_molecule_loop(ala):
     # and the configurations do span the committor range
     assert p1[0] == 0 and p1[4] == 1 and np.all((p1[1:4] > 0.1)
                                                  & (p1[1:4] < 0.95))
+
+
+def test_counts_do_not_depend_on_n_replicas_or_chunking(ala):
+    """Every random draw of a shot comes from (seed, configuration, shot):
+    K = 4, 16 and 64 and a chunk shot with its global indices agree."""
+    runs = [shoot_batched(ala, BARRIER_NM, 12, n_replicas=K, seed=1,
+                          verbose=False) for K in (4, 16, 64)]
+    for other in runs[1:]:
+        for x, y in zip(runs[0], other):
+            np.testing.assert_array_equal(x, y)
+    # the middle configurations commit both ways: the test can fail
+    assert np.all((runs[0][0][1:4] > 0) & (runs[0][1][1:4] > 0))
+    chunk = shoot_batched(ala, BARRIER_NM[1:4], 12, n_replicas=8, seed=1,
+                          verbose=False, config_ids=[1, 2, 3])
+    for x, y in zip(runs[0], chunk):
+        np.testing.assert_array_equal(x[1:4], y)
+    # without the global indices the chunk's shots are other shots
+    other = shoot_batched(ala, BARRIER_NM[1:4], 12, n_replicas=8, seed=1,
+                          verbose=False)
+    assert any(not np.array_equal(x[1:4], y) for x, y in zip(runs[0], other))
+    with pytest.raises(InputError, match="config_ids"):
+        shoot_batched(ala, BARRIER_NM[:2], 2, config_ids=[1, 1],
+                      verbose=False)
+
+
+def test_missing_gpu_platform_is_one_line_error(ala):
+    names = [openmm.Platform.getPlatform(i).getName()
+             for i in range(openmm.Platform.getNumPlatforms())]
+    for missing in ("CUDA", "OpenCL"):
+        if missing in names:
+            continue
+        with pytest.raises(InputError, match=rf"platform='{missing}' is not "
+                           r"available; this OpenMM has \[") as err:
+            shoot_batched(ala, BARRIER_NM, 1, platform=missing,
+                          verbose=False)
+        assert "\n" not in str(err.value) and "CPU" in str(err.value)
