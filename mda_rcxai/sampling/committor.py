@@ -59,6 +59,9 @@ __all__ = ["run_committor", "shoot_configuration", "choose_method"]
 
 NM_PER_ANGSTROM = 0.1
 
+#: How long to try to reach a scheduler given by address.
+SCHEDULER_TIMEOUT = "20s"
+
 # per-process cache of (key -> engine bundle) for Dask workers and serial runs
 _ENGINES: dict = {}
 
@@ -598,7 +601,7 @@ def _dask_client(client, n_workers, scheduler=None):
     own = cluster = None
     if client is None and scheduler is not None:
         try:
-            client = own = Client(scheduler, timeout="20s")
+            client = own = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except Exception as err:  # OSError / TimeoutError
             msg = str(err).strip().splitlines()
             raise InputError(
