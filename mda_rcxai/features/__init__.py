@@ -17,7 +17,12 @@ Examples
 
 from ._base import bond_graph
 from .dihedrals import DihedralFeatures, dihedral_alias, enumerate_dihedrals
+from .columns import FeatureColumn
 from .distances import AngleFeatures, DistanceFeatures
+from .solvent import (CoordinationFeatures, SymmetryFunctionFeatures, cosine_cutoff,
+                      switching_function)
 
 __all__ = ["DihedralFeatures", "DistanceFeatures", "AngleFeatures",
+           "SymmetryFunctionFeatures", "CoordinationFeatures", "FeatureColumn",
+           "switching_function", "cosine_cutoff",
            "enumerate_dihedrals", "dihedral_alias", "bond_graph"]
