@@ -17,6 +17,7 @@ Examples
 
 from ._base import bond_graph
 from .dihedrals import DihedralFeatures, dihedral_alias, enumerate_dihedrals
+from .build import FEATURE_KINDS, build_features, load_features, save_features
 from .columns import FeatureColumn
 from .distances import AngleFeatures, DistanceFeatures
 from .solvent import (CoordinationFeatures, SymmetryFunctionFeatures, cosine_cutoff,
@@ -24,5 +25,6 @@ from .solvent import (CoordinationFeatures, SymmetryFunctionFeatures, cosine_cut
 
 __all__ = ["DihedralFeatures", "DistanceFeatures", "AngleFeatures",
            "SymmetryFunctionFeatures", "CoordinationFeatures", "FeatureColumn",
-           "switching_function", "cosine_cutoff",
+           "switching_function", "cosine_cutoff", "build_features", "save_features",
+           "load_features", "FEATURE_KINDS",
            "enumerate_dihedrals", "dihedral_alias", "bond_graph"]
