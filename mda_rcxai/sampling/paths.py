@@ -87,6 +87,10 @@ def _universe(system, trajectory):
     for f in files:
         if not os.path.isfile(f):
             raise InputError(f"trajectory: {f!r}: no such file")
+    import gc
+    import sys
+    failure = None
+    hook = sys.unraisablehook
     try:
         if len(files) == 1:  # a bare trajectory: the system's own topology
             from .dataset import universe_from_system
@@ -96,11 +100,19 @@ def _universe(system, trajectory):
             u = mda.Universe(*files)
     except Exception as err:
         msg = str(err).strip().splitlines()
+        failure = msg[0] if msg else type(err).__name__
+        # a reader that failed half-way complains in __del__ (MDAnalysis
+        # 2.11: "Exception ignored in ReaderBase.__del__"); keep it quiet
+        sys.unraisablehook = lambda unraisable: None
+    if failure is not None:
+        try:
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
         raise InputError(f"trajectory {files!r} could not be read by "
-                         f"MDAnalysis ({msg[0] if msg else type(err).__name__})"
-                         "; give a format MDAnalysis reads (DCD, XTC, TRR, "
-                         "NetCDF, PDB ...) or [topology, trajectory]"
-                         ) from None
+                         f"MDAnalysis ({failure}); give a format MDAnalysis "
+                         "reads (DCD, XTC, TRR, NetCDF, PDB ...) or "
+                         "[topology, trajectory]")
     return u
 
 
