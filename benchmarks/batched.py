@@ -2,7 +2,12 @@
 
 Run: ``python benchmarks/batched.py [--configs 24] [--plain-shots 20]
 [--batched-shots 100] [--replicas 8 64 512] [--platform CPU]
-[--repeat 2]``.
+[--repeat 2]``, or ``python benchmarks/batched.py --sweep --platform CUDA``
+for the engine's replica-steps per second at K = 64, 128, ..., 4096 (all
+replicas busy; columns: our per-shot-noise CustomIntegrator, and OpenMM's
+native LangevinMiddleIntegrator on the same replica System for
+comparison). A platform this OpenMM lacks stops at once with a one-line
+error naming the available ones.
 
 Alanine dipeptide in vacuum (amber99sb), 300 K, LangevinMiddle, 2 fs,
 positions tested every 10 steps, OpenMM CPU platform with one thread
@@ -64,6 +69,47 @@ def barrier_configurations(system, n, seed=0, temperature=1000.0):
     return np.array(out)
 
 
+def sweep(system, x, platform, ks, frames, seed=0):
+    """Replica-steps/s of the batched engine for each K (all replicas busy)."""
+    import openmm
+    from mda_rcxai.sampling.batched import (_langevin, _make_context,
+                                            _ReplicaBatch, _shot_rng,
+                                            build_replica_system)
+    print(f"{'K':>6}{'platform':>9}{'rep-steps/s':>14}{'native LM':>12}"
+          f"{'ours/native':>12}")
+    for k in ks:
+        batch = _ReplicaBatch(system, k, 300.0, 2.0, 1.0, seed, platform, 1,
+                              10, "per-shot")
+        slots = list(range(k))
+        batch.reseed(slots, [x[s % len(x)] for s in slots],
+                     [_shot_rng(seed, s, 0) for s in slots])
+        sa, sb = system.states["C7eq"], system.states["C7ax"]
+        batch.advance(10)
+        t = time.perf_counter()
+        for _ in range(frames):
+            pos = batch.advance(10)
+            sa.contains(pos), sb.contains(pos)
+        ours = frames * 10 * k / (time.perf_counter() - t)
+        ctx, name = _make_context(build_replica_system(system, k),
+                                  _langevin(300.0, 1.0, 2.0, seed + 1),
+                                  batch.platform, 1)
+        ctx.setPositions(batch.positions.reshape(-1, 3))
+        ctx.setVelocities(batch.velocities().reshape(-1, 3))
+        integ = ctx.getIntegrator()
+        integ.step(10)
+        t = time.perf_counter()
+        for _ in range(frames):
+            integ.step(10)
+            pos = ctx.getState(getPositions=True).getPositions(
+                asNumpy=True)._value.reshape(k, system.n_atoms, 3)
+            sa.contains(pos), sb.contains(pos)
+        native = frames * 10 * k / (time.perf_counter() - t)
+        print(f"{k:>6}{batch.platform:>9}{ours:>14.0f}{native:>12.0f}"
+              f"{ours / native:>12.2f}", flush=True)
+        del batch, ctx, integ
+        _ = openmm
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", type=int, default=24)
@@ -78,8 +124,34 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=2,
                     help="runs per engine (interleaved); the best counts")
+    ap.add_argument("--sweep", action="store_true",
+                    help="replica-steps/s for K = 64 ... --max-k only")
+    ap.add_argument("--max-k", type=int, default=4096)
+    ap.add_argument("--frames", type=int, default=20,
+                    help="frames (10 steps) timed per K in --sweep")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.platform != "auto":
+        import sys
+
+        from mda_rcxai.exceptions import InputError
+        from mda_rcxai.sampling.batched import _platform_names
+        if args.platform not in _platform_names():
+            err = InputError(f"platform={args.platform!r} is not available; "
+                             f"this OpenMM has {_platform_names()} (or use "
+                             "'auto')")
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+    if args.sweep:
+        from mda_rcxai.systems import alanine_dipeptide
+        system = alanine_dipeptide()
+        x = barrier_configurations(system, 8, args.seed)
+        ks, k = [], 64
+        while k <= args.max_k:
+            ks.append(k)
+            k *= 2
+        sweep(system, x, args.platform, ks, args.frames, args.seed)
+        return
 
     from mda_rcxai.sampling.batched import shoot_batched, shoot_plain
     from mda_rcxai.systems import alanine_dipeptide

@@ -336,6 +336,12 @@ def test_counts_do_not_depend_on_n_replicas_or_chunking(ala):
     with pytest.raises(InputError, match="config_ids"):
         shoot_batched(ala, BARRIER_NM[:2], 2, config_ids=[1, 1],
                       verbose=False)
+    # OpenMM's own noise stream (faster): every shot counted, K-dependent
+    fast = shoot_batched(ala, BARRIER_NM, 6, n_replicas=8, seed=1,
+                         noise="context", verbose=False)
+    assert np.all(fast[0] + fast[1] + fast[2] == 6)
+    with pytest.raises(InputError, match="noise"):
+        shoot_batched(ala, BARRIER_NM, 1, noise="white", verbose=False)
 
 
 def test_missing_gpu_platform_is_one_line_error(ala):
