@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import re
+import warnings
 import time
 
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError, NotFittedError
-from ._explanation import Explanation, _atom_rows
+from ._explanation import Explanation, _atom_rows, column_meta, legacy_columns
 
 __all__ = ["explain", "METHODS", "ALGORITHMS"]
 
@@ -22,7 +22,6 @@ ALGORITHMS = {
     "shap-partition": ("partition",),
     "lime": ("lime",),
 }
-_SINCOS = re.compile(r"^(sin|cos)\((.*)\)$")
 
 
 @contextlib.contextmanager
@@ -110,38 +109,67 @@ def _check_X(X):
     return X
 
 
-def _column_groups(names, groups):
-    """(group index per column, group names) with sin/cos pairs named after their angle."""
+def _column_groups(names, groups, metas):
+    """(group index per column, group names): columns of one group (``results.groups``)
+    are summed into one feature; a sin/cos pair (by its metadata) is named
+    after its angle (``base``), other groups join their column names with ``+``."""
     d = len(names)
     if groups is None:
-        return np.arange(d), list(names)
-    g = np.asarray(groups).reshape(-1)
-    if len(g) != d:
-        raise InputError(f"groups has {len(g)} entries but X has {d} columns; pass "
-                         "results.groups of the feature class (one int per column)")
-    uniq = list(dict.fromkeys(g.tolist()))
-    lab = np.array([uniq.index(x) for x in g.tolist()])
+        if metas is None:
+            return np.arange(d), list(names)
+        # sin and cos of one angle (same base and atoms) form one feature
+        keys = [(m["base"], m["atoms"]) if m["kind"] in ("sin", "cos") else ("col", k)
+                for k, m in enumerate(metas)]
+        uniq = list(dict.fromkeys(keys))
+        g = [uniq.index(k) for k in keys]
+    else:
+        g = np.asarray(groups).reshape(-1)
+        if len(g) != d:
+            raise InputError(f"groups has {len(g)} entries but X has {d} columns; pass "
+                             "results.groups of the feature class (one int per column)")
+        g = g.tolist()
+    uniq = list(dict.fromkeys(g))
+    lab = np.array([uniq.index(x) for x in g])
+    metas = metas if metas is not None else legacy_columns(names)
     out = []
     for k in range(len(uniq)):
-        cols = [names[c] for c in np.flatnonzero(lab == k)]
-        bases = {m.group(2) for m in map(_SINCOS.match, cols) if m}
+        cols = np.flatnonzero(lab == k)
         if len(cols) == 1:
-            out.append(cols[0])
-        elif len(bases) == 1 and all(_SINCOS.match(c) for c in cols):
+            out.append(names[cols[0]])
+            continue
+        bases = {metas[c]["base"] for c in cols}
+        if len(bases) == 1 and all(metas[c]["kind"] in ("sin", "cos") for c in cols):
             out.append(bases.pop())
         else:
-            out.append("+".join(cols))
+            out.append("+".join(names[c] for c in cols))
     return lab, out
 
 
-def _group_data(Xe, lab, col_names, n_groups):
+def _feature_meta(metas, lab, n_groups, feat_names):
+    """Metadata per feature after summing column groups: a sin/cos pair becomes
+    its angle (kind = measure, name = base)."""
+    out = []
+    for k in range(n_groups):
+        cols = np.flatnonzero(lab == k)
+        m = dict(metas[cols[0]])
+        if len(cols) > 1:
+            kinds = {metas[c]["kind"] for c in cols}
+            m["kind"] = m["measure"] if kinds <= {"sin", "cos"} else "group"
+            m["atoms"] = tuple(sorted({a for c in cols for a in metas[c]["atoms"]})) \
+                if m["kind"] == "group" else m["atoms"]
+        m["name"] = feat_names[k]
+        out.append(m)
+    return out
+
+
+def _group_data(Xe, lab, metas, n_groups):
     data = np.full((len(Xe), n_groups), np.nan)
     for k in range(n_groups):
         cols = np.flatnonzero(lab == k)
         if len(cols) == 1:
             data[:, k] = Xe[:, cols[0]]
             continue
-        kinds = {(_SINCOS.match(col_names[c]) or [None, None])[1]: c for c in cols}
+        kinds = {metas[c]["kind"]: c for c in cols}
         if len(cols) == 2 and set(kinds) == {"sin", "cos"}:
             data[:, k] = np.degrees(np.arctan2(Xe[:, kinds["sin"]], Xe[:, kinds["cos"]]))
     return data
@@ -259,7 +287,7 @@ def _run_lime(f, Xe, X, col_names, seed, n_samples, verbose):
 def explain(model, X, feature_names=None, atom_indices=None, method="shap", *,
             selection="global", window=(0.4, 0.6), max_samples=None, background_size=50,
             background="kmeans", output="q", algorithm=None, groups=None, atom_names=None,
-            seed=0, n_samples=None, verbose=False):
+            seed=0, n_samples=None, verbose=False, columns=None):
     """Explain the reaction coordinate ``q(x)`` (or ``p_B``) with SHAP or LIME.
 
     Parameters
@@ -331,6 +359,16 @@ def explain(model, X, feature_names=None, atom_indices=None, method="shap", *,
         ``max_evals``, Gradient ``nsamples`` (200).
     verbose : bool
         Progress bars.
+    columns : sequence of FeatureColumn or dict, optional
+        Metadata of each column (``results.columns`` of the feature class
+        or :func:`~mda_rcxai.features.build_features`): what each column is
+        (sin/cos of which angle, improper, alias, solvent descriptor with
+        centre and neighbour set, group label). With it, sin/cos pairs are
+        summed into their angle even without ``groups``, atom indices
+        default to the columns' atoms, and the explanation can be grouped
+        by its metadata (``grouped(by="group")``) and mapped onto solvent
+        atoms (``to_atomgroup(u, frame=...)``). Without it, the same facts
+        are read from the names (:func:`~mda_rcxai.explain._explanation.legacy_columns`).
 
     Returns
     -------
@@ -346,7 +384,11 @@ def explain(model, X, feature_names=None, atom_indices=None, method="shap", *,
         The model is not fitted.
     InputError
         Names or counts that do not match the model, an empty
-        transition-state window, bad options.
+        transition-state window, bad options, or a single configuration
+        for SHAP or LIME (SHAP's background would be the explained point
+        itself, giving all-zero values; LIME samples from the spread of
+        ``X``, which one row does not have): pass more configurations, or
+        for SHAP an explicit ``background=`` array of other ones.
 
     Examples
     --------
@@ -412,8 +454,31 @@ def explain(model, X, feature_names=None, atom_indices=None, method="shap", *,
     if max_samples is not None and (isinstance(max_samples, bool) or int(max_samples) < 1):
         raise InputError(f"max_samples must be an int >= 1 or None, got {max_samples!r}")
     seed = 0 if seed is None else int(seed)
+    metas = None
+    if columns is not None:
+        metas = [column_meta(c) for c in columns]
+        if len(metas) != d:
+            raise InputError(f"columns has {len(metas)} records but X has {d} columns; pass "
+                             "results.columns of the feature class (one per column)")
+        if [m["name"] for m in metas] != col_names:
+            k = next(i for i, m in enumerate(metas) if m["name"] != col_names[i])
+            raise InputError(f"columns[{k}] describes {metas[k]['name']!r} but column {k} is "
+                             f"{col_names[k]!r}; pass results.names and results.columns of "
+                             "the same features")
+        if atom_indices is None:
+            atom_indices = [m["atoms"] for m in metas]
+    if n < 2 and method == "lime":
+        raise InputError(
+            "X has 1 configuration: LIME samples around the spread (quartiles) of X, which "
+            "one row does not have, so every weight would be 0; pass the dataset (at least 2 "
+            "configurations, better hundreds) and pick rows with max_samples/selection")
+    if n < 2 and isinstance(background, str):
+        raise InputError(
+            "X has 1 configuration: SHAP would use it as its own background, so every "
+            "attribution would be 0; pass the dataset (more configurations), or an explicit "
+            "background= array of other configurations")
     rows = _atom_rows(atom_indices, d)
-    lab, feat_names = _column_groups(col_names, groups)
+    lab, feat_names = _column_groups(col_names, groups, metas)
     if len(set(feat_names)) != len(feat_names):
         raise InputError("feature names after summing column groups are not unique; check "
                          "groups= against feature_names=")
@@ -460,7 +525,8 @@ def explain(model, X, feature_names=None, atom_indices=None, method="shap", *,
     values = np.zeros((len(sel), n_groups))
     for k in range(n_groups):
         values[:, k] = colv[:, lab == k].sum(axis=1)
-    data = _group_data(Xe, lab, col_names, n_groups)
+    data = _group_data(Xe, lab, metas if metas is not None else legacy_columns(col_names),
+                       n_groups)
     feat_rows = None
     if rows is not None:
         feat_rows = [rows[int(np.flatnonzero(lab == k)[0])] for k in range(n_groups)]
@@ -476,8 +542,14 @@ def explain(model, X, feature_names=None, atom_indices=None, method="shap", *,
         "seconds": time.perf_counter() - t0, "seconds_explaining": t_explain,
         "seconds_per_configuration": t_explain / max(len(sel), 1),
     }
+    if len(sel) and not np.any(values):
+        warnings.warn(
+            f"explain(method={method!r}): every attribution is exactly 0 (the model's output "
+            "does not change over the background/samples, or X has no spread); check X and "
+            "the model", UserWarning, stacklevel=2)
+    feat_meta = None if metas is None else _feature_meta(metas, lab, n_groups, feat_names)
     return Explanation(values, feat_names, base_values=base, prediction=pred, data=data,
                        atom_indices=feat_rows, indices=sel, p_B=p_all[sel], method=method,
                        algorithm=algorithm, selection=selection, output=output,
                        window=(lo, hi) if selection == "transition_state" else None,
-                       members=members, atom_names=atom_names, info=info)
+                       members=members, atom_names=atom_names, info=info, columns=feat_meta)

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError
 
-__all__ = ["Explanation", "compare", "bond_groups", "ALIAS_PRIORITY"]
+__all__ = ["Explanation", "compare", "bond_groups", "ALIAS_PRIORITY", "GROUP_FIELDS",
+           "column_meta", "legacy_columns"]
 
 #: Conventional dihedral aliases, best known first; used to name bond groups
 #: (``"N-CA (phi)"``, ``"C-N (theta/omega)"``).
@@ -17,18 +18,78 @@ ALIAS_PRIORITY = ("phi", "psi", "theta", "omega", "chi1", "chi2", "chi3", "chi4"
 
 _SINCOS = re.compile(r"^(sin|cos)\((.*)\)$")
 _QUALIFIER = re.compile(r"^([A-Za-z][A-Za-z0-9_']*)\([A-Za-z0-9]+\)$")
+_GEOMETRY = {2: "distance", 3: "angle", 4: "dihedral"}
+#: Metadata fields :meth:`Explanation.grouped` can group by (besides ``"bond"``).
+GROUP_FIELDS = ("group", "kind", "measure", "neighbors")
+
+
+def column_meta(column):
+    """A column's metadata as a plain dict, from a ``FeatureColumn`` or a dict.
+
+    Explanations do not import :mod:`mda_rcxai.features`; they read the
+    fields of :class:`~mda_rcxai.features.columns.FeatureColumn` records
+    (``name``, ``kind``, ``atoms``, ``center``, ``neighbors``, ``params``,
+    ``group``, ``unit``, ``base``, ``measure``, ``alias``,
+    ``neighbor_atoms``) by name.
+    """
+    if hasattr(column, "to_dict"):
+        d = column.to_dict()
+    elif isinstance(column, (dict, MappingProxyType)):
+        d = dict(column)
+    else:
+        raise InputTypeError("columns must be FeatureColumn records (results.columns of a "
+                             f"feature class) or dicts, got {type(column).__name__}")
+    if "name" not in d:
+        raise InputError(f"column metadata {d!r} has no 'name'")
+    d["name"] = str(d["name"])
+    d.setdefault("kind", "")
+    d.setdefault("measure", d["kind"])
+    d.setdefault("base", d["name"])
+    d.setdefault("group", d["name"])
+    d.setdefault("alias", None)
+    for k in ("atoms", "center", "neighbor_atoms"):
+        d[k] = tuple(int(i) for i in (d.get(k) or ()))
+    params = d.get("params") or {}
+    d["params"] = dict(params) if not isinstance(params, dict) else params
+    return d
+
+
+def legacy_columns(names, atom_indices=None):
+    """Metadata inferred from names alone, for features saved without it.
+
+    The one place that still reads names: ``"sin(x)"``/``"cos(x)"`` are the
+    sine/cosine of ``x``; a name starting with ``"improper "`` is an
+    improper dihedral; a name without ``:``, ``-`` or spaces is a
+    conventional alias (``phi``, ``omega(ACE1)``); otherwise the kind
+    follows from the number of atoms (2 distance, 3 angle, 4 dihedral).
+    Pass ``columns=results.columns`` to :func:`~mda_rcxai.explain.explain`
+    instead whenever the feature class's metadata is at hand.
+    """
+    out = []
+    for k, name in enumerate(names):
+        name = str(name)
+        m = _SINCOS.match(name)
+        base = m.group(2) if m else name
+        row = tuple(atom_indices[k]) if atom_indices is not None else ()
+        if base.startswith("improper"):
+            measure = "improper"
+        else:
+            measure = _GEOMETRY.get(len(row), "")
+        alias = None
+        if (":" not in base and "-" not in base and " " not in base
+                and not base.startswith("improper")):
+            q = _QUALIFIER.match(base)
+            alias = q.group(1) if q else base
+        out.append({"name": name, "kind": m.group(1) if m else measure, "measure": measure,
+                    "base": base, "alias": alias, "atoms": row, "center": (),
+                    "neighbor_atoms": (), "params": {}, "group": base, "neighbors": None})
+    return out
 
 
 def _base_name(name):
-    """``"sin(phi)"`` -> ``"phi"``; anything else unchanged."""
+    """``"sin(phi)"`` -> ``"phi"``; anything else unchanged (legacy names)."""
     m = _SINCOS.match(name)
     return m.group(2) if m else name
-
-
-def _is_alias(name):
-    """A conventional alias (``phi``, ``omega(ACE1)``), not an atom label."""
-    return (":" not in name and "-" not in name and not name.startswith("improper")
-            and " " not in name)
 
 
 def _frozen(arr):
@@ -55,11 +116,15 @@ def _atom_rows(atom_indices, n, name="atom_indices"):
         raise InputError(
             f"{name} has {len(rows)} rows but there are {n} feature columns; pass one row "
             "of atom indices per column of X (results.atom_indices of the feature class)")
+    out = []
     for r in rows:
-        if any(i < 0 for i in r):
+        # -1 pads rows of features with fewer atoms (build_features' atom_indices)
+        core = tuple(i for i in r if i != -1)
+        if any(i < 0 for i in core) or (-1 in r and -1 in r[:len(core)]):
             raise InputError(f"{name} contains a negative atom index in row {r}; indices are "
-                             "0-based universe atom indices")
-    return tuple(rows)
+                             "0-based universe atom indices (-1 only as trailing padding)")
+        out.append(core)
+    return tuple(out)
 
 
 def _atom_labels(atom_names):
@@ -82,14 +147,16 @@ def _atom_labels(atom_names):
     return names, [f"{n}{i}" for i, n in enumerate(names)]
 
 
-def bond_groups(feature_names, atom_indices, atom_names=None):
+def bond_groups(feature_names, atom_indices, atom_names=None, columns=None):
     """Group features by the rotatable bond they turn about.
 
-    The rule (documented in :meth:`Explanation.grouped`): a 4-atom feature
-    (a proper dihedral) belongs to the bond between its atoms 1 and 2
-    (0-based, unordered); a 2-atom feature (a distance) to the pair it
-    measures; impropers (names starting with ``"improper"``), angles and
-    features without atoms each form their own group named after the feature.
+    The rule (documented in :meth:`Explanation.grouped`): a proper
+    dihedral (4 atoms) belongs to the bond between its atoms 1 and 2
+    (0-based, unordered); a distance (2 atoms) to the pair it measures;
+    impropers, angles, solvent descriptors and features without atoms each
+    form their own group named after the feature. What a feature is comes
+    from its metadata (``columns``: ``measure``, ``alias``); without it,
+    from :func:`legacy_columns` (names).
 
     Parameters
     ----------
@@ -98,6 +165,8 @@ def bond_groups(feature_names, atom_indices, atom_names=None):
         Universe atom indices (0-based) of each feature.
     atom_names : sequence of str or MDAnalysis Universe/AtomGroup, optional
         Atom names indexed by atom index, for readable group names.
+    columns : sequence of FeatureColumn or dict, optional
+        Metadata of each feature (``results.columns``).
 
     Returns
     -------
@@ -117,17 +186,21 @@ def bond_groups(feature_names, atom_indices, atom_names=None):
     ['N-CA (phi)', 'N-CA (phi)', 'C-N (theta/omega)', 'C-N (theta/omega)']
     """
     names = [str(n) for n in feature_names]
+    metas = ([column_meta(c) for c in columns] if columns is not None
+             else legacy_columns(names, atom_indices))
     anames, qual = _atom_labels(atom_names)
     keys, members = [], {}
-    for name, row in zip(names, atom_indices):
-        base = _base_name(name)
-        if base.startswith("improper") or len(row) not in (2, 4):
-            key = ("feature", base)
+    for name, row, meta in zip(names, atom_indices, metas):
+        base = meta["base"] if columns is not None else _base_name(name)
+        measure = meta["measure"]
+        if measure == "dihedral" and len(row) == 4:
+            key = ("bond", tuple(sorted((row[1], row[2]))))
+        elif measure == "distance" and len(row) == 2:
+            key = ("bond", tuple(sorted((row[0], row[1]))))
         else:
-            pair = (row[1], row[2]) if len(row) == 4 else (row[0], row[1])
-            key = ("bond", tuple(sorted(pair)))
+            key = ("feature", base)
         keys.append(key)
-        members.setdefault(key, []).append(base)
+        members.setdefault(key, []).append((base, meta.get("alias")))
 
     def label(key, qualified):
         if key[0] == "feature":
@@ -140,12 +213,12 @@ def bond_groups(feature_names, atom_indices, atom_names=None):
         else:
             atoms = f"{anames[i]}-{anames[j]}"
         aliases = []
-        for m in dict.fromkeys(members[key]):
-            if _is_alias(m):
-                q = _QUALIFIER.match(m)
-                a = q.group(1) if q and not qualified else m
-                if a not in aliases:
-                    aliases.append(a)
+        for base, alias in dict.fromkeys(members[key]):
+            if alias is None:
+                continue
+            a = alias if not qualified else base
+            if a not in aliases:
+                aliases.append(a)
         aliases.sort(key=lambda a: (ALIAS_PRIORITY.index(_QUALIFIER.sub(r"\1", a))
                                     if _QUALIFIER.sub(r"\1", a) in ALIAS_PRIORITY
                                     else len(ALIAS_PRIORITY), a))
@@ -187,6 +260,57 @@ def _spearman(a, b):
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _switch(r, r0, n=6, m=12):
+    x = np.asarray(r, float) / float(r0)
+    den = 1.0 - x ** m
+    near = np.abs(den) < 1e-9
+    return np.where(near, n / m, (1.0 - x ** n) / np.where(near, 1.0, den))
+
+
+def _neighbor_weights(meta, pos, center, nb, box, distance_array, minimize_vectors):
+    """How much a solvent descriptor counts each neighbour atom in this frame
+    (documented in :meth:`Explanation.to_atomgroup`), or None."""
+    p = meta["params"]
+    n, m = int(p.get("n", 6)), int(p.get("m", 12))
+    d = distance_array(pos[center], pos[nb], box=box)  # (n_centers, n_neighbours)
+    kind = meta["measure"]
+    if "r_cut" in p:
+        rc = float(p["r_cut"])
+        w = np.where(d < rc, 0.5 * (np.cos(np.pi * d / rc) + 1.0), 0.0).max(axis=0)
+    elif kind == "density" and len(center) == 2:
+        v = minimize_vectors((pos[center[1]] - pos[center[0]])[None], box)[0] \
+            if box is not None else pos[center[1]] - pos[center[0]]
+        mid = (pos[center[0]] + 0.5 * v)[None].astype(np.float32)
+        r_ab = max(float(np.linalg.norm(v)), 1e-6)
+        w = _switch(distance_array(mid, pos[nb], box=box)[0], r_ab / 2, n, m)
+    elif "r0_a" in p and len(center) == 2:
+        w = _switch(d[0], p["r0_a"], n, m) * _switch(d[1], p["r0_b"], n, m)
+    elif "r0" in p:
+        w = _switch(d, p["r0"], n, m).max(axis=0)
+    else:
+        return None
+    return np.where(w >= 0.05, w, 0.0)
+
+
+def _group_meta(name, metas, bond_atoms=None):
+    """Metadata of a group of features: unions of atoms, centres and neighbour
+    atoms; the largest cutoff-like parameters (for :meth:`Explanation.to_atomgroup`)."""
+    measures = {m["measure"] for m in metas}
+    measure = measures.pop() if len(measures) == 1 else "mixed"
+    params = {}
+    for key in ("r_cut", "r0", "r0_a", "r0_b", "n", "m"):
+        vals = [m["params"][key] for m in metas if isinstance(m["params"].get(key), (int, float))]
+        if vals:
+            params[key] = max(vals)
+    union = lambda key: tuple(sorted({a for m in metas for a in m[key]}))  # noqa: E731
+    return {"name": name, "kind": "group", "measure": measure, "base": name, "group": name,
+            "alias": None, "atoms": tuple(bond_atoms) if bond_atoms else union("atoms"),
+            "center": union("center"), "neighbor_atoms": union("neighbor_atoms"),
+            "neighbors": "+".join(dict.fromkeys(str(m.get("neighbors")) for m in metas
+                                                if m.get("neighbors"))) or None,
+            "params": params, "unit": ""}
 
 
 class Explanation:
@@ -233,6 +357,12 @@ class Explanation:
         Used by :meth:`grouped` to name bond groups.
     info : dict, optional
         Anything else (seed, background size, timings).
+    columns : sequence of FeatureColumn or dict, optional
+        Metadata of each feature (kind, atoms, centre, neighbour set and
+        atoms, parameters, group label); stored as read-only dicts. Used by
+        :meth:`grouped` (``by="group"`` and the other metadata fields, and
+        to tell impropers and aliases for ``by="bond"``) and by
+        :meth:`to_atomgroup` (solvent descriptors).
 
     Attributes
     ----------
@@ -254,12 +384,12 @@ class Explanation:
 
     _FIELDS = ("values", "feature_names", "base_values", "prediction", "data", "atom_indices",
                "indices", "p_B", "method", "algorithm", "selection", "output", "window",
-               "members", "atom_names", "info")
+               "members", "atom_names", "info", "columns")
 
     def __init__(self, values, feature_names, *, base_values=None, prediction=None, data=None,
                  atom_indices=None, indices=None, p_B=None, method="shap", algorithm=None,
                  selection="global", output="q", window=None, members=None, atom_names=None,
-                 info=None):
+                 info=None, columns=None):
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 2:
             raise InputError(f"values must be 2-D (n_explained, n_features), got shape "
@@ -309,6 +439,13 @@ class Explanation:
         s(self, "atom_names", None if atom_names is None else
           (atom_names if hasattr(atom_names, "atoms") else tuple(str(a) for a in atom_names)))
         s(self, "info", MappingProxyType(dict(info or {})))
+        if columns is not None:
+            metas = [column_meta(c) for c in columns]
+            if len(metas) != d:
+                raise InputError(f"columns has {len(metas)} records but there are {d} features; "
+                                 "pass one per feature (results.columns)")
+            columns = tuple(MappingProxyType(m) for m in metas)
+        s(self, "columns", columns)
         imp = np.abs(values).mean(axis=0) if n else np.zeros(d)
         s(self, "importance", _frozen(imp))
         order = np.argsort(-imp, kind="mergesort")
@@ -366,7 +503,16 @@ class Explanation:
             and ids (``"ACE1:C-ALA2:N (theta/omega(ACE1))"``) when a
             Universe was given, else with atom indices (``"C4-N6"``);
             without atom names, bonds are named by atom indices
-            (``"6-8 (phi)"``).
+            (``"6-8 (phi)"``). Which features are impropers and which
+            carry an alias comes from the column metadata (``columns=`` of
+            :func:`explain`); without it, from the names
+            (:func:`legacy_columns`).
+            ``"group"``: the group label of each feature's metadata: the
+            rotatable bond for dihedrals, ``"NA1:NA / water O"`` for all
+            G2 and G5 (or coordination) columns of one centre over one
+            neighbour set. ``"kind"``, ``"measure"``, ``"neighbors"``: the
+            metadata field of that name (features without a neighbour set
+            stay alone under ``"neighbors"``). These need ``columns``.
             A dict ``{feature: group}`` (features not in it stay alone) or
             a sequence of group names, one per feature, groups by your own
             rule.
@@ -397,15 +543,24 @@ class Explanation:
         """
         names = list(self.feature_names)
         atom_names = self.atom_names if atom_names is None else atom_names
-        if isinstance(by, str):
+        if isinstance(by, str) and by in GROUP_FIELDS:
+            if self.columns is None:
+                raise InputError(
+                    f"grouped(by={by!r}) needs column metadata; pass columns=results.columns "
+                    "to explain() (or use by='bond', a dict or a list)")
+            labels = [str(m.get(by) or m["name"]) for m in self.columns]
+            group_atoms = None
+        elif isinstance(by, str):
             if by != "bond":
-                raise InputError(f"grouped(by={by!r}) is not known; use by='bond', a dict "
-                                 "{feature: group} or a list of group names, one per feature")
+                raise InputError(f"grouped(by={by!r}) is not known; use by='bond', one of "
+                                 f"{list(GROUP_FIELDS)}, a dict {{feature: group}} or a list of "
+                                 "group names, one per feature")
             if self.atom_indices is None:
                 raise InputError(
                     "grouped(by='bond') needs the atom indices of the features; pass "
                     "atom_indices=results.atom_indices to explain() (or a dict/list to by=)")
-            labels, group_atoms = bond_groups(names, self.atom_indices, atom_names)
+            labels, group_atoms = bond_groups(names, self.atom_indices, atom_names,
+                                              columns=self.columns)
         elif isinstance(by, dict):
             unknown = sorted(set(map(str, by)) - set(names))
             if unknown:
@@ -428,9 +583,12 @@ class Explanation:
         n = self.n_explained
         vals = np.zeros((n, len(groups)))
         data = np.full((n, len(groups)), np.nan)
-        members, atoms = {}, []
+        members, atoms, metas = {}, [], []
         for k, g in enumerate(groups):
             cols = np.flatnonzero(lab == k)
+            if self.columns is not None:
+                metas.append(_group_meta(g, [self.columns[c] for c in cols],
+                                         None if group_atoms is None else group_atoms[g]))
             vals[:, k] = self.values[:, cols].sum(axis=1)
             if len(cols) == 1:
                 data[:, k] = self.data[:, cols[0]]
@@ -440,6 +598,7 @@ class Explanation:
             elif self.atom_indices is not None:
                 atoms.append(tuple(sorted({a for c in cols for a in self.atom_indices[c]})))
         return self._replace(values=vals, feature_names=groups, data=data, members=members,
+                             columns=metas if self.columns is not None else None,
                              atom_indices=atoms if atoms else None, atom_names=atom_names,
                              info={**self.info, "grouped_by": by if isinstance(by, str)
                                    else "mapping"})
@@ -468,29 +627,43 @@ class Explanation:
         >>> ex.per_atom(4).round(2).tolist()
         [0.2, 0.3, 0.1, 0.0]
         """
-        if self.atom_indices is None:
+        if self.atom_indices is None and self.columns is None:
             raise InputError("this Explanation has no atom_indices; pass "
                              "atom_indices=results.atom_indices to explain()")
         n_atoms = int(n_atoms)
-        top = max((max(r) for r in self.atom_indices if r), default=-1)
+        rows = self._rows()
+        top = max((max(r) for r in rows if r), default=-1)
         if top >= n_atoms:
             raise InputError(
                 f"atom_indices refer to atom index {top} but the universe has {n_atoms} atoms; "
                 "pass the universe (or n_atoms) the features were computed on")
         out = np.zeros(n_atoms)
-        for imp, row in zip(self.importance, self.atom_indices):
+        for imp, row in zip(self.importance, rows):
             if row:
                 np.add.at(out, list(row), imp / len(row))
         return out
 
-    def to_atomgroup(self, universe_or_atomgroup, scale=1.0):
+    def to_atomgroup(self, universe_or_atomgroup, scale=1.0, frame=None, neighbor_share=0.5):
         """Atoms carrying per-atom importance in ``tempfactors``, ready to write as PDB.
 
         The values are :meth:`per_atom` (each feature's importance shared
-        equally over its atoms) times ``scale``. They are written into the
-        ``tempfactors`` of the given universe's atoms (the attribute is added
-        if the topology lacks it); nothing else of the universe is changed.
-        Pass ``universe.copy()`` to leave your universe untouched.
+        equally over its atoms) times ``scale``. A solvent descriptor
+        (ACSF, coordination; its metadata has a centre and a neighbour set)
+        puts its importance on its centre atom(s). With ``frame`` (an
+        annotated PDB of one configuration), the solvent molecules that the
+        descriptor counts in that frame get a share too: a fraction
+        ``neighbor_share`` of its importance goes to its neighbour atoms,
+        weighted as the descriptor weighs them (the cutoff ``f_c(r)`` for
+        ACSF, zero beyond ``r_cut``; the switching value ``s(r; r0)`` for a
+        coordination number, the product of both centres' values for
+        bridging, ``s(|x - x_mid|; r_AB/2)`` for interionic solvent; weights
+        below 0.05 are dropped), and each neighbour atom's part is spread
+        evenly over its residue (the whole water molecule); the rest stays
+        on the centre(s). Distances use the minimum image of the frame's
+        box. The values are written into the ``tempfactors`` of the given
+        universe's atoms (the attribute is added if the topology lacks it);
+        nothing else of the universe is changed. Pass ``universe.copy()``
+        to leave your universe untouched.
 
         Parameters
         ----------
@@ -503,12 +676,20 @@ class Explanation:
             the most important atom reads 100 (handy for the PDB B-factor
             column, which keeps two decimals). Default 1: raw values in
             units of the explained output.
+        frame : int, optional
+            Trajectory frame whose solvent configuration is annotated (the
+            trajectory is moved to it); None keeps all of a solvent
+            descriptor's importance on its centre.
+        neighbor_share : float, optional
+            Fraction (0..1) of a solvent descriptor's importance given to
+            the molecules it counts when ``frame`` is set (default 0.5).
 
         Returns
         -------
         MDAnalysis.core.groups.AtomGroup
             ``ag.tempfactors`` holds the values; ``ag.write("explained.pdb")``
-            stores them in the B-factor column.
+            stores them in the B-factor column. The total over all atoms is
+            ``importance.sum() * scale`` (for a number ``scale``).
 
         Examples
         --------
@@ -524,7 +705,10 @@ class Explanation:
         if u is None or ag is None:
             raise InputTypeError("to_atomgroup() needs an MDAnalysis Universe or AtomGroup, got "
                                  f"{type(universe_or_atomgroup).__name__}")
-        values = self.per_atom(len(u.atoms))
+        if frame is None:
+            values = self.per_atom(len(u.atoms))
+        else:
+            values = self._per_atom_in_frame(u, frame, neighbor_share)
         if isinstance(scale, str):
             if scale != "max":
                 raise InputError(f"scale={scale!r} is not known; use a number or 'max'")
@@ -536,6 +720,51 @@ class Explanation:
             u.add_TopologyAttr("tempfactors")
         ag.tempfactors = values[ag.indices]
         return ag
+
+    def _per_atom_in_frame(self, u, frame, neighbor_share):
+        from MDAnalysis.lib.distances import distance_array, minimize_vectors
+        try:
+            share = float(neighbor_share)
+        except (TypeError, ValueError):
+            share = -1.0
+        if not 0.0 <= share <= 1.0:
+            raise InputError(f"neighbor_share={neighbor_share!r} must be a number in [0, 1]")
+        n_frames = len(u.trajectory)
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or \
+                not -n_frames <= frame < n_frames:
+            raise InputError(f"frame={frame!r} must be an int frame index of the trajectory "
+                             f"({n_frames} frames)")
+        base = self.per_atom(len(u.atoms))
+        if self.columns is None:
+            return base
+        u.trajectory[int(frame)]
+        pos = u.atoms.positions
+        box = u.dimensions
+        if box is None or np.all(np.asarray(box)[:3] <= 1.0001):
+            box = None
+        out = np.zeros(len(u.atoms))
+        for imp, row, meta in zip(self.importance, self._rows(), self.columns):
+            nb = np.asarray(meta["neighbor_atoms"], dtype=np.intp)
+            center = np.asarray(meta["center"], dtype=np.intp)
+            w = None
+            if len(nb) and len(center) and share > 0:
+                w = _neighbor_weights(meta, pos, center, nb, box, distance_array,
+                                      minimize_vectors)
+            if w is None or not np.any(w > 0):
+                if row:
+                    np.add.at(out, list(row), imp / len(row))
+                continue
+            np.add.at(out, center, (1.0 - share) * imp / len(center))
+            w = share * imp * w / w.sum()
+            for j in np.flatnonzero(w):
+                res_atoms = u.atoms[int(nb[j])].residue.atoms.indices
+                np.add.at(out, res_atoms, w[j] / len(res_atoms))
+        return out
+
+    def _rows(self):
+        if self.atom_indices is not None:
+            return self.atom_indices
+        return tuple(tuple(m["atoms"]) for m in self.columns)
 
     # ------------------------------------------------------------------
     def to_dataframe(self, per_configuration=False):

@@ -259,7 +259,6 @@ def plot_committor_fit(q, p_B=None, n_A=None, n_B=None, path=None, title=None, a
     return _finish(fig, path)
 
 
-_SINCOS = re.compile(r"^(sin|cos)\((.*)\)$")
 
 
 def _column(X, names, feature):

@@ -203,7 +203,9 @@ def test_error_empty_transition_state_window(x12_data):
     with pytest.raises(InputError) as err:
         explain(far, X, selection="transition_state", window=(0.45, 0.55))
     msg = str(err.value)
-    assert "0 of" not in msg or "above" in msg
+    # the message counts where the configurations are and suggests a wider window
+    assert "(0 of 800 below 0.45, 800 above 0.55;" in msg
+    assert "window=(0.35, 0.65)" in msg
     assert f"{len(X)} above 0.55" in msg and "widen the window" in msg
     assert isinstance(err.value, RcxaiError) and isinstance(err.value, ValueError)
 
@@ -242,3 +244,21 @@ def test_error_on_explanation_inputs():
         compare(Explanation(np.zeros((1, 1)), ["a"]), "b")
     with pytest.raises(InputError, match="different features"):
         compare(Explanation(np.zeros((1, 1)), ["a"]), Explanation(np.zeros((1, 1)), ["b"]))
+
+
+@pytest.mark.parametrize("method", ["shap", "lime"])
+def test_one_row_is_an_error_not_all_zero(x12_model, x12_data, method):
+    X, _ = x12_data
+    with pytest.raises(InputError, match="X has 1 configuration") as err:
+        explain(x12_model, X[:1], method=method)
+    assert "\n" not in str(err.value)
+    if method == "shap":  # an explicit background of other configurations is fine
+        ex = explain(x12_model, X[:1], method="shap", background=X[1:60])
+        assert ex.n_explained == 1 and np.abs(ex.values).max() > 0
+
+
+def test_all_zero_attributions_warn(x12_data):
+    X, _ = x12_data
+    with pytest.warns(UserWarning, match="every attribution is exactly 0"):
+        explain(lambda X: np.zeros(len(X)), X[:100], method="shap", algorithm="kernel",
+                max_samples=3, background_size=10, seed=0)
