@@ -38,7 +38,8 @@ Examples
 """
 
 from ._core import ALGORITHMS, METHODS, explain
-from ._explanation import ALIAS_PRIORITY, Explanation, bond_groups, compare
+from ._explanation import (ALIAS_PRIORITY, GROUP_FIELDS, Explanation, bond_groups, compare,
+                           legacy_columns)
 from ._plots import plot_beeswarm, plot_committor_fit, plot_free_energy, plot_importance
 
 __all__ = [
@@ -53,4 +54,6 @@ __all__ = [
     "METHODS",
     "ALGORITHMS",
     "ALIAS_PRIORITY",
+    "GROUP_FIELDS",
+    "legacy_columns",
 ]

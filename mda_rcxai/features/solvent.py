@@ -505,9 +505,9 @@ class CoordinationFeatures(_SolventBase):
     neighbors : AtomGroup, list of AtomGroup or dict {name: AtomGroup}
         Neighbour sets (see :mod:`mda_rcxai.features.solvent`).
     r0 : float, dict or array_like
-        Switching distance(s) in Angstrom: one number; a dict
-        ``{set name: r0}`` or ``{set name: [r0 per centre]}``; or an array
-        broadcastable to (n_centers, n_sets).
+        Switching distance(s) in Angstrom: one number; a list with one
+        value per centre (for every set); a dict ``{set name: r0}`` or
+        ``{set name: [r0 per centre]}``; or an (n_centers, n_sets) array.
     n, m : int, optional
         Exponents of the switching function (default 6, 12).
     pair_terms : bool, optional
@@ -596,7 +596,12 @@ class CoordinationFeatures(_SolventBase):
                 arr[:, s] = v
         else:
             try:
-                arr = np.broadcast_to(np.asarray(r0, dtype=np.float64), (nc, ns)).copy()
+                arr = np.asarray(r0, dtype=np.float64)
+                if arr.ndim == 1:
+                    if len(arr) != nc:
+                        raise ValueError
+                    arr = arr[:, None]  # one value per centre, for every set
+                arr = np.broadcast_to(arr, (nc, ns)).copy()
             except (TypeError, ValueError):
                 raise InputError(f"r0={r0!r} must be a number, a dict {{set name: r0}} or an "
                                  f"array broadcastable to ({nc} centres, {ns} sets)") from None
