@@ -21,11 +21,24 @@ from MDAnalysis.core.groups import AtomGroup
 from ..exceptions import DatasetError, InputError, InputTypeError
 from .columns import columns_from_json, columns_to_json
 
-__all__ = ["build_features", "save_features", "load_features", "FEATURE_KINDS"]
+__all__ = ["build_features", "save_features", "load_features", "FEATURE_KINDS",
+           "FLAT_OPTIONS"]
 
 #: Values of ``kinds`` in :func:`build_features`, in the order their columns appear.
 FEATURE_KINDS = ("dihedrals", "distances", "angles", "acsf", "coordination")
 _FORMAT = "mda_rcxai.features/1"
+_INTERNAL = ("dihedrals", "distances", "angles")
+_SOLVENT = ("acsf", "coordination")
+#: Flat keyword options and the kinds they go to (ignored for kinds not requested).
+FLAT_OPTIONS = {
+    "dihedrals": ("dihedrals",), "impropers": ("dihedrals",), "sincos": ("dihedrals",),
+    "pairs": ("distances",), "exclude_bonded": ("distances",), "angles": ("angles",),
+    "dtype": _INTERNAL, "pbc": _INTERNAL + _SOLVENT,
+    "centers": _SOLVENT, "neighbors": _SOLVENT, "center_labels": _SOLVENT,
+    "r_cut": ("acsf",), "g2": ("acsf",), "g5": ("acsf",),
+    "r0": ("coordination",), "n": ("coordination",), "m": ("coordination",),
+    "pair_terms": ("coordination",), "bridging": ("coordination",),
+}
 _KEYS = ("features", "names", "labels", "atom_indices", "groups", "columns_json", "units",
          "frames", "times", "kinds", "format", "kernel")
 
@@ -81,7 +94,16 @@ def build_features(atomgroup, kinds=("dihedrals",), *, start=None, stop=None, st
     start, stop, step, frames, backend, n_workers, verbose
         Passed to every class's ``run``.
     **options
-        One dict of keyword arguments per kind, named after it:
+        Either flat keyword options, each sent to the kinds that take it
+        and ignored for kinds not requested (``None`` means the class
+        default): ``dihedrals`` (a str or list), ``impropers``, ``sincos``
+        (dihedrals); ``pairs``, ``exclude_bonded`` (distances); ``angles``
+        (a str or list); ``centers``, ``neighbors``, ``center_labels``
+        (acsf and coordination); ``r_cut``, ``g2``, ``g5`` (acsf); ``r0``,
+        ``n``, ``m``, ``pair_terms``, ``bridging`` (coordination);
+        ``dtype`` (internal coordinates), ``pbc`` (all); see
+        :data:`FLAT_OPTIONS`. Or one dict of keyword arguments per kind,
+        named after it (taking precedence over flat options):
         ``dihedrals={"dihedrals": "all", "sincos": True}`` for
         :class:`~mda_rcxai.features.DihedralFeatures`,
         ``distances={...}`` (:class:`~mda_rcxai.features.DistanceFeatures`),
@@ -136,7 +158,20 @@ def build_features(atomgroup, kinds=("dihedrals",), *, start=None, stop=None, st
         raise InputError(f"kinds={unknown} not known; use some of {list(FEATURE_KINDS)}")
     if len(set(kinds)) != len(kinds):
         raise InputError(f"kinds={kinds} repeats a kind; give each once")
-    stray = [k for k in options if k not in kinds]
+    per_kind, flat = {}, {}
+    for key, value in options.items():
+        if key in FEATURE_KINDS and isinstance(value, dict):
+            per_kind[key] = value
+        elif key in FLAT_OPTIONS:
+            if value is not None:
+                flat[key] = value
+        elif key in FEATURE_KINDS:
+            raise InputTypeError(f"{key}= must be a dict of keyword arguments for that kind, "
+                                 f"got {type(value).__name__}")
+        else:
+            raise InputError(f"build_features() got an unknown option {key!r}; use one of "
+                             f"{sorted(FLAT_OPTIONS)} or a dict per kind {list(FEATURE_KINDS)}")
+    stray = [k for k in per_kind if k not in kinds]
     if stray:
         raise InputError(f"options {stray} given for kinds not in kinds={kinds}; add them to "
                          "kinds or drop the options")
@@ -148,10 +183,10 @@ def build_features(atomgroup, kinds=("dihedrals",), *, start=None, stop=None, st
                   n_workers=n_workers, verbose=verbose)
     blocks = []
     for kind in kinds:
-        opts = options.get(kind) or {}
-        if not isinstance(opts, dict):
-            raise InputTypeError(f"{kind}= must be a dict of keyword arguments, got "
-                                 f"{type(opts).__name__}")
+        opts = {k: v for k, v in flat.items() if kind in FLAT_OPTIONS[k]}
+        if kind in _SOLVENT and not opts.get("neighbors") and "neighbors" in opts:
+            opts.pop("neighbors")  # an empty mapping from a config means "not given"
+        opts.update(per_kind.get(kind, {}))
         if kind == "dihedrals":
             an = DihedralFeatures(atomgroup, **opts)
         elif kind == "distances":

@@ -160,3 +160,20 @@ def test_empty_frame_selection_is_an_error(ala_universe):
         DihedralFeatures(ala_universe.select_atoms("name XX"))
     with pytest.raises(InputError, match="dtype"):
         DihedralFeatures(ala_universe.atoms, dtype=np.int32)
+
+
+def test_build_flat_options_go_to_their_kinds(ala_universe):
+    # flat options (as a config gives them): each goes to the kinds that take it, options of
+    # kinds not requested and None values are ignored
+    r = build_features(ala_universe.atoms, kinds=("dihedrals",), stop=5, dihedrals="backbone",
+                       sincos=True, pairs=None, centers=None, neighbors={}, r_cut=6.0,
+                       g2=[], g5=[], r0=3.0)
+    assert {"sin(phi)", "cos(psi)", "sin(omega(ACE1))"} <= set(r.names) and len(r.names) == 8  # omega x2
+    u = make_nacl_box(n_frames=1)
+    s = build_features(u.atoms, kinds=("acsf", "coordination"), centers="name NA CL",
+                       neighbors={"O": "resname HOH and name O"}, r_cut=5.0, g2=[(0.5, 2.5)],
+                       g5=[], r0=3.2, dihedrals="all")
+    assert [c.kind for c in s.columns].count("acsf_g2") == 2
+    assert [c.kind for c in s.columns].count("coordination") == 2
+    with pytest.raises(InputError, match="unknown option 'cutoff'"):
+        build_features(ala_universe.atoms, cutoff=3.0)
