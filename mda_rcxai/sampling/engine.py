@@ -434,7 +434,10 @@ def _in_box(x, features, ranges, box=None):
             b1 = b1 / np.sqrt(b1.dot(b1))
             v = b0 - b0.dot(b1) * b1
             w = b2 - b2.dot(b1) * b1
-            val = np.degrees(np.arctan2(np.cross(b1, v).dot(w), v.dot(w)))
+            y = ((b1[1] * v[2] - b1[2] * v[1]) * w[0]
+                 + (b1[2] * v[0] - b1[0] * v[2]) * w[1]
+                 + (b1[0] * v[1] - b1[1] * v[0]) * w[2])  # (b1 x v) . w
+            val = np.degrees(np.arctan2(y, v.dot(w)))
             if (val - lo) % 360.0 > hi - lo:
                 return False
         elif kind == "distance":
