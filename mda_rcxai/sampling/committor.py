@@ -28,7 +28,10 @@ random stream (the OpenMM context is re-initialised with it once per
 configuration), so its counts depend only on ``(seed, i, k)``: not on the
 order, the chunking, the number of workers, the worker that ran it or on
 whether the run was resumed (same platform). Global ``numpy.random`` and
-``random`` state is never touched.
+``random`` state is never touched. The batched route seeds every shot from
+``(seed, i, k)`` too (:func:`~mda_rcxai.sampling.batched.shoot_batched`
+with ``config_ids``), so its counts do not depend on ``n_replicas`` or the
+chunking either.
 
 Resuming: after every finished configuration the dataset file ``out`` is
 rewritten atomically (temporary file, then rename) with a ``done`` mask.
@@ -460,8 +463,6 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
     n = x.shape[0]
     key = _run_key(system, x_nm, n_shots, seed, settings, st_A, st_B,
                    max_frames, method)
-    if method == "batched":  # counts depend on K there
-        key["n_replicas"] = int(n_replicas)
     meta = {
         "temperature": settings["temperature"],
         "force_field": system.force_field,
@@ -680,13 +681,15 @@ def _batched_chunk(system, spec, idx, x_nm, n_shots, seed, max_frames,
         if on_done is not None:
             on_done([row])
 
-    # the chunk's seed depends on its first configuration, so reruns repeat it
+    # per-shot seeds from (seed, global configuration index, shot): counts do
+    # not depend on the chunking, n_replicas or the number of workers
     shoot_batched(system, x_nm, n_shots, state_A=StateDefinition.from_dict(spec["state_A"]),
                   state_B=StateDefinition.from_dict(spec["state_B"]),
                   temperature=st["temperature"], timestep_fs=st["timestep_fs"],
                   steps_per_frame=st["steps_per_frame"],
                   friction_per_ps=st["friction_per_ps"], max_frames=max_frames,
-                  n_replicas=int(n_replicas), seed=int(seed) * 100003 + int(idx[0]),
+                  n_replicas=int(n_replicas), seed=int(seed),
+                  config_ids=np.asarray(idx, dtype=int),
                   platform=st.get("platform", "CPU"), on_config_done=done,
                   verbose=False)
     return rows
