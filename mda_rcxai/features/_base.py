@@ -13,6 +13,8 @@ Every column also gets a :class:`~mda_rcxai.features.columns.FeatureColumn`
 record in ``results.columns``.
 """
 
+import os
+import sys
 import warnings
 
 import networkx as nx
@@ -277,7 +279,8 @@ class FeaturesBase(AnalysisBase):
         if serial:
             if isinstance(self._trajectory, MemoryReader):
                 return self._run_blocks(start, stop, step, frames, verbose, int(block_size))
-            if frames is None and _file_block_reader(self._trajectory) is not None:
+            if frames is None and _file_block_reader(self._trajectory,
+                                                     self._uses_box()) is not None:
                 return self._run_blocks(start, stop, step, frames, verbose, int(block_size),
                                         reader_blocks=True)
         return super().run(start=start, stop=stop, step=step, frames=frames,
@@ -321,8 +324,8 @@ class FeaturesBase(AnalysisBase):
                 width = len(self._ag)
             # at most ~64 MB of coordinates per block
             block_size = max(1, min(block_size, (64 << 20) // (12 * max(width, 1))))
-            blocks = _file_block_reader(reader)(reader, atom_indices, frame_ids, block_size,
-                                                use_box)
+            blocks = _file_block_reader(reader, use_box)(reader, atom_indices, frame_ids,
+                                                         block_size, use_box)
         else:
             rows = self._universe_rows  # universe indices into whole frames
             blocks = _memory_blocks(reader, frame_ids, block_size, use_box)
@@ -424,12 +427,77 @@ def _xtc_blocks_mdtraj(reader, atom_indices, frame_ids, block_size, use_box):
             yield xyz, boxes
 
 
-def _file_block_reader(reader):
+def dcd_layout(filename, n_atoms, n_frames):
+    """Frame layout of a plain DCD file for reading it as a numpy memory map.
+
+    A DCD written by CHARMM, NAMD, OpenMM, MDAnalysis or mdtraj without
+    fixed atoms stores every frame alike: an optional unit-cell record
+    (4-byte marker 48, six float64, marker 48), then X, Y and Z records
+    (marker 4N, N float32, marker 4N). Returns ``(header_bytes, dtype)``
+    when the file size and the record markers of the first and last frames
+    match exactly (native byte order), else None (then mdtraj's reader is
+    used).
+    """
+    try:
+        size = os.path.getsize(filename)
+    except OSError:
+        return None
+    if n_frames < 1 or n_atoms < 1:
+        return None
+    rec = 4 * n_atoms
+    xyz = [("m0", "<i4"), ("x", "<f4", (n_atoms,)), ("m1", "<i4"),
+           ("m2", "<i4"), ("y", "<f4", (n_atoms,)), ("m3", "<i4"),
+           ("m4", "<i4"), ("z", "<f4", (n_atoms,)), ("m5", "<i4")]
+    for cell in (True, False):
+        fields = ([("c0", "<i4"), ("cell", "<f8", (6,)), ("c1", "<i4")] if cell else []) + xyz
+        dt = np.dtype(fields)
+        header = size - n_frames * dt.itemsize
+        if header <= 0:
+            continue
+        try:
+            mm = np.memmap(filename, dtype=dt, mode="r", offset=header, shape=(n_frames,))
+        except (OSError, ValueError):
+            return None
+        ends = mm[[0, n_frames - 1]]
+        ok = all((ends[m] == rec).all() for m in ("m0", "m1", "m2", "m3", "m4", "m5"))
+        if cell:
+            ok = ok and (ends["c0"] == 48).all() and (ends["c1"] == 48).all()
+        del mm
+        if ok:
+            return header, dt
+    return None
+
+
+def _dcd_blocks_numpy(reader, atom_indices, frame_ids, block_size, use_box):
+    """Blocks of a plain DCD read as a numpy memory map (see :func:`dcd_layout`):
+    the same float32 values MDAnalysis' and mdtraj's readers return, without
+    their per-frame overhead."""
+    header, dt = dcd_layout(reader.filename, reader.n_atoms, reader.n_frames)
+    mm = np.memmap(reader.filename, dtype=dt, mode="r", offset=header,
+                   shape=(reader.n_frames,))
+    contiguous = len(frame_ids) > 0 and bool(np.all(np.diff(frame_ids) == 1))
+    for lo in range(0, len(frame_ids), block_size):
+        ids = frame_ids[lo:lo + block_size]
+        part = mm[int(ids[0]):int(ids[-1]) + 1] if contiguous else mm[ids]
+        xyz = np.empty((len(part), reader.n_atoms, 3), dtype=np.float32)
+        xyz[:, :, 0] = part["x"]
+        xyz[:, :, 1] = part["y"]
+        xyz[:, :, 2] = part["z"]
+        if atom_indices is not None:
+            xyz = xyz[:, atom_indices]
+        yield xyz, None
+    del mm
+
+
+def _file_block_reader(reader, use_box=False):
     """A generator function reading blocks of (xyz, boxes) from the reader's
     file, or None when frames must be read one by one."""
     from MDAnalysis.coordinates.XTC import XTCReader
     formats = _mdtraj_formats()
     if isinstance(reader, DCDReader):
+        if not use_box and sys.byteorder == "little" and \
+                dcd_layout(reader.filename, reader.n_atoms, reader.n_frames) is not None:
+            return _dcd_blocks_numpy
         if formats is not None:
             return _dcd_blocks_mdtraj
         return None

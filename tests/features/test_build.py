@@ -177,3 +177,43 @@ def test_build_flat_options_go_to_their_kinds(ala_universe):
     assert [c.kind for c in s.columns].count("coordination") == 2
     with pytest.raises(InputError, match="unknown option 'cutoff'"):
         build_features(ala_universe.atoms, cutoff=3.0)
+
+
+def test_dcd_memory_map_reads_what_mdanalysis_reads(tmp_path, ala_universe):
+    from mda_rcxai.features._base import _dcd_blocks_numpy, dcd_layout
+    r = ala_universe.trajectory
+    assert dcd_layout(r.filename, r.n_atoms, r.n_frames) is not None
+    # a DCD with unit-cell records (written by MDAnalysis from the periodic box)
+    u = make_nacl_box(n_frames=4, seed=6)
+    path = str(tmp_path / "box.dcd")
+    with mda.Writer(path, len(u.atoms)) as w:
+        for _ in u.trajectory:
+            w.write(u.atoms)
+    ud = mda.Universe(u._topology, path)
+    header, dt = dcd_layout(path, len(u.atoms), 4)
+    assert "cell" in dt.names
+    for reader in (r, ud.trajectory):
+        ids = np.arange(0, reader.n_frames, 3)
+        got = np.concatenate([x for x, _ in _dcd_blocks_numpy(reader, None, ids, 7, False)])
+        ref = np.array([reader[i].positions for i in ids])
+        np.testing.assert_array_equal(got, ref)
+    # not a plain DCD (size does not fit the frames): no memory map, mdtraj's reader instead
+    bad = tmp_path / "bad.dcd"
+    bad.write_bytes(open(r.filename, "rb").read()[:-7])
+    assert dcd_layout(str(bad), r.n_atoms, r.n_frames) is None
+
+
+def test_periodic_dcd_blocks_use_boxes(tmp_path):
+    u = make_nacl_box(n_frames=4, seed=8)
+    path = str(tmp_path / "box.dcd")
+    with mda.Writer(path, len(u.atoms)) as w:
+        for _ in u.trajectory:
+            w.write(u.atoms)
+    ud = mda.Universe(u._topology, path)
+    water = ud.select_atoms("resname HOH")[:40]
+    pairs = [(a.index, b.index) for a, b in zip(water[:-1], water[1:])]
+    blocks = DistanceFeatures(ud.atoms, pairs=pairs).run(block_size=3).results.features
+    frames = DistanceFeatures(ud.atoms, pairs=pairs).run(backend="multiprocessing",
+                                                        n_workers=1).results.features
+    np.testing.assert_allclose(blocks, frames, atol=1e-5)
+    assert blocks.max() < 0.5 * ud.dimensions[0] * np.sqrt(3)  # minimum image
