@@ -712,18 +712,10 @@ def _run_batched(system, spec, todo, x_nm, n_shots, seed, max_frames, client,
                      for idx in idxs], record)
 
 
-def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
-             out, storage, verbose, t_start):
-    """OPS' own CommittorSimulation into an OPS storage file."""
+def _ops_shoot(paths, system, x_nm, n_shots, seed, settings, st_A, st_B,
+               storage):
     import contextlib
     import io
-    paths = _quiet_ops()
-    if storage is None:
-        if out is None:
-            raise InputError("method='ops' needs storage= (an OPS .nc file) "
-                             "or out=")
-        storage = os.path.splitext(out)[0] + ".nc"
-    storage = os.fspath(storage)
     engine = _engine_from_settings(system, settings, seed=seed)
     engine.options["on_max_length"] = "stop"
     vol_A = make_volume(st_A, system.box_vectors)
@@ -741,6 +733,22 @@ def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
         store.sync_all()
     finally:
         store.close()
+
+
+def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
+             out, storage, verbose, t_start):
+    """OPS' own CommittorSimulation into an OPS storage file."""
+    paths = _quiet_ops()
+    if storage is None:
+        if out is None:
+            raise InputError("method='ops' needs storage= (an OPS .nc file) "
+                             "or out=")
+        storage = os.path.splitext(out)[0] + ".nc"
+    storage = os.fspath(storage)
+    _ops_shoot(paths, system, x_nm, n_shots, seed, settings, st_A, st_B,
+               storage)
+    import gc
+    gc.collect()  # free OPS/netCDF objects now, not at interpreter exit
     ds = CommittorDataset.from_ops_storage(storage, system, st_A.name,
                                            st_B.name)
     # order as the input configurations (match on positions, float32 in OPS)

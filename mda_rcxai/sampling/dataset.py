@@ -347,8 +347,11 @@ class CommittorDataset:
                         f"state {nm!r} is neither a volume in {path!r} "
                         f"(it has {names}) nor in system.states")
             vA, vB = vols[state_A], vols[state_B]
-            spa = paths.ShootingPointAnalysis(steps=storage.steps,
-                                              states=[vA, vB])
+            import contextlib
+            import io
+            with contextlib.redirect_stderr(io.StringIO()):  # OPS' own bar
+                spa = paths.ShootingPointAnalysis(steps=storage.steps,
+                                                  states=[vA, vB])
             if len(spa) == 0:
                 raise DatasetError(f"{path!r} holds no committor shots")
             snaps = list(spa.keys())
@@ -371,9 +374,13 @@ class CommittorDataset:
                     os.path.abspath(path), "states": [state_A, state_B],
                     "system_fingerprint": fp, "temperature": temp,
                     "versions": versions()}
-            return cls(x, n_A, n_B, topo, meta, n_tot - n_A - n_B)
+            out = cls(x, n_A, n_B, topo, meta, n_tot - n_A - n_B)
         finally:
             storage.close()
+        del storage, spa, snaps, vols, vA, vB
+        import gc
+        gc.collect()  # free OPS/netCDF objects now, not at interpreter exit
+        return out
 
 
 def universe_from_topology(topology: dict, positions_angstrom, box=None):

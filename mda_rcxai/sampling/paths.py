@@ -257,6 +257,9 @@ def path_from_ops_storage(filename, system: MolecularSystem, *,
         x = np.array([np.asarray(s.xyz, dtype=float) for s in traj])
     finally:
         storage.close()
+    del storage, traj
+    import gc
+    gc.collect()  # free OPS/netCDF objects now, not at interpreter exit
     if x.shape[1] != system.n_atoms:
         raise InputError(f"the path in {filename!r} has {x.shape[1]} atoms but "
                          f"the system has {system.n_atoms}")
