@@ -11,7 +11,9 @@ noisy; compare ratios, not absolute numbers). Cases:
 * serial runs read the DCD in blocks (the reader's ``timeseries``); the
   parallel backends go frame by frame: ours from the DCD with
   ``backend='multiprocessing'`` and ``n_workers=1`` and ``2``;
-* the same in memory / from DCD for the 45 heavy-atom distances and the 36
+* dihedrals from an XTC file: ours (blocks read by mdtraj's XTC reader)
+  against ``md.load`` + ``compute_dihedrals``;
+* the same in memory / from DCD / from XTC for the 45 heavy-atom distances and the 36
   bond angles against ``mdtraj.compute_distances`` / ``compute_angles``.
 
 It prints which kernel ours ran (``results.kernel``) and, per kind, the
@@ -67,6 +69,11 @@ def main():
         for _ in u_mem.trajectory:
             w.write(u_mem.atoms)
     u_dcd = mda.Universe(ALANINE_DIPEPTIDE_PDB, dcd)
+    xtc = os.path.join(tmp, "bench.xtc")
+    with mda.Writer(xtc, 22) as w:
+        for _ in u_mem.trajectory:
+            w.write(u_mem.atoms)
+    u_xtc = mda.Universe(ALANINE_DIPEPTIDE_PDB, xtc)
     rows = DihedralFeatures(u_mem.atoms).run(stop=1).results.atom_indices
     t_md = md.Trajectory(coords / 10.0, md.load_topology(ALANINE_DIPEPTIDE_PDB))
     t_md_traj = t_md
@@ -81,6 +88,10 @@ def main():
         lambda: Dihedral([u_dcd.atoms[list(r)] for r in rows]).run(), args.repeat)
     res["mdtraj, DCD incl. load"] = timed(
         lambda: md.compute_dihedrals(md.load(dcd, top=ALANINE_DIPEPTIDE_PDB), rows),
+        args.repeat)
+    res["ours, XTC"] = timed(lambda: DihedralFeatures(u_xtc.atoms).run(), args.repeat)
+    res["mdtraj, XTC incl. load"] = timed(
+        lambda: md.compute_dihedrals(md.load(xtc, top=ALANINE_DIPEPTIDE_PDB), rows),
         args.repeat)
     res["ours, DCD, frame by frame"] = timed(
         lambda: DihedralFeatures(u_dcd.atoms).run(backend="multiprocessing", n_workers=1),
@@ -99,7 +110,10 @@ def main():
         t_ours_dcd = timed(lambda: cls(u_dcd.atoms, **kw).run(), args.repeat)
         t_md_dcd = timed(lambda: mdfun(md.load(dcd, top=ALANINE_DIPEPTIDE_PDB), idx),
                          args.repeat)
-        other[label] = (len(idx), t_ours, t_md, t_ours_dcd, t_md_dcd)
+        t_ours_xtc = timed(lambda: cls(u_xtc.atoms, **kw).run(), args.repeat)
+        t_md_xtc = timed(lambda: mdfun(md.load(xtc, top=ALANINE_DIPEPTIDE_PDB), idx),
+                         args.repeat)
+        other[label] = (len(idx), t_ours, t_md, t_ours_dcd, t_md_dcd, t_ours_xtc, t_md_xtc)
 
     kernel = DihedralFeatures(u_mem.atoms).run(stop=1).results.kernel
     print(f"kernel that ours ran: {kernel}")
@@ -118,16 +132,17 @@ def main():
           f"{r('ours, DCD, 2 workers', 'ours, DCD, frame by frame'):.2f}x")
 
 
-    for label, (k, t_ours, t_mdm, t_ours_dcd, t_md_dcd) in other.items():
+    for label, (k, t_ours, t_mdm, t_ours_dcd, t_md_dcd, _, _) in other.items():
         print(f"{k} {label}: ours {n / t_ours:,.0f} frames/s in memory, mdtraj "
               f"{n / t_mdm:,.0f}; DCD ours {n / t_ours_dcd:,.0f}, mdtraj incl. load "
               f"{n / t_md_dcd:,.0f}")
     print("summary, ours / mdtraj (goal >= 1.0x):")
     print(f"  dihedrals: in memory {r('ours, in memory', 'mdtraj, in memory'):.2f}x, "
-          f"DCD incl. reading {r('ours, DCD', 'mdtraj, DCD incl. load'):.2f}x")
-    for label, (k, t_ours, t_mdm, t_ours_dcd, t_md_dcd) in other.items():
+          f"DCD incl. reading {r('ours, DCD', 'mdtraj, DCD incl. load'):.2f}x, "
+          f"XTC incl. reading {r('ours, XTC', 'mdtraj, XTC incl. load'):.2f}x")
+    for label, (k, t_ours, t_mdm, t_ours_dcd, t_md_dcd, t_ox, t_mx) in other.items():
         print(f"  {label}: in memory {t_mdm / t_ours:.2f}x, DCD incl. reading "
-              f"{t_md_dcd / t_ours_dcd:.2f}x")
+              f"{t_md_dcd / t_ours_dcd:.2f}x, XTC incl. reading {t_mx / t_ox:.2f}x")
 
 
 if __name__ == "__main__":

@@ -208,7 +208,10 @@ class FeaturesBase(AnalysisBase):
         self.results.units = self._units
         self.results.columns = self._make_columns(names, atom_indices, groups)
         self.results.kernel = kernel_name()
-        self.results.features = np.zeros((self.n_frames, len(names)), dtype=self._dtype)
+        # the block path writes every row: np.empty spares calloc's zeroed pages (measured
+        # 1.3-1.7x faster for cheap kernels such as distances)
+        alloc = np.empty if getattr(self, "_in_blocks", False) else np.zeros
+        self.results.features = alloc((self.n_frames, len(names)), dtype=self._dtype)
 
     def _get_aggregator(self):
         return ResultsGroup(lookup={
@@ -307,7 +310,11 @@ class FeaturesBase(AnalysisBase):
         self._setup_frames(self._trajectory, start=start, stop=stop, step=step,
                            frames=frames)
         frame_ids = self._frame_indices
-        self._prepare()
+        self._in_blocks = True
+        try:
+            self._prepare()
+        finally:
+            self._in_blocks = False
         reader = self._trajectory
         use_box = self._uses_box()
         n = len(frame_ids)
