@@ -458,6 +458,15 @@ class Explanation:
     def __delattr__(self, name):
         raise AttributeError("Explanation is immutable")
 
+    def __reduce__(self):
+        """Picklable (Dask workers, multiprocessing): rebuilt from plain fields."""
+        state = {f: getattr(self, f) for f in self._FIELDS}
+        state["members"] = dict(state["members"])
+        state["info"] = dict(state["info"])
+        if state["columns"] is not None:
+            state["columns"] = [dict(c) for c in state["columns"]]
+        return (_rebuild_explanation, (state,))
+
     def __repr__(self):
         top = ", ".join(self.ranking[:3])
         return (f"<Explanation {self.method}/{self.algorithm} {self.selection}: "
@@ -834,6 +843,13 @@ class Explanation:
         if kind == "beeswarm":
             return plot_beeswarm(self, **kwargs)
         raise InputError(f"plot(kind={kind!r}) is not known; use 'importance' or 'beeswarm'")
+
+
+def _rebuild_explanation(state):
+    state = dict(state)
+    values = state.pop("values")
+    names = state.pop("feature_names")
+    return Explanation(values, names, **state)
 
 
 def compare(explanation_a, explanation_b, top_k=5, grouped="bond"):

@@ -116,3 +116,20 @@ def test_metadata_errors():
     with pytest.raises(InputError, match=r"columns\[1\] describes 'z'"):
         explain(lambda X: X[:, 0], X, feature_names=["a", "b"],
                 columns=[{"name": "a"}, {"name": "z"}], method="lime")
+
+
+def test_explanation_pickles_with_its_metadata():
+    import pickle
+    ex = Explanation(np.array([[0.5, -0.2]]), ["G2[NA1:NA|O](eta=1,r_s=2)", "psi"],
+                     atom_indices=[(0,), (6, 8, 14, 16)],
+                     columns=[{"name": "G2[NA1:NA|O](eta=1,r_s=2)", "kind": "acsf_g2",
+                               "atoms": (0,), "center": (0,), "neighbors": "O",
+                               "params": {"eta": 1.0, "r_s": 2.0, "r_cut": 6.0},
+                               "group": "NA1:NA / O"},
+                              {"name": "psi", "kind": "dihedral", "alias": "psi",
+                               "atoms": (6, 8, 14, 16)}],
+                     info={"seed": 3})
+    back = pickle.loads(pickle.dumps(ex))
+    np.testing.assert_array_equal(back.values, ex.values)
+    assert back.columns == ex.columns and back.info["seed"] == 3
+    assert back.grouped(by="group").feature_names == ("NA1:NA / O", "psi")
