@@ -6,8 +6,10 @@ or Partition explainers) or ``lime`` package on a fitted
 globally or on the transition-state ensemble (predicted ``p_B`` in a
 window), and returns an immutable :class:`Explanation`: attributions per
 configuration and feature, importance (mean ``|attribution|``), ranking,
-grouping by rotatable bond, per-atom values for a PDB, a DataFrame and
-plots. :func:`compare` measures how well two explanations (SHAP vs LIME)
+grouping by rotatable bond or by the columns' metadata (``columns=``: e.g.
+all symmetry functions of Na+ over water O), per-atom values for a PDB
+(solvent descriptors on their centre and, for one frame, the waters they
+count), a DataFrame and plots. :func:`compare` measures how well two explanations (SHAP vs LIME)
 agree.
 
 Which SHAP algorithm
