@@ -8,6 +8,14 @@ ALANINE_DIPEPTIDE_PDB : str
 ALANINE_DIPEPTIDE_DCD : str
     1000 frames (1 ps apart) of the same molecule at 300 K: 500 in C7eq,
     then 500 in C7ax. How both were made: :mod:`mda_rcxai.data.generate`.
+NACL_WATER_PDB : str
+    Na+ (atom 0) and Cl- (atom 1) in contact in a 1.954 nm cube of 245
+    TIP3P waters, equilibrated at 300 K with amber14 + TIP3P
+    (Joung-Cheatham ions); CRYST1 box. Made by
+    :mod:`mda_rcxai.data.make_nacl_water`.
+NACL_PMF_TXT : str
+    Potential of mean force along the Na-Cl distance of that box (r in
+    Angstrom, kT, kJ/mol), by :mod:`mda_rcxai.data.nacl_pmf`.
 
 Examples
 --------
@@ -24,5 +32,8 @@ _HERE = _os.path.dirname(_os.path.abspath(__file__))
 
 ALANINE_DIPEPTIDE_PDB = _os.path.join(_HERE, "alanine_dipeptide.pdb")
 ALANINE_DIPEPTIDE_DCD = _os.path.join(_HERE, "alanine_dipeptide_traj.dcd")
+NACL_WATER_PDB = _os.path.join(_HERE, "nacl_water.pdb")
+NACL_PMF_TXT = _os.path.join(_HERE, "nacl_pmf.txt")
 
-__all__ = ["ALANINE_DIPEPTIDE_PDB", "ALANINE_DIPEPTIDE_DCD"]
+__all__ = ["ALANINE_DIPEPTIDE_PDB", "ALANINE_DIPEPTIDE_DCD", "NACL_WATER_PDB",
+           "NACL_PMF_TXT"]
