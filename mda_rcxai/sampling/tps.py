@@ -317,14 +317,36 @@ def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
         raise InputError("checkpoint and n_chains > 1 need method='fast' "
                          "(OPS' PathSampling here runs one chain without "
                          "resume)")
+    # OPS draws from numpy's and Python's global generators: they are
+    # seeded for the run and the caller's states given back afterwards
+    import random
+    saved = (np.random.get_state(), random.getstate())
+    try:
+        return _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B,
+                            shooting, temperature, timestep_fs,
+                            steps_per_frame, friction_per_ps, n_frames_max,
+                            engine, verbose, _stop_after_accepted)
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+
+
+def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
+                 temperature, timestep_fs, steps_per_frame, friction_per_ps,
+                 n_frames_max, engine, verbose, _stop_after_accepted):
     paths = _quiet_ops()
-    seed_everything(seed)
     if engine is None:
         engine = make_engine(system, temperature, timestep_fs,
                              steps_per_frame, friction_per_ps=friction_per_ps,
                              n_frames_max=n_frames_max, seed=seed)
     vol_A, vol_B = make_volume(st_A), make_volume(st_B)
     path = _check_path(path, vol_A, vol_B, st_A.name, st_B.name)
+    if storage is not None:
+        # OPS storage turns the snapshots it saves into lazy proxies of the
+        # file, which is closed at the end: run on a copy so that the
+        # caller's path stays readable ("NetCDF: Not a valid ID" otherwise)
+        px, pv = _path_arrays(path, st_A, st_B)
+        path = _trajectory(engine, px, pv, system)
     # the path may come from another engine (e.g. high temperature): make
     # its snapshots this engine's so that shooting uses this engine
     network = paths.TPSNetwork(vol_A, vol_B)
@@ -340,6 +362,7 @@ def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
             raise InputError(f"storage={storage!r}: folder {d!r} does not "
                              "exist")
         store = paths.Storage(storage, "w", template=path[0])
+    seed_everything(seed)
     try:
         sampler = paths.PathSampling(storage=store, move_scheme=scheme,
                                      sample_set=init)
@@ -358,6 +381,7 @@ def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
     finally:
         if store is not None:
             store.close()
+            del store
     dt_ps = timestep_fs * 1e-3 * steps_per_frame
     if engine is not None and hasattr(engine, "mda_rcxai_settings"):
         s = engine.mda_rcxai_settings
@@ -578,9 +602,11 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
 
     Method (as in the OPS alanine dipeptide examples, plus a relaxation):
 
-    1. Langevin MD at ``high_temperature`` from ``system.positions`` (OPS
-       engine, frames every ``hot_steps_per_frame`` MD steps so that the
-       barrier region is resolved) until it has been in ``state_A`` and
+    1. Langevin MD at ``high_temperature`` from ``system.positions``
+       (LangevinMiddle on an OpenMM Context, Maxwell-Boltzmann start
+       velocities from ``SeedSequence([seed, 100 + attempt])``, frames
+       every ``hot_steps_per_frame`` MD steps so that the barrier region
+       is resolved) until it has been in ``state_A`` and
        then reaches ``state_B``, at most ``max_frames`` frames; the piece
        from the last frame in A to the first frame in B is a valid but hot
        A->B path.
@@ -650,39 +676,59 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
         raise StateError(f"system.positions are inside the final state "
                          f"{st_B.name!r}; start from a structure in or near "
                          f"{st_A.name!r}")
-    seed_everything(seed)
-    hot = make_engine(system, high_temperature, timestep_fs,
-                      hot_steps_per_frame, friction_per_ps=friction_per_ps,
-                      n_frames_max=int(max_frames), seed=seed)
-    randomize = make_randomizer(hot, high_temperature)
+    from .tps_fast import TPSChain
+    engine = make_engine(system, temperature, timestep_fs, steps_per_frame,
+                         friction_per_ps=friction_per_ps,
+                         n_frames_max=n_frames_max, seed=seed)
     in_A, in_B = st_A.contains, st_B.contains
     log = []
     for attempt in range(int(max_attempts)):
-        start = randomize(snapshot_from_positions(hot, system.positions))
-        seen_A = [bool(in_A(system.positions)[0])]
+        # hot MD directly on an OpenMM Context (no per-frame OPS objects):
+        # Maxwell-Boltzmann velocities at high_temperature from the seeded
+        # chain Generator, constraints, then frames until B after A
+        hot = TPSChain(system, st_A, st_B, temperature=high_temperature,
+                       timestep_fs=timestep_fs,
+                       steps_per_frame=hot_steps_per_frame,
+                       friction_per_ps=friction_per_ps,
+                       n_frames_max=int(max_frames), seed=seed,
+                       chain=100 + attempt)
+        ctx, integ, test = hot.context, hot.integrator, hot.test
+        ctx.setPositions(system.positions)
+        ctx.setVelocities(hot.rng.standard_normal((system.n_atoms, 3))
+                          * hot.sigma)
+        ctx.applyConstraints(hot.tolerance)
+        ctx.applyVelocityConstraints(hot.tolerance)
+        x0, v0 = hot._state()
+        xs, vs = [x0], [v0]
+        seen_A = bool(in_A(system.positions)[0])
         bar = _tqdm(verbose, total=int(max_frames),
                     desc=f"hot MD {high_temperature:g} K (try {attempt + 1})")
-
-        def running(traj, trusted=False):
-            x = np.asarray(traj[-1].xyz, dtype=float)
-            bar.update(1)
-            if in_A(x)[0]:
-                seen_A[0] = True
-                return True
-            return not (seen_A[0] and in_B(x)[0])
-
+        found = False
         try:
-            traj = hot.generate(start, running=[running])
-        except paths.engines.EngineMaxLengthError:
+            while len(xs) < int(max_frames):
+                integ.step(hot.spf)
+                x, v = hot._state()
+                xs.append(x)
+                vs.append(v)
+                bar.update(1)
+                code = test(x)
+                if code == 1:
+                    seen_A = True
+                elif code == 2 and seen_A:
+                    found = True
+                    break
+        finally:
+            bar.close()
+        del hot, ctx, integ
+        if not found:
             log.append(f"try {attempt + 1}: no transition in {max_frames} "
                        f"frames at {high_temperature:g} K")
             continue
-        finally:
-            bar.close()
-        x = np.asarray(traj.xyz, dtype=float)
+        x = np.array(xs)
         i_b = int(np.flatnonzero(in_B(x))[-1])
         i_a = int(np.flatnonzero(in_A(x[:i_b]))[-1])
-        hot_path = traj[i_a:i_b + 1]
+        hot_path = _trajectory(engine, x[i_a:i_b + 1],
+                               np.array(vs[i_a:i_b + 1]), system)
         result = run_tps(system, hot_path, int(relax_moves), None,
                          None if seed is None else seed + 1000 * attempt + 1,
                          state_A=st_A, state_B=st_B, shooting="two-way",
