@@ -2,8 +2,11 @@
 
 :class:`CommittorModel` learns ``q`` from committor shot counts (or ``p_B``
 values) by maximising the binomial likelihood; :func:`binomial_nll` is the
-loss. Imports torch (this layer must not import MDAnalysis, OpenMM or
-OpenPathSampling).
+loss. :class:`CommittorModelCV` chooses its weight decay and architecture by
+cross-validation, :class:`CommittorEnsemble` gives ``q`` with an error bar,
+:func:`baseline_loglik` scores models on feature subsets and
+:func:`select_for_shooting` picks the next committor round. Imports torch
+(this layer must not import MDAnalysis, OpenMM or OpenPathSampling).
 
 Typical use, with ``X`` from a :mod:`mda_rcxai.features` class and the shot
 counts of a ``CommittorDataset`` (``n_A``, ``n_B``)::
@@ -12,6 +15,11 @@ counts of a ``CommittorDataset`` (``n_A``, ``n_B``)::
     model.validation_metrics_      # held-out log likelihood / shot, p_B RMSE
     model.save("model.pt")
     model = CommittorModel.load("model.pt", feature_names=names)
+
+    cv = CommittorModelCV(seed=0).fit(X, n_A, n_B, feature_names=names)
+    cv.best_params_, cv.cv_metrics_
+    ens = CommittorEnsemble(base_estimator=cv.best_estimator_).fit(X, n_A, n_B)
+    ens.predict_q(X), ens.predict_q_std(X)
 
 Examples
 --------
@@ -34,19 +42,32 @@ True
 True
 """
 
-from .committor import (
-    ACTIVATIONS,
-    CommittorModel,
-    ModelFileError,
-    ModelFileNotFoundError,
-    TrainingError,
-)
+from ..exceptions import ModelFileError, ModelFileNotFoundError, TrainingError
+from .committor import ACTIVATIONS, SOLVERS, CommittorModel
+from .ensemble import DEFAULT_ENSEMBLE_PARAMS, CommittorEnsemble, select_for_shooting
 from .loss import binomial_nll
+from .metrics import constant_loglik, evaluate_q, loglik_per_shot, p_B_from_q, pb_rmse
+from .selection import (DEFAULT_CV_PARAMS, DEFAULT_PARAM_GRID, CommittorModelCV,
+                        baseline_loglik, kfold_indices)
 
 __all__ = [
     "CommittorModel",
+    "CommittorModelCV",
+    "CommittorEnsemble",
+    "baseline_loglik",
+    "select_for_shooting",
+    "kfold_indices",
     "binomial_nll",
+    "loglik_per_shot",
+    "constant_loglik",
+    "pb_rmse",
+    "evaluate_q",
+    "p_B_from_q",
     "ACTIVATIONS",
+    "SOLVERS",
+    "DEFAULT_PARAM_GRID",
+    "DEFAULT_CV_PARAMS",
+    "DEFAULT_ENSEMBLE_PARAMS",
     "ModelFileError",
     "ModelFileNotFoundError",
     "TrainingError",

@@ -41,6 +41,7 @@ __all__ = [
     "TrainingError",
     "ACTIVATIONS",
     "SOLVERS",
+    "PENALTIES",
 ]
 
 #: Activation names accepted by ``CommittorModel(activation=...)``; all are
@@ -58,6 +59,9 @@ ACTIVATIONS = {
 
 #: Optimisers accepted by ``CommittorModel(solver=...)``.
 SOLVERS = ("adam", "lbfgs")
+
+#: Layers whose weights ``weight_decay`` penalises (``CommittorModel(penalty=...)``).
+PENALTIES = ("all", "input")
 
 
 class CommittorModel(BaseEstimator):
@@ -87,8 +91,8 @@ class CommittorModel(BaseEstimator):
     learning_rate : float, default 1e-3
         Adam learning rate (unused by ``solver="lbfgs"``).
     max_epochs : int, default 500
-        Maximum number of passes over the training set (``"adam"``) or of
-        L-BFGS iterations (``"lbfgs"``).
+        Maximum number of passes over the training set (``"adam"``), or of
+        blocks of 20 L-BFGS iterations (``"lbfgs"``).
     batch_size : int or None, default 64
         Configurations per mini-batch; ``None`` uses the full training set
         (unused by ``solver="lbfgs"``, which is full-batch).
@@ -120,7 +124,7 @@ class CommittorModel(BaseEstimator):
     solver : {"adam", "lbfgs"}, default "adam"
         ``"adam"``: mini-batch Adam, early stopping on the validation split.
         ``"lbfgs"``: full-batch L-BFGS (strong-Wolfe line search, float64)
-        until the penalised loss converges; an epoch is one iteration. With
+        until the penalised loss converges; an epoch is 20 iterations. With
         ``validation_fraction=0`` it fits the L2-penalised likelihood on all
         data, so ``weight_decay`` alone sets the smoothness: the setting
         :class:`CommittorModelCV` selects by cross-validation (on the
@@ -191,6 +195,7 @@ class CommittorModel(BaseEstimator):
         n_threads=1,
         verbose=False,
         solver="adam",
+        penalty="all",
     ):
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -206,6 +211,7 @@ class CommittorModel(BaseEstimator):
         self.n_threads = n_threads
         self.verbose = verbose
         self.solver = solver
+        self.penalty = penalty
         self._validate_params()
 
     # ------------------------------------------------------------------
@@ -260,6 +266,8 @@ class CommittorModel(BaseEstimator):
         if not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w > 0
                    for w in layers):
             bad("hidden_layers", "every width must be a positive int, e.g. (64, 64)")
+        if not isinstance(self.penalty, str) or self.penalty not in PENALTIES:
+            bad("penalty", f"use one of {list(PENALTIES)}")
         if not isinstance(self.solver, str) or self.solver not in SOLVERS:
             bad("solver", f"use one of {list(SOLVERS)}")
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
@@ -338,7 +346,7 @@ class CommittorModel(BaseEstimator):
         return nn.Sequential(*layers)
 
     def _penalty(self, net):
-        return penalty(net)
+        return penalty(net, self.penalty)
 
     def fit(self, X, n_A=None, n_B=None, *, p_B=None, sample_weight=None, feature_names=None):
         """Train ``q(x)`` on committor shot counts (or on ``p_B`` values).
@@ -440,7 +448,7 @@ class CommittorModel(BaseEstimator):
                 learning_rate=self.learning_rate, weight_decay=self.weight_decay,
                 max_epochs=self.max_epochs, batch_size=self.batch_size, stop=stop,
                 patience=patience, rng=rng, device=device, verbose=self.verbose,
-                label=f"{type(self).__name__}.fit")
+                label=f"{type(self).__name__}.fit", penalty_on=self.penalty)
         net = net.to("cpu").float().eval()
         for p in net.parameters():
             p.requires_grad_(False)
