@@ -345,7 +345,7 @@ def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
         # OPS storage turns the snapshots it saves into lazy proxies of the
         # file, which is closed at the end: run on a copy so that the
         # caller's path stays readable ("NetCDF: Not a valid ID" otherwise)
-        px, pv = _path_arrays(path, st_A, st_B)
+        px, pv = _path_arrays(path, st_A, st_B, system)
         path = _trajectory(engine, px, pv, system)
     # the path may come from another engine (e.g. high temperature): make
     # its snapshots this engine's so that shooting uses this engine
@@ -396,7 +396,7 @@ def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
         states=(st_A.name, st_B.name), seed=seed, shooting=shooting)
 
 
-def _path_arrays(path, st_A, st_B):
+def _path_arrays(path, st_A, st_B, system=None):
     """Positions and velocities (nm, nm/ps) of the initial path, checked."""
     paths = _quiet_ops()
     if isinstance(path, TPSResult):
@@ -416,7 +416,8 @@ def _path_arrays(path, st_A, st_B):
             raise ValueError
     except Exception:
         v = np.zeros_like(x)
-    in_A, in_B = st_A.contains(x), st_B.contains(x)
+    box = getattr(system, "box_vectors", None)
+    in_A, in_B = st_A.contains(x, box=box), st_B.contains(x, box=box)
     if not in_A[0]:
         raise StateError(f"path does not start in state {st_A.name!r}")
     if not in_B[-1]:
@@ -471,7 +472,7 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
         if not os.path.isdir(d):
             raise InputError(f"storage={storage!r}: folder {d!r} does not "
                              "exist")
-    px, pv = _path_arrays(path, st_A, st_B)
+    px, pv = _path_arrays(path, st_A, st_B, system)
     shares = [n_steps // n_chains + (k < n_steps % n_chains)
               for k in range(n_chains)]
     jobs = [dict(system=system, state_A=st_A, state_B=st_B, path_x=px,
@@ -680,7 +681,13 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
     engine = make_engine(system, temperature, timestep_fs, steps_per_frame,
                          friction_per_ps=friction_per_ps,
                          n_frames_max=n_frames_max, seed=seed)
-    in_A, in_B = st_A.contains, st_B.contains
+    box = system.box_vectors
+
+    def in_A(x):
+        return st_A.contains(x, box=box)
+
+    def in_B(x):
+        return st_B.contains(x, box=box)
     log = []
     for attempt in range(int(max_attempts)):
         # hot MD directly on an OpenMM Context (no per-frame OPS objects):

@@ -92,8 +92,10 @@ class FastStateTest:
     :mod:`math` (no numpy call overhead: ~10 us instead of ~300 us for the
     two vectorised ``contains`` calls). Same formulas and range rules as
     ``StateDefinition.contains`` (dihedrals in degrees, IUPAC sign,
-    periodic ranges; angles in degrees; distances in nm); results agree
-    except for values within rounding (~1e-12 degrees) of a box edge.
+    periodic ranges; angles in degrees; distances in nm; bond vectors at
+    the minimum image of ``box``, OpenMM's reduced form, when given);
+    results agree except for values within rounding (~1e-12 degrees) of a
+    box edge.
 
     Examples
     --------
@@ -103,7 +105,8 @@ class FastStateTest:
     1
     """
 
-    def __init__(self, state_A, state_B):
+    def __init__(self, state_A, state_B, box=None):
+        self.box = None if box is None else np.asarray(box, float).tolist()
         feats = []
         boxes = []
         for st in (state_A, state_B):
@@ -119,13 +122,23 @@ class FastStateTest:
         self.boxes = boxes
         self.atoms = sorted({a for _, atoms in feats for a in atoms})
 
-    @staticmethod
-    def _value(kind, p):
+    def _d(self, a, b):
+        """a - b, at the minimum image when there is a box (reduced form)."""
+        d = [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+        box = self.box
+        if box is not None:
+            for k in (2, 1, 0):
+                n = round(d[k] / box[k][k])
+                if n:
+                    d = [d[0] - n * box[k][0], d[1] - n * box[k][1],
+                         d[2] - n * box[k][2]]
+        return d
+
+    def _value(self, kind, p):
         if kind == "dihedral":
-            (x0, y0, z0), (x1, y1, z1), (x2, y2, z2), (x3, y3, z3) = p
-            b0 = (x0 - x1, y0 - y1, z0 - z1)
-            b1 = (x2 - x1, y2 - y1, z2 - z1)
-            b2 = (x3 - x2, y3 - y2, z3 - z2)
+            b0 = self._d(p[0], p[1])
+            b1 = self._d(p[2], p[1])
+            b2 = self._d(p[3], p[2])
             n = math.sqrt(b1[0] * b1[0] + b1[1] * b1[1] + b1[2] * b1[2])
             b1 = (b1[0] / n, b1[1] / n, b1[2] / n)
             d0 = b0[0] * b1[0] + b0[1] * b1[1] + b0[2] * b1[2]
@@ -138,11 +151,10 @@ class FastStateTest:
             y = c[0] * w[0] + c[1] * w[1] + c[2] * w[2]
             return math.degrees(math.atan2(y, x))
         if kind == "distance":
-            a, b = p
-            return math.sqrt(sum((a[k] - b[k]) ** 2 for k in range(3)))
-        a, b, c = p
-        u = [a[k] - b[k] for k in range(3)]
-        v = [c[k] - b[k] for k in range(3)]
+            d = self._d(p[0], p[1])
+            return math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+        u = self._d(p[0], p[1])
+        v = self._d(p[2], p[1])
         cc = sum(u[k] * v[k] for k in range(3)) / math.sqrt(
             sum(x * x for x in u) * sum(x * x for x in v))
         return math.degrees(math.acos(min(1.0, max(-1.0, cc))))
@@ -251,7 +263,8 @@ class TPSChain:
         import openmm.unit as u
         self.system = system
         self.state_A, self.state_B = state_A, state_B
-        self.test = FastStateTest(state_A, state_B)
+        self.test = FastStateTest(state_A, state_B,
+                                  getattr(system, "box_vectors", None))
         self.spf = int(steps_per_frame)
         self.n_frames_max = int(n_frames_max)
         self.n_atoms = system.n_atoms

@@ -240,3 +240,28 @@ def test_tps_leaves_global_rng_alone(ala, tps_result):
     run_tps(ala, path, 3, seed=1, verbose=False, method="ops")
     run_tps(ala, path, 3, seed=1, verbose=False)
     assert (np.random.random(), random.random()) == want
+
+
+def test_fast_state_test_agrees_with_state_definitions(ala):
+    """The per-frame test of the fast route vs StateDefinition.contains
+    (numpy), on frames of the bundled trajectory, also with atoms moved by
+    box vectors (a molecule split across a periodic boundary)."""
+    import MDAnalysis as mda
+    from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
+    from mda_rcxai.sampling.tps_fast import FastStateTest
+    u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
+    x = np.array([ts.positions / 10.0 for ts in u.trajectory[::5]])
+    A, B = ala.states["C7eq"], ala.states["C7ax"]
+    want = np.where(A.contains(x), 1, np.where(B.contains(x), 2, 0))
+    assert set(want) == {0, 1, 2}
+    test = FastStateTest(A, B)
+    assert [test(f) for f in x] == want.tolist()
+    box = np.array([[2.0, 0, 0], [0.4, 2.2, 0], [-0.3, 0.5, 2.5]])
+    rng = np.random.default_rng(0)
+    shifted = x + (rng.integers(-1, 2, size=x.shape[:2] + (3,))[..., None]
+                   * box).sum(axis=-2)
+    want_box = np.where(A.contains(shifted, box=box), 1,
+                        np.where(B.contains(shifted, box=box), 2, 0))
+    np.testing.assert_array_equal(want_box, want)
+    test_box = FastStateTest(A, B, box)
+    assert [test_box(f) for f in shifted] == want.tolist()
