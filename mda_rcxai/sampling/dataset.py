@@ -374,7 +374,11 @@ class CommittorDataset:
                     os.path.abspath(path), "states": [state_A, state_B],
                     "system_fingerprint": fp, "temperature": temp,
                     "versions": versions()}
-            out = cls(x, n_A, n_B, topo, meta, n_tot - n_A - n_B)
+            box = None
+            if system is not None and system.box_vectors is not None:
+                from .paths import box_dimensions
+                box = box_dimensions(system.box_vectors)
+            out = cls(x, n_A, n_B, topo, meta, n_tot - n_A - n_B, box=box)
         finally:
             storage.close()
         del storage, spa, snaps, vols, vA, vB

@@ -144,3 +144,30 @@ def test_committor_shots_in_water(water, tmp_path):
     us = universe_from_system(system, configs)
     assert len(us.trajectory) == 2 and np.allclose(us.dimensions, dims)
     assert len(us.bonds) == len(uu.bonds)
+
+
+def test_platform_choice(ala):
+    """'auto' is the fastest platform that starts; a missing one is refused
+    up front, naming the available ones."""
+    import openmm as mm
+
+    from mda_rcxai.sampling import resolve_platform
+    from mda_rcxai.sampling.engine import platform_names
+    names = platform_names()
+    auto = resolve_platform("auto")
+    assert auto in names
+    speeds = {n: mm.Platform.getPlatformByName(n).getSpeed() for n in names}
+    # nothing faster than the chosen one could start here (CPU-only: CPU)
+    if "CUDA" not in names and "OpenCL" not in names:
+        assert auto == max(speeds, key=speeds.get)
+    engine = make_engine(ala, platform="auto")
+    assert engine.platform == auto
+    missing = next(p for p in ("CUDA", "OpenCL", "HIP") if p not in names) \
+        if set(("CUDA", "OpenCL", "HIP")) - set(names) else None
+    if missing:
+        with pytest.raises(InputError, match=rf"platform='{missing}' is not "
+                                             r"available; this OpenMM has"):
+            run_committor(ala, ala.positions * 10, 1, platform=missing,
+                          verbose=False)
+        with pytest.raises(InputError, match="CPU"):
+            make_engine(ala, platform=missing)
