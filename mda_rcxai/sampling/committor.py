@@ -288,7 +288,7 @@ def choose_method(system: MolecularSystem, method: str = "auto"):
     try:
         build_replica_system(system, 1)
     except InputError as err:
-        why = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        why = (str(err).strip().splitlines() or [""])[0].split("; ")[0]
         return "lean", ("the batched engine does not apply to this system "
                         f"({why}); per-configuration route over Dask workers")
     return "batched", ("non-periodic system whose forces the batched engine "

@@ -198,3 +198,21 @@ def test_ops_committor_simulation_route(ala, configs, tmp_path):
     assert len(again) == 2
     assert sorted((again.n_A + again.n_B + again.n_undecided).tolist()) == [2, 2]
     assert again.topology["names"][0] == "HH31"
+
+
+def test_choose_method_routes(ala):
+    from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB
+    from mda_rcxai.sampling import choose_method
+    from mda_rcxai.systems import from_pdb_and_forcefield
+    assert choose_method(ala) == (
+        "batched", "non-periodic system whose forces the batched engine can "
+        "copy: many replicas integrated in one OpenMM context")
+    gb = from_pdb_and_forcefield(ALANINE_DIPEPTIDE_PDB,
+                                 ["amber14-all.xml", "implicit/obc2.xml"])
+    method, reason = choose_method(gb)
+    assert method == "lean" and "CustomGBForce" in reason
+    assert choose_method(gb, "lean") == ("lean", 'requested (method="lean")')
+    with pytest.raises(InputError, match="CustomGBForce"):
+        choose_method(gb, "batched")
+    with pytest.raises(InputError, match="method='fast'"):
+        choose_method(ala, "fast")
