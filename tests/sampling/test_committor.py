@@ -216,3 +216,26 @@ def test_choose_method_routes(ala):
         choose_method(gb, "batched")
     with pytest.raises(InputError, match="method='fast'"):
         choose_method(ala, "fast")
+
+
+def test_lean_velocities_have_the_temperature(ala):
+    """The lean route's numpy Maxwell-Boltzmann draw, after the velocity
+    constraints, has kinetic temperature T (equipartition over 3N - n_c
+    degrees of freedom)."""
+    from mda_rcxai.sampling.committor import _Bundle
+    from mda_rcxai.sampling.engine import EngineSettings
+    settings = EngineSettings.make(350.0, 2.0, 10)
+    b = _Bundle(ala, settings, ala.states["C7eq"], ala.states["C7ax"])
+    rng = np.random.default_rng(0)
+    b.context.setPositions(ala.positions)
+    dof = 3 * ala.n_atoms - ala.system.getNumConstraints()
+    R = 0.00831446261815324  # kJ/mol/K
+    temps = []
+    for _ in range(300):
+        b.context.setVelocities(b.sigma * rng.standard_normal((ala.n_atoms, 3)))
+        b.context.applyVelocityConstraints(1e-5)
+        ke = b.context.getState(getEnergy=True).getKineticEnergy()._value
+        temps.append(2 * ke / (dof * R))
+    # one draw scatters by T sqrt(2 / dof) ~ 67 K; the mean of 300 by ~4 K
+    assert np.mean(temps) == pytest.approx(350.0, abs=15.0)
+    assert np.std(temps) == pytest.approx(350.0 * np.sqrt(2 / dof), rel=0.25)
