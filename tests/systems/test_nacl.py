@@ -241,3 +241,23 @@ def test_docstring_examples(name):
     res = doctest.testmod(importlib.import_module(name),
                           optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_initial_path_is_a_continuous_cip_to_ssip_path(nacl):
+    x, info = nacl_initial_path(nacl, seed=3, return_info=True)
+    assert x.ndim == 3 and x.shape[1:] == (nacl.n_atoms, 3)
+    box = np.diag(nacl.box_vectors)
+    r = minimum_image_distance(x, NA_INDEX, CL_INDEX, box)
+    np.testing.assert_allclose(info["r_nm"], r)
+    cip, ssip = NACL_STATES["CIP"], NACL_STATES["SSIP"]
+    assert cip.contains(x[0])[0] and ssip.contains(x[-1])[0]
+    inner = x[1:-1]
+    assert not cip.contains(inner).any() and not ssip.contains(inner).any()
+    # one trajectory: every atom moves little between frames of 20 fs,
+    # across the joint at the shooting point too (no jump, no wrapping)
+    step = np.linalg.norm(np.diff(x, axis=0), axis=-1)
+    heavy = [a.index for a in nacl.topology.atoms() if a.element.symbol != "H"]
+    assert step[:, heavy].max() < 0.06, step[:, heavy].max()  # O: ~0.015
+    assert step.max() < 0.3, step.max()  # a wrap would jump ~1.95 nm
+    assert 0 < info["shooting_frame"] < len(x) - 1
+    assert info["frame_ps"] == pytest.approx(0.02)
