@@ -5,7 +5,9 @@ import importlib
 
 import pytest
 
-MODULES = ["mda_rcxai.model", "mda_rcxai.model.loss", "mda_rcxai.model.committor"]
+MODULES = ["mda_rcxai.model", "mda_rcxai.model.loss", "mda_rcxai.model.committor",
+           "mda_rcxai.model.metrics", "mda_rcxai.model.selection", "mda_rcxai.model.ensemble",
+           "mda_rcxai.exceptions"]
 
 
 @pytest.mark.parametrize("name", MODULES)
