@@ -124,6 +124,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=2,
                     help="runs per engine (interleaved); the best counts")
+    ap.add_argument("--noise", default="per-shot",
+                    choices=["per-shot", "context"],
+                    help="noise of the batched runs (see shoot_batched)")
     ap.add_argument("--sweep", action="store_true",
                     help="replica-steps/s for K = 64 ... --max-k only")
     ap.add_argument("--max-k", type=int, default=4096)
@@ -170,7 +173,8 @@ def main():
         n_shots = max(args.batched_shots, -(-10 * k // len(x)))
         runs[k] = (lambda info, k=k, n=n_shots: shoot_batched(
             system, x, n, n_replicas=k, seed=args.seed,
-            platform=args.platform, verbose=False, info=info))
+            platform=args.platform, verbose=False, info=info,
+            noise=args.noise))
     best, counts = {}, {}
     for _ in range(args.repeat):
         for key, fn in runs.items():
