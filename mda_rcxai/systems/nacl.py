@@ -278,8 +278,10 @@ def nacl_water(box_nm: float | None = None, *, seed: int = 2026,
                                         name="nacl_water")
         s.pdb_path = None
         s.source = {"loader": "nacl_water", "box_nm": float(box_nm),
-                    "seed": int(seed), **{k: v for k, v in info.items()
-                                          if k != "seed"}}
+                    "seed": int(seed), "final_box_nm": info["box_nm"],
+                    "n_waters": info["n_waters"],
+                    "r_nacl_nm": info["r_nacl_nm"],
+                    "potential_kj_mol": info["potential_kj_mol"]}
     s.force_field = "amber14-all.xml+amber14/tip3p.xml"
     s.description = _description(_pmf_marks())
     return s

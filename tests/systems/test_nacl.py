@@ -68,6 +68,15 @@ def test_composition_box_and_forces(nacl, universe):
     assert "Geissler" in nacl.description and "CIP" in nacl.description
 
 
+def test_loader_and_builder_make_the_same_system(nacl):
+    # the PMF and the box builder use create_nacl_system; sampling uses the
+    # loader: they must be one force field with one set of settings
+    from mda_rcxai.systems.nacl import create_nacl_system
+    a = openmm.XmlSerializer.serialize(nacl.system)
+    b = openmm.XmlSerializer.serialize(create_nacl_system(nacl.topology))
+    assert a == b
+
+
 def test_shipped_positions_are_equilibrated_tip3p(nacl):
     box = nacl.box_vectors
     e = _energy(nacl.system, nacl.positions, box)
