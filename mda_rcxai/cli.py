@@ -343,6 +343,9 @@ def main(argv=None):
         return 2
     from .exceptions import RcxaiError
 
+    if not args.debug:  # warnings as one line each, without the source line
+        import warnings
+        warnings.formatwarning = lambda msg, cat, *a, **k: f"mda-rcxai: warning: {msg}\n"
     try:
         if args.command == "features":
             return _cmd_features(args)

@@ -164,6 +164,8 @@ def featurize(cfg: StudyConfig, universe):
     from .features import build_features
 
     sel = cfg.features.selection or SOLUTE_SELECTION
+    if not {"dihedrals", "distances", "angles"} & set(cfg.features.kind):
+        sel = cfg.features.selection or "all"  # solvent descriptors select their own atoms
     try:
         ag = universe.select_atoms(sel)
     except Exception as err:

@@ -457,10 +457,14 @@ def _initial_path(study, system):
     a, b = state_names(cfg)
     ip = cfg.tps.initial_path
     if ip == "hot":
+        import inspect
+        md = _md_kwargs(cfg)
+        if "platform" not in inspect.signature(initial_path).parameters:  # TODO remove
+            md.pop("platform")
         return initial_path(system, state_A=a, state_B=b, temperature=cfg.system.temperature,
                             high_temperature=cfg.tps.initial_temperature,
                             seed=derived_seed(cfg.seed, "initial_path"), verbose=study.verbose,
-                            **_md_kwargs(cfg))
+                            **md)
     from .sampling import path_from_ops_storage, path_from_trajectory
     if ip.endswith(".nc"):
         return path_from_ops_storage(ip, system)
@@ -514,7 +518,7 @@ def _path_universe(system, positions):
 
 def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
     """Rounds of committor shooting; returns the merged dataset."""
-    from .inputs import featurize, state_names
+    from .inputs import state_names
     from .sampling import CommittorDataset, choose_method, harvest, run_committor
 
     cfg = study.config
@@ -535,17 +539,7 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
                 configs = harvest(sample.paths, c.first_round,
                                   seed=derived_seed(cfg.seed, "harvest", k), system=system)
             else:
-                merged = CommittorDataset.concatenate(datasets)
-                model = _fit_model(cfg, *_dataset_features(cfg, merged)[:3],
-                                   seed=derived_seed(cfg.seed, "round model", k), final=False)
-
-                def predict_pB(positions, model=model):
-                    res = featurize(cfg, _path_universe(system, positions))
-                    return model.predict_proba(res.features)
-
-                configs = harvest(sample.paths, c.later_rounds,
-                                  seed=derived_seed(cfg.seed, "harvest", k),
-                                  predict_pB=predict_pB, window=tuple(c.window), system=system)
+                configs = _next_round(cfg, system, sample, datasets, k)
             ds = run_committor(system, configs, c.shots,
                                out=study.path(f"committor_round{k}.npz"),
                                seed=derived_seed(cfg.seed, "committor", k),
@@ -566,6 +560,55 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
     study.record("committor", seconds, "; ".join(lines) + f"; engine {method}", rounds=lines,
                  n_configurations=len(merged), method=method, method_reason=reason)
     return CommittorResult(merged, lines, method, reason)
+
+
+def _candidates(sample, system, shot_positions):
+    """Unique path frames (Angstrom) in no state, and whether each was shot already."""
+    frames = sample.frames
+    first = {}
+    for i, key in enumerate(_rows_key(frames)):
+        first.setdefault(key, i)
+    idx = np.array(sorted(first.values()), dtype=int)
+    x_nm = frames[idx] / 10.0
+    inside = np.zeros(len(idx), dtype=bool)
+    for st in system.states.values():
+        inside |= np.asarray(st.contains(x_nm, box=system.box_vectors), dtype=bool)
+    idx = idx[~inside]
+    seen = set(_rows_key(shot_positions))
+    shot = np.array([k in seen for k in _rows_key(frames[idx])], dtype=bool)
+    return frames[idx], shot
+
+
+def _next_round(cfg, system, sample, datasets, k):
+    """Configurations for round ``k``: where an ensemble retrained on all data so far is
+    unsure or predicts p_B near 1/2 (:func:`mda_rcxai.model.select_for_shooting`).
+
+    Frames not shot yet are preferred; when fewer than ``later_rounds`` are left,
+    shot frames may be picked again (their new shots add to their counts' precision).
+    """
+    import warnings
+
+    from .inputs import featurize
+    from .model import select_for_shooting
+    from .sampling import CommittorDataset
+
+    merged = CommittorDataset.concatenate(datasets)
+    X, n_A, n_B = _dataset_features(cfg, merged)[:3]
+    model = _fit_model(cfg, X, n_A, n_B, seed=derived_seed(cfg.seed, "round model", k),
+                       final=True)
+    pool, shot = _candidates(sample, system, merged.positions)
+    n = min(cfg.committor.later_rounds, len(pool))
+    if n == 0:
+        raise InputError("every path frame lies in a state: no configuration for another "
+                         "committor round; check the states or raise [tps] n_steps")
+    exclude = np.flatnonzero(shot) if (~shot).sum() >= n else None
+    if exclude is None and shot.any():
+        warnings.warn(f"round {k}: only {(~shot).sum()} path frames not shot yet; frames shot "
+                      "before may be picked again (raise [tps] n_steps for more)")
+    Xc = featurize(cfg, _path_universe(system, pool)).features
+    idx = select_for_shooting(model, Xc, n, window=tuple(cfg.committor.window),
+                              seed=derived_seed(cfg.seed, "select", k), exclude=exclude)
+    return pool[np.asarray(idx, dtype=int)]
 
 
 def _dataset_features(cfg, dataset):
