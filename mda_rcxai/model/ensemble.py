@@ -14,7 +14,7 @@ Examples
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(300, 3))
 >>> n_B = rng.binomial(10, (1 + np.tanh(2 * X[:, 0])) / 2)
->>> ens = CommittorEnsemble(n_models=3, hidden_layers=(8,), max_epochs=100)
+>>> ens = CommittorEnsemble(n_models=3, hidden_layers=(8,), max_epochs=5)
 >>> ens = ens.fit(X, 10 - n_B, n_B)
 >>> ens.predict_q(X[:4]).shape, ens.predict_q_std(X[:4]).shape
 ((4,), (4,))
@@ -100,7 +100,7 @@ class CommittorEnsemble:
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(300, 3))
     >>> n_B = rng.binomial(10, (1 + np.tanh(2 * X[:, 0])) / 2)
-    >>> ens = CommittorEnsemble(n_models=3, hidden_layers=(8,), max_epochs=100).fit(
+    >>> ens = CommittorEnsemble(n_models=3, hidden_layers=(8,), max_epochs=5).fit(
     ...     X, 10 - n_B, n_B)
     >>> p, s = ens.predict_proba(X[:2]), ens.predict_proba_std(X[:2])
     >>> bool(((p >= 0) & (p <= 1) & (s >= 0)).all())
@@ -235,7 +235,7 @@ class CommittorEnsemble:
         >>> import numpy as np
         >>> from mda_rcxai.model import CommittorEnsemble
         >>> X = np.random.default_rng(0).normal(size=(80, 2))
-        >>> ens = CommittorEnsemble(n_models=2, hidden_layers=(4,), max_epochs=20)
+        >>> ens = CommittorEnsemble(n_models=2, hidden_layers=(4,), max_epochs=3)
         >>> ens = ens.fit(X, p_B=(1 + np.tanh(X[:, 0])) / 2)
         >>> np.allclose(ens.predict_q(X), ens.member_q(X).mean(axis=0))
         True
@@ -279,7 +279,7 @@ class CommittorEnsemble:
         >>> import numpy as np, os, tempfile
         >>> from mda_rcxai.model import CommittorEnsemble
         >>> X = np.random.default_rng(0).normal(size=(60, 2))
-        >>> ens = CommittorEnsemble(n_models=2, hidden_layers=(4,), max_epochs=20)
+        >>> ens = CommittorEnsemble(n_models=2, hidden_layers=(4,), max_epochs=3)
         >>> ens = ens.fit(X, p_B=(1 + np.tanh(X[:, 0])) / 2)
         >>> path = ens.save(os.path.join(tempfile.mkdtemp(), "ens.pt"))
         >>> np.array_equal(CommittorEnsemble.load(path).predict_q(X), ens.predict_q(X))

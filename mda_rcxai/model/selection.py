@@ -19,7 +19,7 @@ Examples
 >>> X = rng.normal(size=(300, 4))
 >>> n_B = rng.binomial(10, (1 + np.tanh(2 * X[:, 0])) / 2)
 >>> cv = CommittorModelCV(param_grid={"weight_decay": [1e-3, 1e-1],
-...                                   "hidden_layers": [(8,)]}, cv=3, max_epochs=100)
+...                                   "hidden_layers": [(8,)]}, cv=3, max_epochs=5)
 >>> cv = cv.fit(X, 10 - n_B, n_B)
 >>> sorted(cv.best_params_)
 ['hidden_layers', 'weight_decay']
@@ -232,10 +232,10 @@ class CommittorModelCV:
     >>> rng = np.random.default_rng(1)
     >>> X = rng.normal(size=(300, 3))
     >>> n_B = rng.binomial(10, (1 + np.tanh(1.5 * X[:, 1])) / 2)
-    >>> cv = CommittorModelCV(param_grid={"weight_decay": [1e-3, 1.0]}, cv=3,
-    ...                       hidden_layers=(8,), max_epochs=100).fit(X, 10 - n_B, n_B)
-    >>> cv.best_params_
-    {'weight_decay': 0.001}
+    >>> cv = CommittorModelCV(param_grid={"hidden_layers": [(), (8,)]}, cv=3,
+    ...                       max_epochs=5).fit(X, 10 - n_B, n_B)
+    >>> sorted(cv.best_params_), len(cv.cv_results_)
+    (['hidden_layers'], 2)
     >>> cv.predict_proba(X[:2]).shape
     (2,)
     """
@@ -408,7 +408,7 @@ class CommittorModelCV:
         >>> from mda_rcxai.model import CommittorModelCV
         >>> X = np.random.default_rng(0).normal(size=(60, 2))
         >>> cv = CommittorModelCV(param_grid={"weight_decay": [1e-2]}, cv=2,
-        ...                       hidden_layers=(4,), max_epochs=20)
+        ...                       hidden_layers=(4,), max_epochs=3)
         >>> cv = cv.fit(X, p_B=(1 + np.tanh(X[:, 0])) / 2)
         >>> path = cv.save(os.path.join(tempfile.mkdtemp(), "cv.pt"))
         >>> CommittorModelCV.load(path).best_params_
@@ -561,7 +561,7 @@ def baseline_loglik(X, n_A, n_B, feature_sets, *, cv=5, seed=0, feature_names=No
     >>> X = rng.normal(size=(300, 3))
     >>> n_B = rng.binomial(10, (1 + np.tanh(2 * X[:, 0] - X[:, 1])) / 2)
     >>> rows = baseline_loglik(X, 10 - n_B, n_B, {"x0": [0], "x2": [2]}, cv=3,
-    ...                        hidden_layers=(8,), max_epochs=100)
+    ...                        hidden_layers=(8,), max_epochs=5)
     >>> [r["name"] for r in rows]
     ['constant', 'x0', 'x2', 'full']
     >>> ll = {r["name"]: r["loglik"] for r in rows}
