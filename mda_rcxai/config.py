@@ -223,10 +223,18 @@ class TPSConfig(_Section):
     n_steps : int
         Monte Carlo moves (two-way shooting).
     initial_path : str
-        ``"hot"`` (high-temperature MD finds the first A -> B path), a
+        ``"hot"`` (high-temperature MD finds the first A -> B path),
+        ``"pull"`` (states on one distance, e.g. an ion pair or a ligand and
+        its pocket: a restraint pulls the distance to ``pull_to`` near the
+        barrier, then unrestrained two-way shots at the study temperature
+        until one half reaches A and the other B; no hot MD, which would boil
+        water), a
         trajectory file readable by MDAnalysis with the system's atoms that
         goes from A to B, or an OpenPathSampling storage file (``.nc``; its
         last accepted path).
+    pull_to : float, optional
+        ``initial_path = "pull"``: distance (Angstrom) the restraint pulls to;
+        default: midway between the two states' ranges.
     initial_temperature : float
         Kelvin; temperature of the hot MD (``initial_path = "hot"``).
     max_path_frames : int
@@ -235,6 +243,7 @@ class TPSConfig(_Section):
 
     n_steps: int = Field(default=1000, ge=1)
     initial_path: str = "hot"
+    pull_to: Optional[float] = Field(default=None, gt=0.0)
     initial_temperature: float = Field(default=1300.0, gt=0.0, le=5000.0)
     max_path_frames: int = Field(default=1000, ge=3)
 
@@ -322,8 +331,9 @@ class FeaturesConfig(_Section):
         ACSF radial functions: eta in 1/Angstrom^2, r_s in Angstrom.
     g5 : list of [eta, zeta, lambda]
         ACSF angular functions: eta in 1/Angstrom^2.
-    r0 : float
-        Coordination: switching-function midpoint, Angstrom.
+    r0 : float or list of float
+        Coordination: switching distance, Angstrom (one for all, or one per
+        centre atom).
     """
 
     kind: list[Literal["dihedrals", "distances", "angles", "acsf", "coordination"]] = Field(
@@ -338,7 +348,15 @@ class FeaturesConfig(_Section):
     g2: list[list[float]] = Field(default_factory=lambda: [[0.5, 2.5], [0.5, 3.5], [0.5, 4.5],
                                                            [0.5, 5.5]])
     g5: list[list[float]] = Field(default_factory=lambda: [[0.05, 1.0, 1.0], [0.05, 1.0, -1.0]])
-    r0: float = Field(default=3.2, gt=0.0)
+    r0: float | list[float] = 3.2
+
+    @field_validator("r0")
+    @classmethod
+    def _r0(cls, v):
+        vals = v if isinstance(v, list) else [v]
+        if not vals or any(x <= 0 for x in vals):
+            raise ValueError(f"must be a distance > 0 in Angstrom, or one per centre, got {v}")
+        return v
 
     @field_validator("kind", mode="before")
     @classmethod
@@ -608,11 +626,11 @@ class StudyConfig(BaseModel):
             sysd["forcefield"] = ff
         tps = self.tps.model_dump()
         ip = tps["initial_path"]
-        if ip != "hot":
+        if ip not in ("hot", "pull"):
             p = ip if os.path.isabs(ip) else os.path.normpath(os.path.join(base_dir, ip))
             if not os.path.isfile(p):
                 raise InputError(f"config: [tps] initial_path = {ip!r}: no such file ({p}); "
-                                 "use 'hot' or a trajectory / OPS storage file")
+                                 "use 'hot', 'pull' or a trajectory / OPS storage file")
             tps["initial_path"] = p
         return self.model_copy(update={"system": SystemConfig(**sysd), "tps": TPSConfig(**tps)})
 

@@ -22,7 +22,7 @@ from .config import SOLUTE_SELECTION, StudyConfig
 from .exceptions import InputError, RcxaiError
 
 __all__ = ["build_system", "state_names", "topology_universe", "featurize",
-           "feature_options", "SOLUTE_SELECTION"]
+           "feature_options", "bundled_baselines", "check_features", "SOLUTE_SELECTION"]
 
 #: Default reactant / product of each bundled system.
 _BUNDLED_STATES = {"alanine_dipeptide": ("C7eq", "C7ax"), "nacl_water": ("CIP", "SSIP")}
@@ -135,6 +135,32 @@ def build_system(cfg: StudyConfig):
     except RcxaiError as err:
         raise InputError(f"config: [states]: {err}") from None
     return system
+
+
+#: Feature sets whose restricted models the report compares with the full one.
+_BUNDLED_BASELINES = {
+    "alanine_dipeptide": {"phi": ["phi"], "phi + psi": ["phi", "psi"],
+                          "phi + theta": ["phi", "theta"]},
+    "nacl_water": {"distance": ["d[NA1:NA-CL2:CL]"]},
+}
+
+
+def bundled_baselines(cfg: StudyConfig) -> dict:
+    """The bundled system's baseline feature sets (name -> feature names); empty otherwise.
+
+    Examples
+    --------
+    >>> from mda_rcxai.config import StudyConfig
+    >>> sorted(bundled_baselines(StudyConfig()))
+    ['phi', 'phi + psi', 'phi + theta']
+    """
+    name = cfg.system.bundled_name
+    if name is None or cfg.states or cfg.features.kind != _DEFAULT_KINDS.get(name):
+        return {}
+    return dict(_BUNDLED_BASELINES.get(name, {}))
+
+
+_DEFAULT_KINDS = {"alanine_dipeptide": ["dihedrals"], "nacl_water": ["acsf", "coordination"]}
 
 
 def feature_options(cfg: StudyConfig) -> dict:

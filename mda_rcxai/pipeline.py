@@ -364,8 +364,10 @@ class TrainResult:
     X, n_A, n_B : numpy.ndarray
         Features ``(n, d)`` and shot counts of the configurations with
         decided shots.
-    names, groups : list of str
-        Column names and group labels.
+    names : list of str
+        Column names.
+    groups : list of int
+        Group index of each column (sin/cos pairs share one).
     atom_indices : list
         Atom indices of each column.
     columns : list of dict
@@ -466,6 +468,27 @@ def _initial_path(study, system):
                             seed=derived_seed(cfg.seed, "initial_path"), verbose=study.verbose,
                             **md)
     from .sampling import path_from_ops_storage, path_from_trajectory
+    if ip == "pull":
+        from .systems.nacl import nacl_initial_path
+        md = _md_kwargs(cfg)
+        if cfg.tps.pull_to:
+            r_nm = cfg.tps.pull_to / 10.0
+        else:  # midway between the two states' ranges on their one distance
+            ra, rb = system.states[a].ranges[0], system.states[b].ranges[0]
+            lo, hi = sorted([ra, rb])
+            r_nm = 0.5 * (lo[1] + hi[0])
+        frames_nm = nacl_initial_path(system, state_A=a, state_B=b,
+                                      temperature=cfg.system.temperature,
+                                      seed=derived_seed(cfg.seed, "initial_path"),
+                                      max_frames=cfg.tps.max_path_frames,
+                                      timestep_fs=md["timestep_fs"],
+                                      steps_per_frame=md["steps_per_frame"],
+                                      friction_per_ps=md["friction_per_ps"],
+                                      r_shoot_nm=r_nm,
+                                      platform="CPU" if md["platform"] == "auto"
+                                      else md["platform"])
+        return path_from_trajectory(system, _path_universe(system, np.asarray(frames_nm) * 10.0),
+                                    a, b)
     if ip.endswith(".nc"):
         return path_from_ops_storage(ip, system)
     return path_from_trajectory(system, ip, a, b)
@@ -679,7 +702,7 @@ def stage_train(study, system, sample: SampleResult, committor: CommittorResult)
         d = _load_npz(feats_path, "features")
         return TrainResult(
             model=_load_model(model_path), X=d["X"], n_A=d["n_A"], n_B=d["n_B"],
-            names=[str(n) for n in d["names"]], groups=[str(g) for g in d["groups"]],
+            names=[str(n) for n in d["names"]], groups=d["groups"].tolist(),
             atom_indices=json.loads(str(d["atom_indices_json"])),
             columns=json.loads(str(d["columns_json"])), positions=d["positions"],
             X_paths=d["X_paths"], path_is_training=d["path_is_training"],
@@ -716,7 +739,7 @@ def stage_train(study, system, sample: SampleResult, committor: CommittorResult)
         atom_idx = [list(map(int, a)) for a in res.atom_indices]
         model.save(model_path)
         _savez(feats_path, X=X, n_A=n_A, n_B=n_B, names=np.array(names),
-               groups=np.array([str(g) for g in res.groups]),
+               groups=np.asarray(res.groups),
                atom_indices_json=np.array(json.dumps(atom_idx)),
                columns_json=np.array(json.dumps(columns)), positions=pos.astype(np.float32),
                X_paths=X_paths, path_is_training=path_is_training, test=test)
@@ -731,7 +754,7 @@ def stage_train(study, system, sample: SampleResult, committor: CommittorResult)
                + f"; {st['seconds']:.0f} s")
     study.record("train", st["seconds"], summary, selection=selection, **fit)
     _log("   " + summary, study.verbose)
-    return TrainResult(model, X, n_A, n_B, names, [str(g) for g in res.groups], atom_idx,
+    return TrainResult(model, X, n_A, n_B, names, np.asarray(res.groups).tolist(), atom_idx,
                        columns, pos, X_paths, path_is_training, fit, selection)
 
 
@@ -744,6 +767,8 @@ def _load_model(path):
 
 
 def _column_dict(c):
+    if hasattr(c, "to_dict"):
+        return c.to_dict()
     from dataclasses import asdict, is_dataclass
     return asdict(c) if is_dataclass(c) else dict(c)
 
@@ -772,6 +797,7 @@ def stage_explain(study, system, train: TrainResult, force=False) -> ExplainResu
         members = list(getattr(train.model, "models_", []) or [])
         res = explain_all(train.model, train.X, feature_names=train.names,
                           atom_indices=train.atom_indices, groups=train.groups,
+                          columns=train.columns or None,
                           methods=tuple(e.methods), window=tuple(e.ts_window),
                           max_samples=e.max_samples, background_size=e.background_size,
                           seed=derived_seed(cfg.seed, "explain"), universe=u, by=_by(train),
@@ -798,29 +824,33 @@ def stage_explain(study, system, train: TrainResult, force=False) -> ExplainResu
 
 
 def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
-    """Named column sets: top-1/2/3 groups, the config's sets, the system's own."""
+    """Named column sets: the top-1/2/3 groups, the system's own and the config's sets."""
+    from .inputs import bundled_baselines
+
     sets = {}
     summ = explain.summary.get("shap/global") or next(
         (v for k, v in explain.summary.items() if k != "agreement" and "grouped_ranking" in v),
         None)
-    groups = np.array(train.groups)
+    col = {n: i for i, n in enumerate(train.names)}
     if summ:
-        ranking = summ["grouped_ranking"]
+        ranking, members = summ["grouped_ranking"], summ.get("grouped_members", {})
         for k in (1, 2, 3):
             if len(ranking) >= k:
-                cols = [i for i, g in enumerate(groups) if g in ranking[:k]]
-                if not cols:  # single-feature ranking
-                    cols = [train.names.index(n) for n in ranking[:k] if n in train.names]
-                sets[f"top {k}: " + " + ".join(ranking[:k])] = cols
-    named = dict(getattr(system, "baselines", None) or {})
+                names = [m for g in ranking[:k] for m in members.get(g, [g])]
+                sets[f"top {k}: " + " + ".join(ranking[:k])] = sorted(
+                    {col[n] for n in names if n in col})
+    labels = [c.get("group") for c in train.columns] if train.columns else [None] * len(col)
+    named = dict(bundled_baselines(cfg))
     named.update(cfg.explain.baselines)
-    for name, members in named.items():
+    for name, wanted in named.items():
         cols = []
-        for m in members:
-            hit = [i for i, (n, g) in enumerate(zip(train.names, groups)) if m in (n, g)]
+        for m in wanted:
+            hit = [i for i, n in enumerate(train.names)
+                   if m == n or m == labels[i] or (train.columns and
+                                                   m == train.columns[i].get("alias"))]
             if not hit:
                 raise InputError(f"config: [explain] baselines.{name}: {m!r} is neither a feature "
-                                 "name nor a group label of this study")
+                                 "name, an alias nor a group label of this study's features")
             cols += hit
         sets[name] = sorted(set(cols))
     return sets

@@ -57,12 +57,12 @@ def _errorbar_plot(df, title, top=8):
     return fig
 
 
-def _representatives(summary, names, groups):
+def _representatives(summary, names):
     """The top column of each of the two top-ranked groups (by its own importance)."""
     imp = summary["importance"]
     out = []
     for g in summary["grouped_ranking"]:
-        members = [n for n, gg in zip(names, groups) if gg == g] or ([g] if g in names else [])
+        members = [n for n in summary.get("grouped_members", {}).get(g, [g]) if n in names]
         if members:
             out.append(max(members, key=lambda m: imp.get(m, 0.0)))
         if len(out) == 2:
@@ -214,7 +214,7 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
         lo, hi = cfg.explain.ts_window
         pb_pred = train.model.predict_proba(X)
         ts = (pb_pred >= lo) & (pb_pred <= hi)
-        top2 = _representatives(best, train.names, train.groups)
+        top2 = _representatives(best, train.names)
         Xall, Xts = train.X_paths.copy(), X[ts].copy()
         units = {c.get("name"): c.get("unit") for c in train.columns}
         for name in top2:  # angles near +-180 (theta, omega): show them on [0, 360)

@@ -51,7 +51,7 @@ class ExplainAllResult:
     errors: dict = field(default_factory=dict)
 
 
-def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, *,
+def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, columns=None, *,
                 methods=("shap", "lime"), selections=("global", "transition_state"),
                 window=(0.4, 0.6), max_samples=200, background_size=50, seed=0,
                 universe=None, by="bond", members=(), verbose=False) -> ExplainAllResult:
@@ -62,9 +62,10 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, *,
     model : CommittorModel, ensemble or callable
         What :func:`mda_rcxai.explain.explain` accepts.
     X : array_like, shape (n_configurations, n_features)
-    feature_names, atom_indices, groups : optional
-        Column names, atom indices (0-based) and group labels (see
-        :func:`~mda_rcxai.explain.explain`).
+    feature_names, atom_indices, groups, columns : optional
+        Column names, atom indices (0-based), group index per column and
+        structured column metadata (``results.columns`` of the feature
+        classes), see :func:`~mda_rcxai.explain.explain`.
     methods : sequence of {"shap", "lime"}
     selections : sequence of {"global", "transition_state"}
     window : (float, float)
@@ -99,7 +100,7 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, *,
     atom_names = list(universe.atoms.names) if universe is not None else None
     kw = dict(feature_names=feature_names, atom_indices=atom_indices, window=tuple(window),
               max_samples=max_samples, background_size=background_size, seed=seed,
-              atom_names=atom_names, groups=groups)
+              atom_names=atom_names, groups=groups, columns=columns)
     explanations, summary, tables, errors = {}, {}, [], {}
     for method in methods:
         for selection in selections:
@@ -121,6 +122,7 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, *,
                 "grouped_importance": {n: float(v) for n, v in zip(g.feature_names,
                                                                    g.importance)},
                 "grouped_by": by,
+                "grouped_members": {str(k): list(v) for k, v in g.members.items()},
             }
             df = ex.to_dataframe()
             if members:
