@@ -337,12 +337,17 @@ class FeaturesBase(AnalysisBase):
             rows = self._universe_rows  # universe indices into whole frames
             blocks = _memory_blocks(reader, frame_ids, block_size, use_box)
         lo = 0
-        with tqdm(total=n, disable=disable, desc=type(self).__name__, unit="frame") as bar:
+        bar = None if disable else tqdm(total=n, desc=type(self).__name__, unit="frame")
+        try:
             for xyz, boxes in blocks:
                 b = len(xyz)
                 self._compute_into(xyz, rows, boxes, out[lo:lo + b])
                 lo += b
-                bar.update(b)
+                if bar is not None:
+                    bar.update(b)
+        finally:
+            if bar is not None:
+                bar.close()
         if lo != n:  # pragma: no cover - a reader returned fewer frames than announced
             raise InputError(f"the trajectory file gave {lo} frames where {n} were expected; "
                              "the file may be truncated")
@@ -371,7 +376,8 @@ def _memory_blocks(reader, frame_ids, block_size, use_box):
         dims = getattr(reader, "dimensions_array", None)
         if dims is None or len(dims) != reader.n_frames:
             dims = np.tile(np.asarray(reader.ts.dimensions), (reader.n_frames, 1))
-    contiguous = len(frame_ids) > 0 and bool(np.all(np.diff(frame_ids) == 1))
+    contiguous = len(frame_ids) > 0 and int(frame_ids[-1]) - int(frame_ids[0]) == \
+        len(frame_ids) - 1 and bool(np.all(np.diff(frame_ids) > 0))
     for lo in range(0, len(frame_ids), block_size):
         ids = frame_ids[lo:lo + block_size]
         xyz = coords[int(ids[0]):int(ids[-1]) + 1] if contiguous else coords[ids]
@@ -482,7 +488,8 @@ def _dcd_blocks_numpy(reader, atom_indices, frame_ids, block_size, use_box):
     header, dt = dcd_layout(reader.filename, reader.n_atoms, reader.n_frames)
     mm = np.memmap(reader.filename, dtype=dt, mode="r", offset=header,
                    shape=(reader.n_frames,))
-    contiguous = len(frame_ids) > 0 and bool(np.all(np.diff(frame_ids) == 1))
+    contiguous = len(frame_ids) > 0 and int(frame_ids[-1]) - int(frame_ids[0]) == \
+        len(frame_ids) - 1 and bool(np.all(np.diff(frame_ids) > 0))
     for lo in range(0, len(frame_ids), block_size):
         ids = frame_ids[lo:lo + block_size]
         part = mm[int(ids[0]):int(ids[-1]) + 1] if contiguous else mm[ids]
