@@ -341,11 +341,19 @@ def main(argv=None):
     if not args.command:
         parser.print_help()
         return 2
+    import warnings
+    old_format = warnings.formatwarning
+    if not args.debug:  # warnings as one line each, without the source line
+        warnings.formatwarning = lambda msg, cat, *a, **k: f"mda-rcxai: warning: {msg}\n"
+    try:
+        return _dispatch(args)
+    finally:
+        warnings.formatwarning = old_format
+
+
+def _dispatch(args):
     from .exceptions import RcxaiError
 
-    if not args.debug:  # warnings as one line each, without the source line
-        import warnings
-        warnings.formatwarning = lambda msg, cat, *a, **k: f"mda-rcxai: warning: {msg}\n"
     try:
         if args.command == "features":
             return _cmd_features(args)

@@ -111,7 +111,6 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     str
         ``path``.
     """
-    import MDAnalysis as mda  # noqa: F401  (explained.pdb and the atom picture)
 
     from .explain import plot_beeswarm, plot_committor_fit, plot_free_energy, plot_importance
 

@@ -7,7 +7,6 @@ layer (TPS resume in tests/sampling, Ctrl-C of Dask workers in
 tests/sampling/test_committor.py).
 """
 
-import os
 import subprocess
 import sys
 

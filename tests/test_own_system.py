@@ -89,7 +89,6 @@ def test_obc2_study_from_config_to_report(tmp_path):
 
 def _solvated_pdb(tmp_path):
     import openmm.app as app
-    import openmm.unit as unit
 
     pdb = app.PDBFile(ALANINE_DIPEPTIDE_PDB)
     ff = app.ForceField("amber14-all.xml", "amber14/tip3p.xml")
