@@ -49,3 +49,6 @@ try:  # committor shooting and the dataset
                 "universe_from_system", "universe_from_topology"]
 except ImportError:  # pragma: no cover - while being written
     pass
+
+from .validation import CommittorTestResult, committor_test, committor_verdict  # noqa: E402,F401
+__all__ += ["committor_test", "committor_verdict", "CommittorTestResult"]

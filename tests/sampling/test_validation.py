@@ -1,0 +1,148 @@
+"""The committor test: verdict logic on synthetic counts, and a tiny real run."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from mda_rcxai.exceptions import InputError, InputTypeError
+from mda_rcxai.sampling import committor_test, committor_verdict, run_committor
+from mda_rcxai.systems import PHI, PSI, StateDefinition
+
+
+def counts(p, shots=20, seed=0):
+    rng = np.random.default_rng(seed)
+    n_B = rng.binomial(shots, np.asarray(p, float))
+    return shots - n_B, n_B
+
+
+# ----------------------------------------------------------------------
+# verdict logic
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(5))
+def test_binomial_at_one_half_passes(seed):
+    a, b = counts(np.full(40, 0.5), seed=seed)
+    r = committor_verdict(a, b, np.full(40, 0.5))
+    assert r.verdict == "pass", r.reason
+    assert r.n_configurations == 40 and r.ci95[0] < 0.6 and r.ci95[1] > 0.4
+    # binomial spread at p = 1/2 with 20 shots: sd sqrt(0.25/20) = 0.11
+    assert 0.07 < r.std_pB < 0.15
+    assert r.expected_histogram.sum() == pytest.approx(40)
+    assert r.expected_histogram_window.sum() == pytest.approx(40)
+    assert r.histogram.sum() == 40
+
+
+def test_true_pB_spread_over_the_window_passes():
+    a, b = counts(np.random.default_rng(1).uniform(0.4, 0.6, 60), seed=2)
+    assert committor_verdict(a, b, np.full(60, 0.5)).verdict == "pass"
+
+
+@pytest.mark.parametrize("p", [0.1, 0.9])
+def test_committed_side_fails(p):
+    a, b = counts(np.full(30, p), seed=3)
+    r = committor_verdict(a, b, np.full(30, 0.5))
+    assert r.verdict == "fail"
+    assert "outside the window" in r.reason
+
+
+def test_bimodal_fails_although_the_mean_is_one_half():
+    a, b = counts(np.r_[np.full(15, 0.1), np.full(15, 0.9)], seed=4)
+    r = committor_verdict(a, b, np.full(30, 0.5))
+    assert r.verdict == "fail" and abs(r.mean_pB - 0.5) < 0.1
+    assert r.n_committed > 3 and r.committed_p_value < 0.01
+
+
+def test_too_wide_but_not_committed_fails_on_spread():
+    a, b = counts(np.r_[np.full(50, 0.3), np.full(50, 0.7)], shots=40, seed=5)
+    r = committor_verdict(a, b, np.full(100, 0.5))
+    assert r.verdict == "fail" and "wider" in r.reason, r.reason
+    assert r.chi2_p_value < 0.01 and r.chi2_dof == 99
+
+
+def test_issue_14_measurements_pass():
+    """Means and spreads seen on alanine dipeptide (issue 14) pass at 20 shots."""
+    rng = np.random.default_rng(11)
+    for n, mean in ((15, 0.57), (47, 0.44)):
+        true = np.clip(rng.normal(mean, 0.05, n), 0, 1)
+        a, b = counts(true, seed=n)
+        r = committor_verdict(a, b, np.full(n, 0.5))
+        assert r.verdict == "pass", r.summary()
+
+
+def test_inconclusive_with_few_configurations_or_shots():
+    a, b = counts(np.full(3, 0.5))
+    assert committor_verdict(a, b, np.full(3, 0.5)).verdict == "inconclusive"
+    # 6 configurations x 2 shots: the mean is too uncertain to tell
+    a, b = counts(np.full(6, 0.5), shots=2, seed=1)
+    r = committor_verdict(a, b, np.full(6, 0.5))
+    assert r.verdict in ("inconclusive", "fail")
+    assert r.verdict == "inconclusive" or r.n_committed > 0
+    empty = committor_verdict([], [], [])
+    assert empty.verdict == "inconclusive" and empty.n_configurations == 0
+
+
+def test_expected_histogram_is_the_binomial_pmf():
+    from scipy.stats import binom
+
+    r = committor_verdict([5, 5], [5, 5], [0.3, 0.3])
+    k = np.arange(11)
+    pmf = binom.pmf(k, 10, 0.3)
+    expected = np.zeros(10)
+    np.add.at(expected, np.clip(np.searchsorted(r.bin_edges, k / 10, "right") - 1, 0, 9), pmf)
+    np.testing.assert_allclose(r.expected_histogram, 2 * expected)
+    assert r.to_dict()["verdict"] == r.verdict
+    with pytest.raises(InputError, match="one per tested configuration"):
+        committor_verdict([1, 2], [1], [0.5, 0.5])
+    with pytest.raises(InputError, match="not q"):
+        committor_verdict([1], [1], [1.5])
+    with pytest.raises(InputError, match="window"):
+        committor_verdict([1], [1], [0.5], window=(0.6, 0.4))
+
+
+# ----------------------------------------------------------------------
+# a tiny real run on the bundled alanine dipeptide
+# ----------------------------------------------------------------------
+def _basin_frames():
+    import MDAnalysis as mda
+
+    from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
+    from mda_rcxai.systems import dihedral_degrees
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
+        x = np.array([u.atoms.positions.copy() for _ in u.trajectory])
+    phi = dihedral_degrees(x, np.array([PHI]))[:, 0]
+    eq = np.flatnonzero((phi[:500] > -70) & (phi[:500] < -55))[:4]
+    ax = 500 + np.flatnonzero((phi[500:] > 40) & (phi[500:] < 50))[:4]
+    return x[np.r_[eq, ax]]
+
+
+def test_basin_frames_called_transition_states_fail(ala):
+    """A 'model' that calls basin frames p_B = 1/2 fails the test; shots are run_committor's."""
+    small = ala.with_states({
+        "A": StateDefinition("A", [PHI, PSI], [(-180, -70), (0, 200)]),
+        "B": StateDefinition("B", [PHI, PSI], [(50, 100), (-110, 10)])})
+    x = _basin_frames()
+    assert len(x) == 8
+    pred = np.r_[np.full(7, 0.5), 0.95]  # the last one is outside the window
+    kw = dict(state_A="A", state_B="B")
+    res = committor_test(small, x, lambda pos: pred[: len(pos)], n_configurations=6,
+                         n_shots=4, seed=3, exclude=[0], **kw)
+    assert res.verdict == "fail", res.summary()
+    assert len(res.indices) == 6 and 0 not in res.indices and 7 not in res.indices
+    # an independent run_committor on the same rows with the same seed gives the same counts
+    ref = run_committor(small, x[res.indices], 4, seed=3, verbose=False, **kw)
+    np.testing.assert_array_equal(res.n_A, ref.n_A)
+    np.testing.assert_array_equal(res.n_B, ref.n_B)
+    assert set(np.unique(res.p_B)) <= {0.0, 1.0}  # basin frames commit
+    assert res.dataset is not None and len(res.dataset) == 6
+    # nothing eligible: inconclusive, no shooting
+    none = committor_test(small, x, np.full(8, 0.05), **kw)
+    assert none.verdict == "inconclusive" and "nothing was shot" in none.reason
+    with pytest.raises(InputError, match="one per configuration"):
+        committor_test(small, x, np.full(3, 0.5), **kw)
+    with pytest.raises(InputError, match="shape"):
+        committor_test(small, x[0], np.full(8, 0.5), **kw)
+    with pytest.raises(InputTypeError, match="window"):
+        committor_test(small, x, np.full(8, 0.5), window="middle", **kw)
