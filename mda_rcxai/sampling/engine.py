@@ -475,10 +475,11 @@ def make_volume(state: StateDefinition, box_vectors=None):
     Parameters
     ----------
     state : StateDefinition
-    box_vectors : array_like, optional
-        ``(3, 3)`` periodic box in nm (``system.box_vectors``; NVT, so
-        constant): distances, angles and dihedrals then use minimum-image
-        bond vectors. None for a non-periodic system.
+    box_vectors : array_like or MolecularSystem, optional
+        ``(3, 3)`` periodic box in nm (``system.box_vectors``, or the
+        system itself; NVT, so constant): distances, angles and dihedrals
+        then use minimum-image bond vectors. None (or a non-periodic
+        system) for plain differences.
 
     Examples
     --------
@@ -493,6 +494,8 @@ def make_volume(state: StateDefinition, box_vectors=None):
                          f"{type(state).__name__}")
     paths = _quiet_ops()
     kw = {}
+    if isinstance(box_vectors, MolecularSystem):
+        box_vectors = box_vectors.box_vectors
     if box_vectors is not None:
         box = np.asarray(box_vectors, dtype=float)
         if box.shape != (3, 3):

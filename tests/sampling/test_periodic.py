@@ -95,6 +95,7 @@ def test_minimum_image_distance_state(water):
     snap = snapshot_from_positions(engine, x_nm)
     assert np.allclose(np.asarray(snap.box_vectors._value), system.box_vectors)
     assert make_volume(st, system.box_vectors)(snap)
+    assert make_volume(st, system)(snap)
     assert not make_volume(st)(snap)
     # dihedrals of a molecule split across the boundary: minimum image
     shifted = x_nm.copy()
