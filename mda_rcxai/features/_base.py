@@ -577,8 +577,21 @@ def check_rows(rows, k, atomgroup, what):
     return rows
 
 
+def _plain_atom_label(atom):
+    name = getattr(atom, "name", None) if hasattr(atom.universe.atoms, "names") else None
+    return f"{name}{atom.index}" if name else f"atom{atom.index}"
+
+
+def _has_residues(atom):
+    atoms = atom.universe.atoms
+    return hasattr(atoms, "resnames") and hasattr(atoms, "resids") and hasattr(atoms, "names")
+
+
 def atom_label(atom, with_residue=True):
-    """``'ALA2:CA'`` style label of one atom."""
+    """``'ALA2:CA'`` style label of one atom (``'CA8'``, name and index, or
+    ``'atom8'`` when the topology has no residue or atom names)."""
+    if not _has_residues(atom):
+        return _plain_atom_label(atom)
     if not with_residue:
         return atom.name
     return f"{atom.resname}{atom.resid}:{atom.name}"
@@ -587,6 +600,8 @@ def atom_label(atom, with_residue=True):
 def row_label(atoms):
     """Readable label of a row of atoms: ``'ALA2:N-CA-CB-HB1'`` within a residue,
     else every atom qualified (``'ACE1:O-ACE1:C-ALA2:N-ALA2:CA'``)."""
+    if not _has_residues(atoms[0]):
+        return "-".join(_plain_atom_label(a) for a in atoms)
     res = {a.resindex for a in atoms}
     if len(res) == 1:
         a0 = atoms[0]

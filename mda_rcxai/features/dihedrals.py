@@ -6,7 +6,7 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError, TopologyError
 from .columns import FeatureColumn
-from ._base import (FeaturesBase, _ANGULAR_UNITS, _check_atomgroup, bond_graph,
+from ._base import (_has_residues, _plain_atom_label, FeaturesBase, _ANGULAR_UNITS, _check_atomgroup, bond_graph,
                     check_rows, check_units, row_label)
 
 __all__ = ["DihedralFeatures", "enumerate_dihedrals", "dihedral_alias"]
@@ -65,8 +65,12 @@ def _bond_group_labels(rows, is_improper, aliases, labels, atoms):
             return key[1]
         i, j = key[1]
         a, b = atoms[i], atoms[j]
-        s = (f"{a.resname}{a.resid}:{a.name}-{b.resname}{b.resid}:{b.name}" if qualified
-             else f"{a.name}-{b.name}")
+        if not _has_residues(a):
+            s = f"{_plain_atom_label(a)}-{_plain_atom_label(b)}"
+        elif qualified:
+            s = f"{a.resname}{a.resid}:{a.name}-{b.resname}{b.resid}:{b.name}"
+        else:
+            s = f"{a.name}-{b.name}"
         al = sorted(set(members.get(key, [])),
                     key=lambda x: (_ALIAS_ORDER.index(x) if x in _ALIAS_ORDER else 9, x))
         return s + (f" ({'/'.join(al)})" if al else "")
@@ -109,6 +113,8 @@ def dihedral_alias(atoms):
     'phi'
     """
     atoms = list(atoms)
+    if not atoms or not _has_residues(atoms[0]):
+        return None  # no atom/residue names: no conventional alias
     hit = _alias_oriented(atoms)
     if hit:
         return hit[0], hit[1], False

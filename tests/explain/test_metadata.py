@@ -133,3 +133,21 @@ def test_explanation_pickles_with_its_metadata():
     np.testing.assert_array_equal(back.values, ex.values)
     assert back.columns == ex.columns and back.info["seed"] == 3
     assert back.grouped(by="group").feature_names == ("NA1:NA / O", "psi")
+
+
+def test_saved_features_explain_like_fresh_ones(tmp_path, sincos_features):
+    from mda_rcxai.features import load_features, save_features
+    u, r = sincos_features
+    save_features(tmp_path / "f.npz", r)
+    back = load_features(tmp_path / "f.npz")
+    X = back.features.astype(float)
+    iphi = back.names.index("sin(phi)")
+    kw = dict(method="shap", algorithm="kernel", max_samples=3, background_size=8, seed=0,
+              atom_names=u)
+    q = lambda X: X[:, iphi] - X[:, iphi + 1]  # noqa: E731
+    a = explain(q, X, feature_names=back.names, columns=back.columns,
+                atom_indices=back.atom_indices, **kw)
+    b = explain(q, r.features.astype(float), feature_names=r.names, columns=r.columns,
+                atom_indices=r.atom_indices, **kw)
+    np.testing.assert_allclose(a.values, b.values)
+    assert a.grouped(by="group").ranking[0] == "N-CA (phi)" == b.grouped(by="bond").ranking[0]

@@ -217,3 +217,26 @@ def test_periodic_dcd_blocks_use_boxes(tmp_path):
                                                         n_workers=1).results.features
     np.testing.assert_allclose(blocks, frames, atol=1e-5)
     assert blocks.max() < 0.5 * ud.dimensions[0] * np.sqrt(3)  # minimum image
+
+
+def test_triclinic_box_matches_mdanalysis():
+    rng = np.random.default_rng(11)
+    n, nf = 30, 4
+    u = mda.Universe.empty(n, trajectory=False)
+    box = np.array([20.0, 22.0, 25.0, 70.0, 80.0, 95.0])
+    coords = rng.uniform(0, 20, size=(nf, n, 3)).astype(np.float32)
+    u.load_new(coords, format=mda.coordinates.memory.MemoryReader,
+               dimensions=np.tile(box, (nf, 1)))
+    pairs = [(i, (i * 7 + 3) % n) for i in range(n) if i != (i * 7 + 3) % n]
+    quads = [(i, (i + 5) % n, (i + 11) % n, (i + 17) % n) for i in range(n)]
+    d = DistanceFeatures(u.atoms, pairs=pairs).run().results.features
+    q = DihedralFeatures(u.atoms, dihedrals=quads).run().results.features
+    for f, ts in enumerate(u.trajectory):
+        p = u.atoms.positions
+        ix = np.array(pairs)
+        np.testing.assert_allclose(d[f], mdadist.calc_bonds(p[ix[:, 0]], p[ix[:, 1]], box=box),
+                                   atol=2e-4)
+        jx = np.array(quads)
+        ref = np.degrees(mdadist.calc_dihedrals(*(p[jx[:, k]] for k in range(4)), box=box))
+        diff = (q[f] - ref + 180) % 360 - 180
+        assert np.abs(diff).max() < 1e-2
