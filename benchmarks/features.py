@@ -15,7 +15,8 @@ alternately and the best of each is kept, so both see the same load. Cases:
 * dihedrals from an XTC file: ours (blocks read by mdtraj's XTC reader)
   against ``md.load`` + ``compute_dihedrals``;
 * ACSF and coordination numbers on a periodic TIP3P box with Na+/Cl-
-  (995 atoms): ours against dscribe's ACSF (``--no-solvent`` skips it);
+  (995 atoms): ours against dscribe's ACSF, which also computes G1 and the
+  mixed (H, O) G5 block (``--no-solvent`` skips it);
 * the same in memory / from DCD / from XTC for the 45 heavy-atom distances and the 36
   bond angles against ``mdtraj.compute_distances`` / ``compute_angles``.
 
