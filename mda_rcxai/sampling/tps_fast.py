@@ -524,6 +524,24 @@ def run_chain(system, state_A, state_B, path_x, path_v, n_moves, *, seed=0,
             "trials": trials, "chain": chain}
 
 
+def _watch_parent(parent_pid, interval_s=1.0):
+    """Exit this worker process as soon as its parent is gone.
+
+    A worker whose driver was killed would otherwise finish its chain and
+    then block for ever writing the result into a pipe nobody reads.
+    """
+    import threading
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(interval_s)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _chain_worker(kw):
     """Entry point of a worker process (one chain)."""
+    if kw.get("parent_pid") is not None:
+        _watch_parent(kw["parent_pid"])
     return run_chain(**kw)

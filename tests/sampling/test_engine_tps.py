@@ -265,3 +265,15 @@ def test_fast_state_test_agrees_with_state_definitions(ala):
     np.testing.assert_array_equal(want_box, want)
     test_box = FastStateTest(A, B, box)
     assert [test_box(f) for f in shifted] == want.tolist()
+
+
+@pytest.mark.parametrize("name", ["mda_rcxai.sampling.tps_fast",
+                                  "mda_rcxai.sampling.tps",
+                                  "mda_rcxai.sampling.batched"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+    res = doctest.testmod(importlib.import_module(name),
+                          optionflags=doctest.ELLIPSIS
+                          | doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0
