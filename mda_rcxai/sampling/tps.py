@@ -339,7 +339,7 @@ def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
         engine = make_engine(system, temperature, timestep_fs,
                              steps_per_frame, friction_per_ps=friction_per_ps,
                              n_frames_max=n_frames_max, seed=seed)
-    vol_A, vol_B = make_volume(st_A), make_volume(st_B)
+    vol_A, vol_B = make_volume(st_A, system), make_volume(st_B, system)
     path = _check_path(path, vol_A, vol_B, st_A.name, st_B.name)
     if storage is not None:
         # OPS storage turns the snapshots it saves into lazy proxies of the

@@ -277,3 +277,26 @@ def test_docstring_examples(name):
                           optionflags=doctest.ELLIPSIS
                           | doctest.NORMALIZE_WHITESPACE)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_fast_route_writes_ops_storage(ala, tps_result, tmp_path):
+    """storage= with the fast route: accepted paths and the final path as
+    OPS trajectories in an OPS netCDF file that OPS reads back."""
+    import openpathsampling as paths
+    path, _ = tps_result
+    out = tmp_path / "tps.nc"
+    r = run_tps(ala, path, 30, storage=out, seed=2, verbose=False)
+    assert r.extra["method"] == "fast" and r.n_accepted > 0
+    st = paths.Storage(str(out), "r")
+    try:
+        assert len(st.trajectories) >= r.n_accepted
+        stored = [trajectory_positions(st.trajectories[i])
+                  for i in range(r.n_accepted)]
+        final = trajectory_positions(st.tag["final_path"])
+    finally:
+        st.close()
+    for a, b in zip(stored, r.accepted_paths):
+        np.testing.assert_allclose(a, trajectory_positions(b), atol=1e-6)
+    np.testing.assert_allclose(final, trajectory_positions(r.final_path),
+                               atol=1e-6)
+    assert not list(tmp_path.glob(".*tmp"))
