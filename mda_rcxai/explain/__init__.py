@@ -59,3 +59,6 @@ __all__ = [
     "GROUP_FIELDS",
     "legacy_columns",
 ]
+
+from .uncertainty import importance_with_errors  # noqa: E402
+__all__ += ["importance_with_errors"]
