@@ -605,7 +605,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
 
     1. Langevin MD at ``high_temperature`` from ``system.positions``
        (LangevinMiddle on an OpenMM Context, Maxwell-Boltzmann start
-       velocities from ``SeedSequence([seed, 100 + attempt])``, frames
+       velocities from ``SeedSequence([seed, attempt, 1])``, frames
        every ``hot_steps_per_frame`` MD steps so that the barrier region
        is resolved) until it has been in ``state_A`` and
        then reaches ``state_B``, at most ``max_frames`` frames; the piece
@@ -677,7 +677,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
         raise StateError(f"system.positions are inside the final state "
                          f"{st_B.name!r}; start from a structure in or near "
                          f"{st_A.name!r}")
-    from .tps_fast import TPSChain
+    from .tps_fast import TPSChain, run_chain
     engine = make_engine(system, temperature, timestep_fs, steps_per_frame,
                          friction_per_ps=friction_per_ps,
                          n_frames_max=n_frames_max, seed=seed)
@@ -698,7 +698,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
                        steps_per_frame=hot_steps_per_frame,
                        friction_per_ps=friction_per_ps,
                        n_frames_max=int(max_frames), seed=seed,
-                       chain=100 + attempt)
+                       chain=(attempt, 1))
         ctx, integ, test = hot.context, hot.integrator, hot.test
         ctx.setPositions(system.positions)
         ctx.setVelocities(hot.rng.standard_normal((system.n_atoms, 3))
@@ -736,16 +736,19 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
         i_a = int(np.flatnonzero(in_A(x[:i_b]))[-1])
         hot_path = _trajectory(engine, x[i_a:i_b + 1],
                                np.array(vs[i_a:i_b + 1]), system)
-        result = run_tps(system, hot_path, int(relax_moves), None,
-                         None if seed is None else seed + 1000 * attempt + 1,
-                         state_A=st_A, state_B=st_B, shooting="two-way",
-                         temperature=temperature, timestep_fs=timestep_fs,
-                         steps_per_frame=steps_per_frame,
-                         friction_per_ps=friction_per_ps,
-                         n_frames_max=n_frames_max, verbose=verbose,
-                         _stop_after_accepted=1)
-        if result.n_accepted:
-            return result.accepted_paths[0]
+        # relaxation: fast two-way shooting at temperature until a move is
+        # accepted; seeds SeedSequence([seed, attempt, 2]) (hot MD: [seed,
+        # attempt, 1]; TPS chains: [seed, chain]) never meet another study's
+        relax = run_chain(system, st_A, st_B, x[i_a:i_b + 1],
+                          np.array(vs[i_a:i_b + 1]), int(relax_moves),
+                          seed=seed, chain=(attempt, 2),
+                          temperature=temperature, timestep_fs=timestep_fs,
+                          steps_per_frame=steps_per_frame,
+                          friction_per_ps=friction_per_ps,
+                          n_frames_max=n_frames_max, stop_after_accepted=1)
+        if len(relax["acc_x"]):
+            return _trajectory(engine, relax["acc_x"][0], relax["acc_v"][0],
+                               system)
         log.append(f"try {attempt + 1}: hot path of {len(hot_path)} frames, "
                    f"0 of {relax_moves} shooting moves at {temperature:g} K "
                    "accepted")

@@ -205,7 +205,9 @@ def _chain_seeds(seed, chain):
     if seed is None:
         ss = np.random.SeedSequence()
     else:
-        ss = np.random.SeedSequence([int(seed), int(chain)])
+        chain = [int(c) for c in chain] if isinstance(chain, (tuple, list)) \
+            else [int(chain)]
+        ss = np.random.SeedSequence([int(seed), *chain])
     integ_seed = int(ss.spawn(1)[0].generate_state(1)[0]) % 2 ** 31 or 1
     return np.random.default_rng(ss), integ_seed
 
