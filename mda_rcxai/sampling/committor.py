@@ -722,6 +722,10 @@ def _ops_shoot(paths, system, x_nm, n_shots, seed, settings, st_A, st_B,
     vol_B = make_volume(st_B, system.box_vectors)
     snaps = [snapshot_from_positions(engine, xi) for xi in x_nm]
     store = paths.Storage(storage, "w", template=snaps[0])
+    # CommittorSimulation sets the class attribute EngineMover.default_engine;
+    # left there, it keeps the engine, its snapshots and the closed storage
+    # alive until interpreter exit, where netCDF4 then complains
+    old_default = paths.EngineMover.default_engine
     try:
         sim = paths.CommittorSimulation(
             storage=store, engine=engine, states=[vol_A, vol_B],
@@ -732,6 +736,7 @@ def _ops_shoot(paths, system, x_nm, n_shots, seed, settings, st_A, st_B,
             sim.run(n_per_snapshot=int(n_shots))
         store.sync_all()
     finally:
+        paths.EngineMover.default_engine = old_default
         store.close()
 
 
