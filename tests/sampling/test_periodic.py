@@ -103,6 +103,13 @@ def test_minimum_image_distance_state(water):
     good = dihedral_degrees(x_nm, np.array([PSI]))[0]
     assert dihedral_degrees(shifted, np.array([PSI]), system.box_vectors)[0] \
         == pytest.approx(good, abs=1e-3)
+    from mda_rcxai.systems import StateDefinition
+    near = StateDefinition("S", [PSI, ("angle", PSI[:3])],
+                           [(good - 5, good + 5), (0, 180)])
+    assert near.contains(shifted, system.box_vectors)[0]
+    assert not near.contains(shifted)[0]
+    snap = snapshot_from_positions(engine, shifted)
+    assert make_volume(near, system)(snap) and not make_volume(near)(snap)
 
 
 def test_committor_shots_in_water(water, tmp_path):
