@@ -16,6 +16,14 @@ logistic regression is the exact model family) and a nonlinear one
   (no validation, no checks): the ratio shows the wrapper's overhead;
 * ours with torch's default thread count instead of ``n_threads=1``.
 
+Then the cost of model selection and of the ensemble against one fit
+(issue 14), on the nonlinear truth at the study's size (``--n`` configurations
+x ``--features``): today's single fit (Adam, early stopping),
+``CommittorModelCV()`` with its default grid and 5 folds, a 5-member
+``CommittorEnsemble`` of the chosen setting, and ``baseline_loglik`` on three
+feature sets; each with its held-out correlation with the true ``q`` and p_B
+RMSE against the true p_B. ``--cost-only`` skips the reference fits above.
+
 This machine is noisy; compare ratios, not absolute seconds.
 """
 
@@ -93,6 +101,8 @@ def main():
     ap.add_argument("--features", type=int, default=45)
     ap.add_argument("--shots", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cost-only", action="store_true",
+                    help="only the selection / ensemble cost table")
     args = ap.parse_args()
 
     import torch
@@ -102,7 +112,7 @@ def main():
     default_threads = torch.get_num_threads()
     print(f"{args.n} configurations x {args.shots} shots, {args.features} features; "
           f"held-out 5000; torch {torch.__version__}, {os.cpu_count()} CPUs")
-    for kind in ("linear", "nonlinear"):
+    for kind in (() if args.cost_only else ("linear", "nonlinear")):
         X, n_A, n_B, _ = make(args.n, args.features, args.shots, args.seed, kind)
         Xt, at, bt, qt = make(5000, args.features, args.shots, args.seed + 1, kind)
         oracle = loglik(qt, at, bt)
@@ -139,6 +149,50 @@ def main():
                   f"{secs:7.2f} {secs / t_ours:7.2f}")
         print(f"  {'bare torch loop, same epochs':38s} {'':8s} {'':8s} {'':7s} {t_bare:7.2f} "
               f"{t_bare / t_ours:7.2f}")
+    cost(args)
+
+
+def cost(args):
+    """Selection and ensemble against one fit, side by side in one run."""
+    from mda_rcxai.model import (CommittorEnsemble, CommittorModel, CommittorModelCV,
+                                 baseline_loglik)
+
+    X, n_A, n_B, _ = make(args.n, args.features, args.shots, args.seed, "nonlinear")
+    Xt, _, _, qt = make(5000, args.features, args.shots, args.seed + 1, "nonlinear")
+    pt = (1 + np.tanh(qt)) / 2
+
+    def quality(model):
+        q = model.predict_q(Xt)
+        return np.corrcoef(q, qt)[0, 1], np.sqrt(np.mean((model.predict_proba(Xt) - pt) ** 2))
+
+    rows = []
+    t = time.perf_counter()
+    single = CommittorModel(seed=args.seed).fit(X, n_A, n_B)
+    t_single = time.perf_counter() - t
+    rows.append(("one fit, CommittorModel() defaults (Adam)", t_single, *quality(single)))
+    t = time.perf_counter()
+    cv = CommittorModelCV(seed=args.seed).fit(X, n_A, n_B)
+    rows.append(("CommittorModelCV() 6 settings x 5 folds + refit", time.perf_counter() - t,
+                 *quality(cv)))
+    t = time.perf_counter()
+    one = CommittorModel(**cv.best_estimator_.get_params()).fit(X, n_A, n_B)
+    rows.append(("one fit of the chosen setting (L-BFGS)", time.perf_counter() - t,
+                 *quality(one)))
+    t = time.perf_counter()
+    ens = CommittorEnsemble(n_models=5, seed=args.seed,
+                            base_estimator=cv.best_estimator_).fit(X, n_A, n_B)
+    rows.append(("CommittorEnsemble(5, bootstrap) of the choice", time.perf_counter() - t,
+                 *quality(ens)))
+    t = time.perf_counter()
+    baseline_loglik(X, n_A, n_B, {"x0": [0], "x1": [1], "x0 + x1": [0, 1]}, seed=args.seed,
+                    **cv.best_params_)
+    rows.append(("baseline_loglik: 3 sets + full + constant, 5 folds",
+                 time.perf_counter() - t, np.nan, np.nan))
+    print(f"\n[cost of selection and ensemble]  {args.n} configurations x {args.features} "
+          f"features x {args.shots} shots; chosen {cv.best_params_}")
+    print(f"  {'what':50s} {'s':>7s} {'x one fit':>9s} {'corr(q)':>8s} {'RMSE p_B':>9s}")
+    for name, secs, corr, rmse in rows:
+        print(f"  {name:50s} {secs:7.2f} {secs / t_single:9.2f} {corr:8.4f} {rmse:9.4f}")
 
 
 if __name__ == "__main__":

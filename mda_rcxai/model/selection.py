@@ -524,9 +524,13 @@ def baseline_loglik(X, n_A, n_B, feature_sets, *, cv=5, seed=0, feature_names=No
         ``{name: columns}``; columns as indices into ``X`` or, with
         ``feature_names``, as names. E.g. ``{"phi": ["phi"], "phi + theta":
         ["phi", "theta"]}``.
-    cv : int, default 5
+    cv : int or fitted CommittorModelCV, default 5
         Folds (split by configuration; the same folds as
-        :class:`CommittorModelCV` with the same ``seed``).
+        :class:`CommittorModelCV` with the same ``seed``). A fitted
+        :class:`CommittorModelCV` (fitted on these ``X``, ``n_A``, ``n_B``)
+        lends its folds, its chosen parameters (unless ``model_params`` are
+        given) and its chosen setting's fold scores as the ``"full"`` row,
+        so the full model is not fitted again.
     seed : int, default 0
         Seeds the folds and the models.
     feature_names : sequence of str, optional
@@ -576,15 +580,33 @@ def baseline_loglik(X, n_A, n_B, feature_sets, *, cv=5, seed=0, feature_names=No
     if not isinstance(feature_sets, dict):
         raise InputTypeError("feature_sets must be a dict {name: list of columns}, e.g. "
                              "{'phi': [3], 'phi + theta': [3, 7]}")
+    fitted_cv = cv if isinstance(cv, CommittorModelCV) else None
+    if fitted_cv is not None:
+        fitted_cv.check_is_fitted()
+        if not hasattr(fitted_cv, "folds_") or fitted_cv.n_features_in_ != d or \
+                len(fitted_cv.oof_q_) != len(X):
+            raise InputError("cv is a CommittorModelCV fitted on other data; pass cv=<int> "
+                             "or the CommittorModelCV fitted on these X, n_A, n_B")
+        if names is None:
+            names = fitted_cv.feature_names_
+        if not model_params:
+            model_params = dict(fitted_cv.best_estimator_.get_params())
+        folds = fitted_cv.folds_
+    else:
+        folds = kfold_indices(len(X), cv, seed)
     params = {**DEFAULT_CV_PARAMS, "weight_decay": 3e-2, "hidden_layers": (32,),
               "seed": seed, **model_params}
     CommittorModel(**params)  # checks the parameters before any fitting
     sets = [(str(k), _resolve_columns(k, v, d, names)) for k, v in feature_sets.items()]
+    reuse_full = fitted_cv is not None and include_full
     if include_full:
         sets.append(("full", list(range(d))))
-    folds = kfold_indices(len(X), cv, seed)
-    jobs = [(params, X[:, cols], a, b, train, test) for _, cols in sets for train, test in folds]
+    jobs = [(params, X[:, cols], a, b, train, test) for name, cols in sets
+            if not (reuse_full and name == "full") for train, test in folds]
     out = _run(jobs, n_jobs)
+    if reuse_full:
+        for test_q in [fitted_cv.oof_q_[test] for _, test in folds]:
+            out.append((test_q, 0.0))
     rows = []
     if include_constant:
         lls, oof = [], np.empty(len(X))
@@ -602,9 +624,12 @@ def baseline_loglik(X, n_A, n_B, feature_sets, *, cv=5, seed=0, feature_names=No
             q, _ = out[i * len(folds) + k]
             oof[test] = q
             lls.append(loglik_per_shot(q, a[test], b[test]))
-        rows.append({"name": name, "columns": cols, "n_columns": len(cols),
-                     "loglik": float(np.mean(lls)), "loglik_std": float(np.std(lls)),
-                     "fold_loglik": lls, "rmse_p_B": pb_rmse(oof, a, b)})
+        row = {"name": name, "columns": cols, "n_columns": len(cols),
+               "loglik": float(np.mean(lls)), "loglik_std": float(np.std(lls)),
+               "fold_loglik": lls, "rmse_p_B": pb_rmse(oof, a, b)}
+        if reuse_full and name == "full":
+            row["from_cv"] = True
+        rows.append(row)
     full = next((r["loglik"] for r in rows if r["name"] == "full" and include_full), np.nan)
     const = next((r["loglik"] for r in rows if r["name"] == "constant"), np.nan)
     for r in rows:

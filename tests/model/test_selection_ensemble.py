@@ -308,6 +308,15 @@ def test_baselines_order_the_feature_sets():
     assert by["constant"]["loglik"] == pytest.approx(np.mean(ll))
     with pytest.raises(InputError, match="not in feature_names"):
         baseline_loglik(X, a, b, {"phi": ["phi"]}, feature_names=names)
+    # a fitted CommittorModelCV lends folds, parameters and the full model's scores
+    cv = CommittorModelCV(param_grid={"weight_decay": [3e-2]}, cv=3, max_epochs=5,
+                          hidden_layers=(32,)).fit(X, a, b, feature_names=names)
+    reused = {r["name"]: r for r in baseline_loglik(X, a, b, {"x3": ["x3"]}, cv=cv)}
+    assert reused["full"]["fold_loglik"] == pytest.approx(cv.cv_results_[0]["fold_loglik"])
+    assert reused["full"]["from_cv"] and reused["full"]["loglik"] == pytest.approx(cv.best_score_)
+    assert reused["x3"]["loglik"] == pytest.approx(by["x3"]["loglik"])
+    with pytest.raises(InputError, match="fitted on other data"):
+        baseline_loglik(X[:300], a[:300], b[:300], {"x3": [3]}, cv=cv)
     with pytest.raises(InputError, match="outside 0..9"):
         baseline_loglik(X, a, b, {"bad": [10]})
     with pytest.raises(InputTypeError, match="dict"):
