@@ -388,7 +388,101 @@ def plot(path, samples, r, w, sd, marks, states_angstrom):
     os.replace(tmp, path)
 
 
+def barrier_committors(r0_nm=0.355, n_configs=10, n_shots=10, seed=0,
+                       spacing_ps=0.5, tol_nm=0.005, max_frames=1000,
+                       verbose=True):
+    """Committor p_SSIP of configurations held at the top of the PMF.
+
+    Restrained MD (``K_BARRIER`` at ``r0_nm``) gives ``n_configs``
+    configurations at least ``spacing_ps`` apart whose distance lies
+    within ``tol_nm`` of ``r0_nm``; from each, ``n_shots`` unrestrained
+    runs at 300 K with fresh Maxwell-Boltzmann velocities go until the
+    distance is in CIP or SSIP (:data:`mda_rcxai.systems.NACL_STATES`),
+    frames of 10 steps. If r were a good reaction coordinate, every
+    configuration at the barrier top would have p_SSIP near 1/2.
+
+    Returns
+    -------
+    dict
+        ``r_nm`` (distance of each configuration), ``n_ssip``, ``n_cip``
+        (counts per configuration), ``frames`` (length of every shot),
+        ``seconds``.
+    """
+    import openmm
+    import openmm.unit as u
+
+    from mda_rcxai.systems import NACL_STATES, nacl_water
+    from mda_rcxai.systems.nacl import (CL_INDEX, NA_INDEX,
+                                        add_distance_restraint,
+                                        minimum_image_distance)
+    s = nacl_water()
+    system = s.system
+    add_distance_restraint(system, NA_INDEX, CL_INDEX, K_BARRIER, 0.30)
+    integ = openmm.LangevinMiddleIntegrator(300 * u.kelvin, 1 / u.picosecond,
+                                            2 * u.femtosecond)
+    integ.setRandomNumberSeed(seed + 21)
+    ctx = openmm.Context(system, integ,
+                         openmm.Platform.getPlatformByName("CPU"),
+                         {"Threads": "1"})
+    ctx.setPeriodicBoxVectors(*s.box_vectors)
+    ctx.setPositions(s.positions)
+    ctx.setVelocitiesToTemperature(300 * u.kelvin, seed)
+    box = np.diag(s.box_vectors)
+    cip = NACL_STATES["CIP"].ranges[0]
+    ssip = NACL_STATES["SSIP"].ranges[0]
+    t0 = time.perf_counter()
+    for k in range(10):  # pull to the barrier top in 1 ps
+        ctx.setParameter("r0_restraint", 0.28 + (r0_nm - 0.28) * (k + 1) / 10)
+        integ.step(50)
+    ctx.setParameter("r0_restraint", r0_nm)
+    integ.step(1000)
+    rng = np.random.default_rng(seed)
+    out = {"r_nm": [], "n_ssip": [], "n_cip": [], "frames": []}
+    for c in range(n_configs):
+        ctx.setParameter("k_restraint", K_BARRIER)
+        integ.step(int(round(spacing_ps / 0.002)))
+        for _ in range(10000):  # on to the next frame near r0 (every 20 fs)
+            st = ctx.getState(getPositions=True, getVelocities=True)
+            x0 = st.getPositions(asNumpy=True)
+            v_keep = st.getVelocities(asNumpy=True)
+            r_c = float(minimum_image_distance(
+                x0.value_in_unit(u.nanometer)[:2], 0, 1, box))
+            if abs(r_c - r0_nm) <= tol_nm:
+                break
+            integ.step(10)
+        ctx.setParameter("k_restraint", 0.0)
+        n_b = n_a = 0
+        for _ in range(n_shots):
+            ctx.setPositions(x0)
+            ctx.setVelocitiesToTemperature(300 * u.kelvin,
+                                           int(rng.integers(1, 2**31 - 1)))
+            for f in range(1, max_frames + 1):
+                integ.step(10)
+                x = ctx.getState(getPositions=True).getPositions(asNumpy=True)
+                r = float(minimum_image_distance(
+                    x.value_in_unit(u.nanometer)[:2], 0, 1, box))
+                if cip[0] <= r <= cip[1]:
+                    n_a += 1
+                    break
+                if ssip[0] <= r <= ssip[1]:
+                    n_b += 1
+                    break
+            out["frames"].append(f)
+        ctx.setPositions(x0)
+        ctx.setVelocities(v_keep)
+        out["r_nm"].append(r_c)
+        out["n_ssip"].append(n_b)
+        out["n_cip"].append(n_a)
+        if verbose:
+            print(f"config {c}: r = {10 * r_c:.2f} A, p_SSIP = {n_b}/"
+                  f"{n_a + n_b}", flush=True)
+    out["seconds"] = time.perf_counter() - t0
+    return {k: np.asarray(v) if isinstance(v, list) else v
+            for k, v in out.items()}
+
+
 def main(argv=None):  # pragma: no cover - run by hand
+    os.environ["OPENMM_CPU_THREADS"] = "1"  # see make_nacl_water
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ps", type=float, default=30.0,
                    help="production ps per window of the first sweep")
@@ -400,7 +494,18 @@ def main(argv=None):  # pragma: no cover - run by hand
                         "written after the runs")
     p.add_argument("--out", default=OUT_TXT)
     p.add_argument("--png", default=OUT_PNG)
+    p.add_argument("--committor", action="store_true",
+                   help="only shoot from configurations at the barrier top "
+                        "(barrier_committors) and print the committors")
     a = p.parse_args(argv)
+    if a.committor:
+        res = barrier_committors(n_configs=20, seed=a.seed)
+        pb = res["n_ssip"] / (res["n_ssip"] + res["n_cip"])
+        print(f"p_SSIP per configuration: {np.round(pb, 2).tolist()}; shots "
+              f"{np.min(res['frames'])}-{np.max(res['frames'])} frames "
+              f"(median {np.median(res['frames']):.0f}); "
+              f"{res['seconds']:.0f} s")
+        return
     cached, metas = {}, []
     if a.cache and os.path.exists(a.cache):
         z = np.load(a.cache)
