@@ -197,7 +197,7 @@ class FeaturesBase(AnalysisBase):
         unit = {"angstrom": "angstrom", "nm": "nm", "degrees": "degrees",
                 "radians": "radians"}.get(self._units, self._units)
         return [FeatureColumn(name=n, kind=self._kind, atoms=tuple(a), unit=unit)
-                for n, a in zip(names, atom_indices)]
+                for n, a in zip(names, atom_indices.tolist())]
 
     def _prepare(self):
         names, atom_indices, groups = self._columns()
@@ -367,6 +367,19 @@ class FeaturesBase(AnalysisBase):
             frames if frames is not None else slice(start, stop, step)]
 
 
+def _is_contiguous(frame_ids):
+    """True when frame_ids is first, first+1, ..., last (checked on a sample plus the
+    span: the ids come from ``arange()[slice]`` or a user's ``frames`` list)."""
+    n = len(frame_ids)
+    if n == 0 or int(frame_ids[-1]) - int(frame_ids[0]) != n - 1:
+        return False
+    if n < 4096:
+        return bool(np.all(np.diff(frame_ids) == 1))
+    # a span of n - 1 with n ids is contiguous exactly when they are strictly increasing;
+    # an arange slice always is, a user list may not be: check it in chunks without a copy
+    return bool(np.all(frame_ids[1:] > frame_ids[:-1]))
+
+
 def _memory_blocks(reader, frame_ids, block_size, use_box):
     coords = reader.get_array()  # stored in any order; view it as 'fac'
     if reader.stored_order != "fac":
@@ -376,8 +389,7 @@ def _memory_blocks(reader, frame_ids, block_size, use_box):
         dims = getattr(reader, "dimensions_array", None)
         if dims is None or len(dims) != reader.n_frames:
             dims = np.tile(np.asarray(reader.ts.dimensions), (reader.n_frames, 1))
-    contiguous = len(frame_ids) > 0 and int(frame_ids[-1]) - int(frame_ids[0]) == \
-        len(frame_ids) - 1 and bool(np.all(np.diff(frame_ids) > 0))
+    contiguous = _is_contiguous(frame_ids)
     for lo in range(0, len(frame_ids), block_size):
         ids = frame_ids[lo:lo + block_size]
         xyz = coords[int(ids[0]):int(ids[-1]) + 1] if contiguous else coords[ids]
@@ -488,8 +500,7 @@ def _dcd_blocks_numpy(reader, atom_indices, frame_ids, block_size, use_box):
     header, dt = dcd_layout(reader.filename, reader.n_atoms, reader.n_frames)
     mm = np.memmap(reader.filename, dtype=dt, mode="r", offset=header,
                    shape=(reader.n_frames,))
-    contiguous = len(frame_ids) > 0 and int(frame_ids[-1]) - int(frame_ids[0]) == \
-        len(frame_ids) - 1 and bool(np.all(np.diff(frame_ids) > 0))
+    contiguous = _is_contiguous(frame_ids)
     for lo in range(0, len(frame_ids), block_size):
         ids = frame_ids[lo:lo + block_size]
         part = mm[int(ids[0]):int(ids[-1]) + 1] if contiguous else mm[ids]
@@ -607,3 +618,28 @@ def row_label(atoms):
         a0 = atoms[0]
         return f"{a0.resname}{a0.resid}:" + "-".join(a.name for a in atoms)
     return "-".join(atom_label(a) for a in atoms)
+
+
+def row_labels(universe, rows):
+    """:func:`row_label` of many rows at once, from per-atom arrays (no Atom objects)."""
+    atoms = universe.atoms
+    rows = [tuple(int(i) for i in r) for r in rows]
+    if not rows:
+        return []
+    if not (hasattr(atoms, "resnames") and hasattr(atoms, "resids") and hasattr(atoms, "names")):
+        names = atoms.names if hasattr(atoms, "names") else None
+        return ["-".join(f"{names[i]}{i}" if names is not None else f"atom{i}" for i in r)
+                for r in rows]
+    needed = sorted({i for r in rows for i in r})
+    sub = atoms[needed]
+    names = dict(zip(needed, sub.names.tolist()))
+    resn = dict(zip(needed, sub.resnames.tolist()))
+    resi = dict(zip(needed, sub.resids.tolist()))
+    rix = dict(zip(needed, sub.resindices.tolist()))
+    out = []
+    for r in rows:
+        if len({rix[i] for i in r}) == 1:
+            out.append(f"{resn[r[0]]}{resi[r[0]]}:" + "-".join(names[i] for i in r))
+        else:
+            out.append("-".join(f"{resn[i]}{resi[i]}:{names[i]}" for i in r))
+    return out

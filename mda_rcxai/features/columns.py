@@ -41,7 +41,9 @@ SOLVENT_KINDS = ("acsf_g2", "acsf_g5", "coordination", "bridging", "density")
 
 
 def _tuple_ints(x):
-    return tuple(int(i) for i in (x or ()))
+    if type(x) is tuple and all(type(i) is int for i in x):
+        return x
+    return tuple(int(i) for i in (x if x is not None else ()))
 
 
 @dataclass(frozen=True)

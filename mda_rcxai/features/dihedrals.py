@@ -7,7 +7,7 @@ import numpy as np
 from ..exceptions import InputError, InputTypeError, TopologyError
 from .columns import FeatureColumn
 from ._base import (_has_residues, _plain_atom_label, FeaturesBase, _ANGULAR_UNITS, _check_atomgroup, bond_graph,
-                    check_rows, check_units, row_label)
+                    check_rows, check_units, row_labels)
 
 __all__ = ["DihedralFeatures", "enumerate_dihedrals", "dihedral_alias"]
 
@@ -329,8 +329,9 @@ class DihedralFeatures(FeaturesBase):
         for h in hits:
             if h:
                 counts[h[0]] = counts.get(h[0], 0) + 1
-        for r, imp, h in zip(rows, is_imp, hits):
-            labels.append(("improper " if imp else "") + row_label(atoms[list(r)]))
+        plain_labels = row_labels(atomgroup.universe, rows)
+        for r, imp, h, lab in zip(rows, is_imp, hits, plain_labels):
+            labels.append(("improper " if imp else "") + lab)
             if h is None:
                 aliases.append(None)
             elif counts[h[0]] == 1:

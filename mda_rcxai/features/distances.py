@@ -6,7 +6,7 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError, TopologyError
 from ._base import (FeaturesBase, _ANGULAR_UNITS, _LENGTH_UNITS, _check_atomgroup,
-                    bond_graph, check_rows, check_units, row_label)
+                    bond_graph, check_rows, check_units, row_labels)
 from .dihedrals import _is_heavy
 
 __all__ = ["DistanceFeatures", "AngleFeatures"]
@@ -93,7 +93,7 @@ class DistanceFeatures(FeaturesBase):
             if len(rows) == 0:
                 raise InputError("exclude_bonded=True removed every pair; "
                                  "use exclude_bonded=False")
-        labels = [row_label(atoms[list(r)]) for r in rows]
+        labels = row_labels(atomgroup.universe, rows)
         super().__init__(atomgroup, rows, labels, [None] * len(rows), units, pbc,
                          **kwargs)
 
@@ -171,7 +171,7 @@ class AngleFeatures(FeaturesBase):
             rows = np.array(rows, np.intp)
         else:
             rows = _explicit(angles, 3, atomgroup, "angles", "'all', 'heavy'")
-        labels = [row_label(atoms[list(r)]) for r in rows]
+        labels = row_labels(atomgroup.universe, rows)
         super().__init__(atomgroup, rows, labels, [None] * len(rows), units, pbc,
                          **kwargs)
 
