@@ -72,7 +72,6 @@ class DistanceFeatures(FeaturesBase):
                  units="angstrom", pbc=True, **kwargs):
         _check_atomgroup(atomgroup, 2, "distances")
         units = check_units(units, _LENGTH_UNITS)
-        atoms = atomgroup.universe.atoms
         if isinstance(pairs, str):
             if pairs not in ("heavy", "all"):
                 raise InputError(

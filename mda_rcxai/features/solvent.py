@@ -562,7 +562,7 @@ class CoordinationFeatures(_SolventBase):
         self._n, self._m = int(n), int(m)
         sets = _neighbor_sets(neighbors)
         centers = _check_centers(centers)
-        nc, ns = len(centers), len(sets)
+        nc = len(centers)
         self._r0 = self._r0_array(r0, list(sets), nc)
         if pair_terms is None:
             pair_terms = nc == 2

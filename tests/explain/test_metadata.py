@@ -10,7 +10,7 @@ from MDAnalysis.lib.distances import distance_array
 from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError
 from mda_rcxai.explain import Explanation, explain
-from mda_rcxai.features import DihedralFeatures, SymmetryFunctionFeatures, build_features
+from mda_rcxai.features import DihedralFeatures, build_features
 from tests.features.waterbox import make_nacl_box
 
 

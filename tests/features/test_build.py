@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from MDAnalysis.lib import distances as mdadist
 
-from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
+from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import DatasetError, InputError, RcxaiError
 from mda_rcxai.features import (AngleFeatures, DihedralFeatures, DistanceFeatures,
                                 FeatureColumn, build_features, load_features, save_features)
