@@ -341,8 +341,10 @@ def nacl_initial_path(system=None, *, state_A="CIP", state_B="SSIP",
     temperature : float
         K.
     seed : int
-        Seeds velocities and the thermostat; the same seed gives the same
-        path on the same machine and platform.
+        Seeds velocities and the thermostat. On the CPU platform the same
+        seed gives the same path only with ``OPENMM_CPU_THREADS=1`` in the
+        environment (OpenMM's CPU PME does not follow the ``Threads``
+        property and sums in a varying order with several threads).
     r_shoot_nm : float
         Distance the pull ends at, nm (the PMF barrier is at ~0.36 nm).
     pull_ps, hold_ps, between_ps : float

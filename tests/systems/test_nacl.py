@@ -270,3 +270,19 @@ def test_initial_path_is_a_continuous_cip_to_ssip_path(nacl):
     assert step.max() < 0.3, step.max()  # a wrap would jump ~1.95 nm
     assert 0 < info["shooting_frame"] < len(x) - 1
     assert info["frame_ps"] == pytest.approx(0.02)
+
+
+def test_docs_page_quotes_the_table():
+    import os
+    page = os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                        "nacl.rst")
+    if not os.path.exists(page):
+        pytest.skip("docs/ not present (installed package)")
+    text = open(page).read()
+    t = read_table(NACL_PMF_TXT)
+    for key in ("r_cip", "r_ts", "r_ssip"):
+        assert f"{t[key]:.2f}" in text, key
+    assert f"{t['barrier_kT']:.1f} kT" in text
+    for st in NACL_STATES.values():
+        lo, hi = (10 * x for x in st.ranges[0])
+        assert f"{hi:.1f} A" in text
