@@ -492,6 +492,9 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
                         meta, topo, out, storage, verbose, t_start)
 
     ds = None
+    if out is not None:  # a run killed while saving left its temporary file
+        from .dataset import remove_stale_temporaries
+        remove_stale_temporaries(out)
     if out is not None and os.path.exists(out):
         ds = CommittorDataset.load(out)  # DatasetError if not a dataset
         old = ds.metadata.get("run", {})
@@ -584,6 +587,24 @@ def _ignore_sigint():
     return os.getpid()
 
 
+@contextlib.contextmanager
+def _sigint_ignored_by_children():
+    """Ignore SIGINT while worker processes start: they inherit the ignored
+    disposition (kept across exec, and Python then installs no handler), so
+    a Ctrl-C during start-up prints no worker traceback either. Restored
+    for this process right after."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _quiet_dask_logs():
     import logging
     for name in ("distributed", "distributed.scheduler", "distributed.core",
@@ -616,9 +637,11 @@ def _dask_client(client, n_workers, scheduler=None):
             n_workers = os.cpu_count() or 1
         import logging
         _quiet_dask_logs()
-        cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1,
-                               processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        with _sigint_ignored_by_children():
+            cluster = LocalCluster(n_workers=int(n_workers),
+                                   threads_per_worker=1, processes=True,
+                                   dashboard_address=":0",
+                                   silence_logs=logging.ERROR)
         client = own = Client(cluster)
         client.run(_ignore_sigint)
     elif not isinstance(client, Client):

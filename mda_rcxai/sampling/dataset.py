@@ -26,6 +26,31 @@ _TOPO_KEYS = ("names", "resnames", "resids", "segids", "elements", "masses",
               "bonds")
 
 
+def _tmp_prefix(path) -> str:
+    """Prefix of the temporary files :meth:`CommittorDataset.save` writes
+    next to ``path`` (a run killed mid-save leaves one behind)."""
+    return ".tmp_" + os.path.basename(os.fspath(path)) + "."
+
+
+def remove_stale_temporaries(path) -> int:
+    """Delete temporary files a killed save of ``path`` left behind.
+
+    Returns the number removed. Only files named like
+    :meth:`CommittorDataset.save`'s temporaries *for this path* are touched.
+    """
+    import glob
+    d = os.path.dirname(os.path.abspath(os.fspath(path)))
+    n = 0
+    for f in glob.glob(os.path.join(glob.escape(d), glob.escape(
+            _tmp_prefix(path)) + "*.npz")):
+        try:
+            os.remove(f)
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
 def versions() -> dict:
     """Versions of the packages that produce a dataset."""
     import importlib.metadata as im
@@ -182,7 +207,8 @@ class CommittorDataset:
                   "box": (np.zeros(0) if self.box is None else self.box)}
         for k, v in self.topology.items():
             arrays["topology_" + k] = v
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp_", suffix=".npz")
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=_tmp_prefix(path),
+                                   suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, **arrays)

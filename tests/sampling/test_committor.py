@@ -239,3 +239,24 @@ def test_lean_velocities_have_the_temperature(ala):
     # one draw scatters by T sqrt(2 / dof) ~ 67 K; the mean of 300 by ~4 K
     assert np.mean(temps) == pytest.approx(350.0, abs=15.0)
     assert np.std(temps) == pytest.approx(350.0 * np.sqrt(2 / dof), rel=0.25)
+
+
+def test_stale_temporary_of_a_killed_save_is_removed(ala, tmp_path):
+    """A SIGKILL between writing the temporary file and the rename leaves
+    ``.tmp_<name>.*.npz``; the next run on the same out removes it (and
+    only it)."""
+    from tests.sampling.test_committor import _basin_frames
+    eq, _ = _basin_frames()
+    small = ala.with_states({
+        "A": StateDefinition("A", [PHI, PSI], [(-180, -70), (0, 200)]),
+        "B": StateDefinition("B", [PHI, PSI], [(50, 100), (-110, 10)])})
+    out = tmp_path / "run.npz"
+    stale = tmp_path / ".tmp_run.npz.abc123.npz"
+    stale.write_bytes(b"half a file")
+    other = tmp_path / ".tmp_other.npz.xyz.npz"
+    other.write_bytes(b"someone else's")
+    run_committor(small, eq[:1], 1, out=out, seed=0, state_A="A",
+                  state_B="B", verbose=False)
+    assert not stale.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".tmp_other.npz.xyz.npz", "run.npz"]
