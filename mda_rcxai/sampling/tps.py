@@ -363,6 +363,7 @@ def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
                              "exist")
         store = paths.Storage(storage, "w", template=path[0])
     seed_everything(seed)
+    sampler = None
     try:
         sampler = paths.PathSampling(storage=store, move_scheme=scheme,
                                      sample_set=init)
@@ -380,7 +381,9 @@ def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
             final_path = _materialize(paths, final_path)
     finally:
         if store is not None:
-            store.close()
+            if sampler is not None:
+                sampler.storage = None
+            _close_storage(store)
             del store
     dt_ps = timestep_fs * 1e-3 * steps_per_frame
     if engine is not None and hasattr(engine, "mda_rcxai_settings"):
@@ -578,9 +581,40 @@ def _save_ops_storage(storage, trajectories, final_path):
         store.tag["final_path"] = final_path
         store.sync_all()
     finally:
-        store.close()
+        _close_storage(store)
         del store
     os.replace(tmp, storage)
+
+
+def _close_storage(storage):
+    """Close an OPS storage and free it now, while the interpreter is whole.
+
+    An OPS ``Storage`` (a ``netCDF4.Dataset``) and its stores refer to each
+    other; the cycle outlived ``gc.collect()`` here, so the Dataset was
+    deallocated during interpreter shutdown, where netCDF4 prints "Error in
+    sys.excepthook ... Original exception was:". Emptying the stores'
+    attributes breaks the cycle and the file object goes at once.
+    """
+    import gc
+    try:
+        storage.close()
+    except Exception:  # already closed
+        pass
+    seen = set()
+
+    def clear(obj, depth=0):
+        if id(obj) in seen or depth > 3:
+            return
+        seen.add(id(obj))
+        attrs = getattr(obj, "__dict__", None)
+        if not isinstance(attrs, dict):
+            return
+        for v in list(attrs.values()):
+            if getattr(v, "storage", None) is storage:
+                clear(v, depth + 1)
+        attrs.clear()
+    clear(storage)
+    gc.collect()
 
 
 def _materialize(paths, trajectory):
