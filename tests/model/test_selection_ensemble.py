@@ -372,3 +372,19 @@ def test_select_with_a_real_ensemble():
     assert ((p[idx] >= 0.2) & (p[idx] <= 0.8)).all()
     # the picks lie nearer the true transition state than random candidates
     assert np.abs(qc[idx]).mean() < 0.6 * np.abs(qc).mean()
+
+
+def test_lbfgs_with_validation_split_restores_best_epoch():
+    X, a, b = small_data(n=200)
+    m = CommittorModel(solver="lbfgs", hidden_layers=(16,), weight_decay=0.0, max_epochs=15,
+                       early_stopping=3, seed=1).fit(X, a, b)
+    h = m.history_
+    assert len(h["val_loss"]) == m.n_epochs_ == len(h["train_loss"])
+    assert m.best_epoch_ == int(np.argmin(h["val_loss"]))
+    assert m.validation_metrics_["log_likelihood"] == pytest.approx(
+        -h["val_loss"][m.best_epoch_], abs=1e-5)
+    # p_B targets and a float64-trained net served in float32
+    p = CommittorModel(solver="lbfgs", hidden_layers=(4,), max_epochs=3, seed=0,
+                       validation_fraction=0).fit(X, p_B=np.full(len(X), 0.3))
+    assert all(t.dtype == torch.float32 for t in p.net_.parameters())
+    np.testing.assert_allclose(p.predict_proba(X), 0.3, atol=0.02)
