@@ -189,9 +189,18 @@ def test_resume_after_sigkill(ala, tps_result, tmp_path):
 def test_ops_committor_simulation_route(ala, configs, tmp_path):
     """method='ops': OPS' CommittorSimulation + storage, read back with
     from_ops_storage (ShootingPointAnalysis)."""
+    import random
+
+    import openpathsampling as paths
     nc = tmp_path / "ops.nc"
+    before = (np.random.get_state()[1].copy(), random.getstate())
+    default_engine = paths.EngineMover.default_engine
     ds = run_committor(ala, configs[:2], 2, seed=0, method="ops",
                        storage=nc, verbose=False)
+    # OPS draws from the global generators: seeded for the run, then restored
+    assert np.array_equal(np.random.get_state()[1], before[0])
+    assert random.getstate() == before[1]
+    assert paths.EngineMover.default_engine is default_engine
     assert nc.exists() and len(ds) == 2
     assert np.all(ds.n_A + ds.n_B + ds.n_undecided == 2)
     again = CommittorDataset.from_ops_storage(nc, ala)
