@@ -997,8 +997,15 @@ def _result(study):
 
 
 def _one_thread():
-    """One thread per process (measured faster on small systems; see DESIGN.md)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    """One thread per process (measured faster on small systems; see DESIGN.md).
+
+    ``OPENMM_CPU_THREADS=1`` also makes CPU runs repeatable: OpenMM's CPU PME
+    ignores the Context's ``Threads`` property and with more threads two runs
+    of the same seed drift apart (1e-10 nm after one step). Set before any
+    worker process starts, so Dask workers inherit it.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                "OPENMM_CPU_THREADS"):
         os.environ.setdefault(var, "1")
     try:
         import torch
