@@ -24,7 +24,6 @@ import contextlib
 import copy
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -37,6 +36,8 @@ _CONVERGED_RTOL = 1e-9
 _CONVERGED_STREAK = 1
 #: L-BFGS iterations per "epoch" of ``solver="lbfgs"``.
 LBFGS_ITER_PER_EPOCH = 20
+#: Training precision of ``solver="lbfgs"``.
+LBFGS_DTYPE = torch.float64
 _GRAD_TOL = 1e-7
 
 
@@ -77,7 +78,7 @@ def train_network(net, Xs, a, b, train_idx, val_idx, *, solver, learning_rate, w
     """
     from tqdm.auto import tqdm
 
-    dtype = torch.float64 if solver == "lbfgs" else torch.float32
+    dtype = LBFGS_DTYPE if solver == "lbfgs" else torch.float32
     net.to(device=device, dtype=dtype)
 
     def tensor(arr):
