@@ -377,8 +377,8 @@ def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
             store.sync_all()
             # storage evicts snapshots from its cache and later loads them
             # lazily: load every one now, while the file is open
-            new_paths = [_materialize(paths, t) for t in new_paths]
-            final_path = _materialize(paths, final_path)
+            new_paths = [_load_all(paths, t) for t in new_paths]
+            final_path = _load_all(paths, final_path)
     finally:
         if store is not None:
             if sampler is not None:
@@ -531,7 +531,7 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
     final_path = _trajectory(engine, results[0]["final_x"],
                              results[0]["final_v"], system)
     if storage is not None:
-        _save_ops_storage(storage, new_paths, final_path)
+        _save_ops_storage(storage, new_paths, final_path, system)
     dt_ps = timestep_fs * 1e-3 * steps_per_frame
     n_done = len(accepted)
     wall = max(r["wall_s"] for r in results)
@@ -569,16 +569,20 @@ def _trajectory(engine, x, v, system):
                              for xi, vi in zip(x, v)])
 
 
-def _save_ops_storage(storage, trajectories, final_path):
+def _save_ops_storage(storage, trajectories, final_path, system=None):
     """Accepted paths (and the final path) as trajectories in an OPS file."""
     paths = _quiet_ops()
     d = os.path.dirname(os.path.abspath(storage))
     tmp = os.path.join(d, f".{os.path.basename(storage)}.{os.getpid()}.tmp")
-    store = paths.Storage(tmp, "w", template=final_path[0])
+    # copies (new snapshot objects): the returned paths stay untied to the
+    # file, which is closed and freed below
+    copies = [_materialize(paths, t, system) for t in trajectories]
+    final = _materialize(paths, final_path, system)
+    store = paths.Storage(tmp, "w", template=final[0])
     try:
-        for t in trajectories:
+        for t in copies:
             store.save(t)
-        store.tag["final_path"] = final_path
+        store.tag["final_path"] = final
         store.sync_all()
     finally:
         _close_storage(store)
@@ -617,12 +621,30 @@ def _close_storage(storage):
     gc.collect()
 
 
-def _materialize(paths, trajectory):
-    """An in-memory copy of a trajectory whose snapshots may be storage proxies."""
+def _load_all(paths, trajectory):
+    """The trajectory with every snapshot loaded from its open OPS storage.
+
+    (The same snapshot objects: copies made here left the storage's
+    objects to be freed at interpreter exit, where netCDF4 complains.)
+    """
     snaps = [trajectory[i] for i in range(len(trajectory))]
     for snap in snaps:
         snap.coordinates, snap.velocities  # noqa: B018 - force lazy loading
     return paths.Trajectory(snaps)
+
+
+def _materialize(paths, trajectory, system=None, engine=None):
+    """A fresh in-memory copy of a trajectory read from an open OPS storage.
+
+    New snapshot objects (same positions, velocities and engine), so that
+    nothing returned is tied to a storage that is closed afterwards.
+    """
+    snaps = [trajectory[i] for i in range(len(trajectory))]
+    x = np.array([np.asarray(s.coordinates._value, dtype=float)
+                  for s in snaps])
+    v = np.array([np.asarray(s.velocities._value, dtype=float)
+                  for s in snaps])
+    return _trajectory(engine or snaps[0].engine, x, v, system)
 
 
 # ----------------------------------------------------------------------

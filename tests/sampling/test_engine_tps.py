@@ -83,11 +83,12 @@ def test_tps_storage_and_one_way(ala, tps_result, tmp_path):
     r = run_tps(ala, path, 3, storage=out, seed=1, shooting="one-way",
                 verbose=False)
     assert r.n_steps == 3 and out.exists()
+    from mda_rcxai.sampling.tps import _close_storage
     st = paths.Storage(str(out), "r")
     try:
         assert len(st.steps) >= 3
     finally:
-        st.close()
+        _close_storage(st)
 
 
 def test_tps_bad_input(ala, tps_result):
@@ -283,6 +284,7 @@ def test_fast_route_writes_ops_storage(ala, tps_result, tmp_path):
     """storage= with the fast route: accepted paths and the final path as
     OPS trajectories in an OPS netCDF file that OPS reads back."""
     import openpathsampling as paths
+    from mda_rcxai.sampling.tps import _close_storage
     path, _ = tps_result
     out = tmp_path / "tps.nc"
     r = run_tps(ala, path, 30, storage=out, seed=2, verbose=False)
@@ -294,7 +296,7 @@ def test_fast_route_writes_ops_storage(ala, tps_result, tmp_path):
                   for i in range(r.n_accepted)]
         final = trajectory_positions(st.tag["final_path"])
     finally:
-        st.close()
+        _close_storage(st)
     for a, b in zip(stored, r.accepted_paths):
         np.testing.assert_allclose(a, trajectory_positions(b), atol=1e-6)
     np.testing.assert_allclose(final, trajectory_positions(r.final_path),
