@@ -112,19 +112,6 @@ def test_batched_agrees_with_ops_committor_simulation(ala, tps_result, tmp_path)
     assert p1.min() < 0.3 and p1.max() > 0.7, p1
 
 
-def _chunks_use_global_indices():
-    import inspect
-    from mda_rcxai.sampling import committor
-    return "config_ids" in inspect.getsource(committor._batched_chunk)
-
-
-_NEEDS = pytest.mark.xfail(
-    not _chunks_use_global_indices(), strict=True,
-    reason="committor._batched_chunk still seeds per chunk (seed*100003 + "
-           "idx[0]); pass seed=seed, config_ids=idx to shoot_batched")
-
-
-@_NEEDS
 def test_batched_counts_independent_of_n_replicas_and_workers(ala, configs):
     a = run_committor(ala, configs, 6, seed=4, method="batched", n_replicas=4,
                       verbose=False)
@@ -137,7 +124,6 @@ def test_batched_counts_independent_of_n_replicas_and_workers(ala, configs):
         np.testing.assert_array_equal(a.n_B, d.n_B)
 
 
-@_NEEDS
 def test_batched_resumed_equals_uninterrupted(ala, tps_result, tmp_path):
     _, result = tps_result
     x = harvest(result, 16, seed=2, system=ala)
