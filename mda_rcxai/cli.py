@@ -144,14 +144,31 @@ def _load_npz(path, what):
         raise InputError(f"{path} is not a readable .npz file ({what}): {err}") from err
 
 
+def _read_features(path):
+    """``{"X", "names", "atom_indices", "groups", "columns"}`` of a features file
+    (:func:`mda_rcxai.features.save_features`, or an older .npz with X and names)."""
+    from .exceptions import InputError
+    from .features import load_features
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file (--features)")
+    f = _load_npz(path, "--features")
+    if "format" not in f:  # written by an older version: X and names only
+        if "X" not in f or "names" not in f:
+            raise InputError(f"--features {path}: no arrays X and names; write it with "
+                             "'mda-rcxai features'")
+        return {"X": f["X"], "names": f["names"], "atom_indices": f.get("atom_indices"),
+                "groups": f.get("groups"), "columns": None}
+    r = load_features(path)
+    return {"X": r.features, "names": r.names, "atom_indices": r.atom_indices,
+            "groups": r.groups, "columns": r.columns}
+
+
 def _cmd_train_files(args):
     from .exceptions import InputError
     from .model import CommittorModel
 
-    f = _load_npz(args.features, "--features")
-    if "X" not in f or "names" not in f:
-        raise InputError(f"--features {args.features}: no arrays X and names; write it with "
-                         "'mda-rcxai features'")
+    f = _read_features(args.features)
     if not args.dataset:
         raise InputError("--dataset is required with --features (committor counts)")
     d = _load_npz(args.dataset, "--dataset")
@@ -190,7 +207,7 @@ def _cmd_explain_files(args):
 
     if not args.model:
         raise InputError("--model is required with --features")
-    f = _load_npz(args.features, "--features")
+    f = _read_features(args.features)
     names = [str(n) for n in f["names"]]
     model = CommittorModel.load(args.model, feature_names=names)
     out = args.out
@@ -210,9 +227,9 @@ def _cmd_explain_files(args):
     from .explain.run import explain_all
     from .fileio import atomic_write
 
-    by = "bond" if u is not None else "group"
+    by = "bond" if u is not None else None
     res = explain_all(model, f["X"], feature_names=names, atom_indices=f.get("atom_indices"),
-                      groups=f.get("groups"), methods=tuple(args.method),
+                      groups=f.get("groups"), columns=f.get("columns"), methods=tuple(args.method),
                       selections=tuple(args.selection), window=tuple(args.window),
                       max_samples=args.max_samples, seed=args.seed or 0, universe=u, by=by)
     for (method, selection), ex in res.explanations.items():
@@ -270,10 +287,8 @@ def _cmd_study(args):
 
 def _cmd_features(args):
     import MDAnalysis as mda
-    import numpy as np
 
     from .exceptions import InputError
-    from .features import AngleFeatures, DihedralFeatures, DistanceFeatures
 
     for path in [args.topology, *args.trajectory]:
         if not os.path.exists(path):
@@ -307,28 +322,18 @@ def _cmd_features(args):
         raise InputError(f"--select {args.select!r} is not a valid selection: {err}") from None
     if len(ag) == 0:
         raise InputError(f"--select {args.select!r} matches no atom")
-    if args.kind == "dihedrals":
-        a = DihedralFeatures(ag, dihedrals=args.dihedrals, sincos=args.sincos,
-                             verbose=not args.quiet)
-    elif args.kind == "distances":
-        a = DistanceFeatures(ag, pairs=args.pairs, verbose=not args.quiet)
-    else:
-        a = AngleFeatures(ag, verbose=not args.quiet)
+    from .features import build_features, save_features
+
+    opts = {"dihedrals": {"dihedrals": args.dihedrals, "sincos": args.sincos},
+            "distances": {"pairs": args.pairs}, "angles": {}}[args.kind]
     kw = {"backend": args.backend}
     if args.backend != "serial":
         kw["n_workers"] = args.workers
-    a.run(start=args.start, stop=args.stop, step=args.step, **kw)
-    r = a.results
+    r = build_features(ag, kinds=(args.kind,), start=args.start, stop=args.stop,
+                       step=args.step, verbose=not args.quiet, **{args.kind: opts}, **kw)
     if r.features.shape[0] == 0:
         raise InputError(f"--start/--stop/--step select no frame of the {n}-frame trajectory")
-    from .fileio import atomic_write
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, X=r.features, names=np.array(r.names),
-                                labels=np.array(r.labels), atom_indices=r.atom_indices,
-                                groups=r.groups, frames=a.frames, times=a.times)
-    atomic_write(args.output, write)
+    save_features(args.output, r)
     print(f"{r.features.shape[0]} frames x {r.features.shape[1]} features -> "
           f"{os.path.abspath(args.output)}")
     return 0

@@ -890,7 +890,7 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                                  temperature=cfg.system.temperature, state_A=a, state_B=b,
                                  max_frames=cfg.committor.max_frames, verbose=study.verbose,
                                  method=choose_engine(system, cfg), **_md_kwargs(cfg))
-            ct = _jsonable(res.to_dict() if hasattr(res, "to_dict") else _column_dict(res))
+            ct = _jsonable(dict(res.to_dict(), summary=res.summary()))
         _write_json(out_json, {"committor_test": ct, "baselines": baselines})
     verdict = f"committor test: {ct['verdict']}" if ct else "committor test off"
     best = max(baselines, key=lambda r: r.get("loglik", -np.inf)) if baselines else {}

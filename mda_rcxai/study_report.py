@@ -47,9 +47,10 @@ def _ranking_rows(summary, key, n=8):
 def _errorbar_plot(df, title, top=8):
     import matplotlib.pyplot as plt
 
-    d = df.sort_values("mean", ascending=False).head(top)[::-1]
+    d = df.sort_values("importance", ascending=False).head(top)[::-1]
     fig, ax = plt.subplots(figsize=(5.2, 0.4 * len(d) + 1.2))
-    ax.barh(range(len(d)), d["mean"], xerr=d["std"], color="#4a6fa5", ecolor="k", capsize=3)
+    ax.barh(range(len(d)), d["importance"], xerr=d["importance_std"], color="#4a6fa5",
+            ecolor="k", capsize=3)
     ax.set_yticks(range(len(d)))
     ax.set_yticklabels(d["feature"], fontsize=8)
     ax.set_xlabel("mean |attribution| (± std over ensemble members)")
@@ -73,15 +74,17 @@ def _representatives(summary, names):
 def _committor_test_figure(ct):
     import matplotlib.pyplot as plt
 
-    pb = np.asarray(ct["p_B"], float)
+    bins = np.asarray(ct["bin_edges"], float)
+    hist = np.asarray(ct["histogram"], float)
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    bins = np.linspace(0, 1, 11)
-    ax.hist(pb, bins=bins, color="#4a6fa5", edgecolor="k", label="fresh shots")
-    exp = ct.get("expected_histogram")
-    if exp is not None:
-        centers = 0.5 * (bins[1:] + bins[:-1])
-        ax.step(centers, exp, where="mid", color="C3", lw=2,
-                label="expected if p_B = prediction")
+    ax.bar(bins[:-1], hist, width=np.diff(bins), align="edge", color="#4a6fa5",
+           edgecolor="k", label="measured (fresh shots)")
+    for key, color, label in (("expected_histogram", "C3", "expected if p_B = prediction"),
+                              ("expected_histogram_window", "C2",
+                               "expected if p_B uniform in the window")):
+        exp = ct.get(key)
+        if exp is not None:
+            ax.stairs(np.asarray(exp, float), bins, color=color, lw=2, label=label)
     ax.set_xlabel("$p_B$ of tested configurations")
     ax.set_ylabel("configurations")
     ax.legend(fontsize=8)

@@ -86,7 +86,7 @@ def test_train_refuses_negative_counts(tmp_path):
     f = tmp_path / "f.npz"
     assert main(["features", ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD, "--step", "50",
                  "-o", str(f), "--quiet"]) == 0
-    n = len(np.load(f)["X"])
+    n = len(np.load(f)["features"])
     n_A, n_B = np.full(n, 5), np.full(n, 5)
     n_A[3] = -3
     np.savez(tmp_path / "counts.npz", n_A=n_A, n_B=n_B)

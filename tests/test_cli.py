@@ -38,11 +38,12 @@ def test_features_command_matches_api(tmp_path):
     out = tmp_path / "f.npz"
     assert main(["features", ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD, "--step", "10",
                  "--sincos", "-o", str(out), "--quiet"]) == 0
-    d = np.load(out)
+    from mda_rcxai.features import load_features
+    d = load_features(out)
     u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
     ref = DihedralFeatures(u.atoms, sincos=True).run(step=10).results
-    np.testing.assert_array_equal(d["X"], ref.features)
-    assert list(d["names"]) == ref.names
+    np.testing.assert_array_equal(d.features, ref.features)
+    assert list(d.names) == ref.names and d.columns == ref.columns
 
 
 def test_errors_are_one_line_with_nonzero_status(tmp_path):

@@ -8,7 +8,7 @@ Examples
 >>> X = rng.normal(size=(80, 3))
 >>> res = explain_all(lambda x: 2.0 * x[:, 1], X, feature_names=["a", "b", "c"],
 ...                   methods=("shap",), selections=("global",), max_samples=20,
-...                   background_size=10)
+...                   background_size=10, by=None)
 >>> res.summary["shap/global"]["ranking"][0]
 'b'
 """
@@ -42,7 +42,9 @@ class ExplainAllResult:
         with ``importance_std`` across ensemble members when given.
     errors : dict
         ``{"method/selection": DataFrame}`` of group importances with
-        ensemble error bars (mean, std); empty without ``members``.
+        ensemble error bars (:func:`~mda_rcxai.explain.importance_with_errors`:
+        ``feature``, ``importance``, ``importance_std``, ranks); empty without
+        ``members``.
     """
 
     explanations: dict
@@ -77,9 +79,10 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, co
     seed : int
     universe : MDAnalysis.Universe, optional
         Gives atom names for group labels.
-    by : {"bond", "group"}
-        Grouping of columns: by central bond (dihedrals) or by each
-        column's group label (distances, angles, solvent descriptors).
+    by : {"bond", "group"} or None
+        Grouping of columns: by central bond (dihedrals), by each column's
+        group label (needs ``columns``: distances, angles, solvent
+        descriptors), or None (single features).
     members : sequence of models, optional
         Ensemble members: importances are recomputed per member for error bars.
     verbose : bool
@@ -128,10 +131,10 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, co
             if members:
                 err_df = _member_errors(members, X, method, selection, by, kw)
                 errors[key] = err_df
-                std = {r["feature"]: r["std"] for r in err_df.to_dict("records")}
-                summary[key]["grouped_std"] = std
+                std = dict(zip(err_df["feature"], err_df["importance_std"]))
+                summary[key]["grouped_std"] = {str(k): float(v) for k, v in std.items()}
                 single = _member_errors(members, X, method, selection, None, kw)
-                sstd = dict(zip(single["feature"], single["std"]))
+                sstd = dict(zip(single["feature"], single["importance_std"]))
                 df["importance_std"] = [sstd.get(n, np.nan) for n in df["feature"]]
             df.insert(0, "selection", selection)
             df.insert(0, "method", method)
@@ -151,11 +154,11 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, co
 
 
 def _grouped(ex, by):
-    return ex.grouped(by=by)
+    return ex if by is None else ex.grouped(by=by)
 
 
 def _member_errors(members, X, method, selection, by, kw):
-    """Importances of each ensemble member -> DataFrame feature, mean, std."""
+    """Importances of each ensemble member -> DataFrame feature, importance, importance_std."""
     from .uncertainty import importance_with_errors
     return importance_with_errors(members, X, method=method, selection=selection, by=by, **kw)
 
