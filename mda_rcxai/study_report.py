@@ -58,14 +58,16 @@ def _errorbar_plot(df, title, top=8):
     return fig
 
 
-def _representatives(summary, names):
-    """The top column of each of the two top-ranked groups (by its own importance)."""
+def _representatives(summary, names, aliases):
+    """One column for each of the two top-ranked groups: its most important member with a
+    conventional name (column metadata ``alias``, e.g. phi), else its most important one."""
     imp = summary["importance"]
     out = []
     for g in summary["grouped_ranking"]:
         members = [n for n in summary.get("grouped_members", {}).get(g, [g]) if n in names]
+        named = [m for m in members if aliases.get(m)]  # conventional names (phi, theta, ...)
         if members:
-            out.append(max(members, key=lambda m: imp.get(m, 0.0)))
+            out.append(max(named or members, key=lambda m: imp.get(m, 0.0)))
         if len(out) == 2:
             return out
     return list(summary["ranking"][:2])
@@ -167,8 +169,7 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
                f"binomial log-likelihood per shot; chosen: {sel.get('best_params')}.")
         grid = sel.get("grid", [])
         if grid:
-            keys = list(grid[0])
-            r.table([[row.get(k) for k in keys] for row in grid], keys)
+            r.table(*_plain_table(grid))
 
     ex_sum = explain.summary
     by = next((v.get("grouped_by") for v in ex_sum.values()
@@ -216,7 +217,8 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
         lo, hi = cfg.explain.ts_window
         pb_pred = train.model.predict_proba(X)
         ts = (pb_pred >= lo) & (pb_pred <= hi)
-        top2 = _representatives(best, train.names)
+        top2 = _representatives(best, train.names,
+                                {c.get("name"): c.get("alias") for c in train.columns})
         Xall, Xts = train.X_paths.copy(), X[ts].copy()
         units = {c.get("name"): c.get("unit") for c in train.columns}
         for name in top2:  # angles near +-180 (theta, omega): show them on [0, 360)
@@ -260,11 +262,38 @@ def _validation_sections(r, validation, fit):
                  "were exact.")
     r.section("Baselines: how much of the coordinate do the top groups carry?")
     if validation.baselines:
-        keys = [k for k in validation.baselines[0] if k != "columns"]
-        r.table([[row.get(k) for k in keys] for row in validation.baselines], keys)
+        r.table(*_plain_table(validation.baselines))
         r.text("Held-out (cross-validated) log-likelihood per shot of models restricted to each "
                "feature set, beside the full model and a constant p_B; closer to the full "
                "model means the set carries more of the reaction coordinate.", cls="note")
+
+
+def _plain_table(records):
+    """Rows and header of a list of dicts, without list-valued columns (per-fold values);
+    dict-valued cells (parameters) are spread into their own columns."""
+    keys = []
+    for rec in records:
+        for k, v in rec.items():
+            if isinstance(v, dict):
+                keys += [k2 for k2 in v if k2 not in keys]
+            elif not isinstance(v, (list, tuple)) and k not in keys:
+                keys.append(k)
+    rows = []
+    for rec in records:
+        flat = {}
+        for k, v in rec.items():
+            if isinstance(v, dict):
+                flat.update(v)
+            elif not isinstance(v, (list, tuple)):
+                flat[k] = v
+        rows.append([_cell(flat.get(k, "")) for k in keys])
+    return rows, keys
+
+
+def _cell(v):
+    if isinstance(v, (list, tuple)):
+        return str(list(v))
+    return v
 
 
 def _molecule_section(r, explain, train, system):
