@@ -220,6 +220,10 @@ class CommittorModelCV:
         Those out-of-fold ``q`` values.
     folds_ : list of (train, test)
         The row indices of each fold.
+    at_grid_edge_ : list of str
+        Numeric parameters (with 3 or more grid values) whose chosen value is
+        the smallest or largest tried: the optimum may lie outside the grid;
+        say so in a report and consider extending the grid.
     n_features_in_, feature_names_
         As for :class:`CommittorModel`.
     fit_time_ : float
@@ -339,6 +343,14 @@ class CommittorModelCV:
         best = int(order[0])
         self.cv_results_ = results
         self.best_params_ = dict(self._candidates[best])
+        edge = []
+        for key, value in self.best_params_.items():
+            values = sorted({c[key] for c in self._candidates
+                             if isinstance(c.get(key), (int, float)) and
+                             not isinstance(c.get(key), bool)})
+            if len(values) >= 3 and value in (values[0], values[-1]):
+                edge.append(key)
+        self.at_grid_edge_ = edge
         self.best_score_ = results[best]["mean_loglik"]
         self.oof_q_ = oof_all[best]
         self.folds_ = folds
@@ -425,6 +437,7 @@ class CommittorModelCV:
             "param_grid": None if self.param_grid is None else repr(self.param_grid),
             "best_params": _io.plain_params(self.best_params_),
             "best_score": float(self.best_score_),
+            "at_grid_edge": list(self.at_grid_edge_),
             "cv_results": [_io.plain_params(r) for r in self.cv_results_],
             "cv_metrics": _io.plain_params(self.cv_metrics_),
             "oof_q": torch.as_tensor(self.oof_q_, dtype=torch.float64),
@@ -458,6 +471,7 @@ class CommittorModelCV:
                   n_jobs=params["n_jobs"], **base)
         obj.param_grid_text_ = data["param_grid"]
         obj.best_params_ = bp
+        obj.at_grid_edge_ = list(data.get("at_grid_edge", []))
         obj.best_score_ = float(data["best_score"])
         results = []
         for r in data["cv_results"]:

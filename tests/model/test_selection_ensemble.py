@@ -61,6 +61,8 @@ def test_issue_problem_default_cv_reaches_the_goal(issue_cv):
     assert best["mean_loglik"] == pytest.approx(cv.best_score_)
     assert all(best["mean_loglik"] >= r["mean_loglik"] for r in cv.cv_results_)
     assert len(best["fold_loglik"]) == 5
+    assert cv.at_grid_edge_ == (["weight_decay"] if cv.best_params_["weight_decay"] in (1e-2, 1e-1)
+                                else [])
     m = cv.cv_metrics_
     assert m["log_likelihood"] > m["log_likelihood_constant"] + 0.2
     assert m["n_configurations"] == 1500 and m["cv"] == 5
@@ -141,7 +143,7 @@ def test_cv_save_load_and_explainable(tmp_path):
     path = cv.save(tmp_path / "cv.pt")
     back = CommittorModelCV.load(path, feature_names=names)
     np.testing.assert_array_equal(back.predict_q(X), cv.predict_q(X))
-    assert back.best_params_ == cv.best_params_
+    assert back.best_params_ == cv.best_params_ and back.at_grid_edge_ == []
     assert back.cv_results_[0]["mean_loglik"] == pytest.approx(cv.cv_results_[0]["mean_loglik"])
     np.testing.assert_array_equal(back.oof_q_, cv.oof_q_)
     assert [p.name for p in tmp_path.iterdir()] == ["cv.pt"]
