@@ -654,7 +654,8 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
                  relax_moves: int = 40, max_attempts: int = 5,
                  hot_steps_per_frame: int = 2, timestep_fs: float = 2.0,
                  steps_per_frame: int = 10, friction_per_ps: float = 1.0,
-                 n_frames_max: int = 2000, verbose: bool = True):
+                 n_frames_max: int = 2000, verbose: bool = True,
+                 platform: str = "auto"):
     """A first transition path from ``state_A`` to ``state_B`` at ``temperature``.
 
     Method (as in the OPS alanine dipeptide examples, plus a relaxation):
@@ -702,6 +703,10 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
         Engine settings at ``temperature`` (fs, steps, 1/ps, longest trial
         path in frames).
     verbose : bool
+    platform : str
+        OpenMM platform of both steps ("CPU", "CUDA", "OpenCL",
+        "Reference" or "auto": CPU below 5000 atoms, else the fastest); a
+        missing one raises :class:`InputError` naming those available.
 
     Returns
     -------
@@ -733,7 +738,8 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
         raise StateError(f"system.positions are inside the final state "
                          f"{st_B.name!r}; start from a structure in or near "
                          f"{st_A.name!r}")
-    from .tps_fast import TPSChain, run_chain
+    from .tps_fast import TPSChain, _resolve_platform, run_chain
+    platform = _resolve_platform(platform, system.n_atoms)
     engine = make_engine(system, temperature, timestep_fs, steps_per_frame,
                          friction_per_ps=friction_per_ps,
                          n_frames_max=n_frames_max, seed=seed)
@@ -754,7 +760,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
                        steps_per_frame=hot_steps_per_frame,
                        friction_per_ps=friction_per_ps,
                        n_frames_max=int(max_frames), seed=seed,
-                       chain=(attempt, 1))
+                       chain=(attempt, 1), platform=platform)
         ctx, integ, test = hot.context, hot.integrator, hot.test
         ctx.setPositions(system.positions)
         ctx.setVelocities(hot.rng.standard_normal((system.n_atoms, 3))
@@ -801,7 +807,8 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
                           temperature=temperature, timestep_fs=timestep_fs,
                           steps_per_frame=steps_per_frame,
                           friction_per_ps=friction_per_ps,
-                          n_frames_max=n_frames_max, stop_after_accepted=1)
+                          n_frames_max=n_frames_max, stop_after_accepted=1,
+                          platform=platform)
         if len(relax["acc_x"]):
             return _trajectory(engine, relax["acc_x"][0], relax["acc_v"][0],
                                system)

@@ -224,6 +224,8 @@ def test_chains_and_platform(ala, tps_result):
     with pytest.raises(InputError, match=r"platform='CUDA' is not available;"
                        r" this OpenMM has \[.*CPU"):
         run_tps(ala, path, 2, verbose=False, platform="CUDA")
+    with pytest.raises(InputError, match=r"platform='CUDA' is not available"):
+        initial_path(ala, verbose=False, platform="CUDA")
     with pytest.raises(InputError, match="n_chains"):
         run_tps(ala, path, 2, verbose=False, n_chains=3)
     with pytest.raises(InputError, match="method"):
