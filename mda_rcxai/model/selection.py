@@ -156,7 +156,15 @@ def _run_generic(fn, jobs, n_jobs):
         return [fn(*j) for j in jobs]
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(fn)(*j) for j in jobs)
+    try:
+        return Parallel(n_jobs=n_jobs)(delayed(fn)(*j) for j in jobs)
+    finally:  # no idle worker processes left behind (loky keeps them 300 s otherwise)
+        try:
+            from joblib.externals.loky import get_reusable_executor
+
+            get_reusable_executor().shutdown(wait=True)
+        except Exception:  # pragma: no cover - joblib internals moved
+            pass
 
 
 def _run(jobs, n_jobs):

@@ -390,3 +390,14 @@ def test_lbfgs_with_validation_split_restores_best_epoch():
                        validation_fraction=0).fit(X, p_B=np.full(len(X), 0.3))
     assert all(t.dtype == torch.float32 for t in p.net_.parameters())
     np.testing.assert_allclose(p.predict_proba(X), 0.3, atol=0.02)
+
+
+def test_parallel_fits_equal_serial():
+    X, a, b = small_data(n=90)
+    kw = dict(param_grid={"weight_decay": [1e-2, 1e-1]}, cv=2, hidden_layers=(4,), max_epochs=2)
+    serial = CommittorModelCV(**kw).fit(X, a, b)
+    parallel = CommittorModelCV(n_jobs=2, **kw).fit(X, a, b)
+    np.testing.assert_array_equal(serial.oof_q_, parallel.oof_q_)
+    e1 = CommittorEnsemble(n_models=2, hidden_layers=(4,), max_epochs=2).fit(X, a, b)
+    e2 = CommittorEnsemble(n_models=2, n_jobs=2, hidden_layers=(4,), max_epochs=2).fit(X, a, b)
+    np.testing.assert_array_equal(e1.predict_q(X), e2.predict_q(X))
