@@ -322,7 +322,7 @@ class CommittorDataset:
                    np.concatenate([d.n_A for d in datasets]),
                    np.concatenate([d.n_B for d in datasets]), ref.topology,
                    meta, np.concatenate([d.n_undecided for d in datasets]),
-                   np.concatenate([d.done for d in datasets]))
+                   np.concatenate([d.done for d in datasets]), box=ref.box)
 
     # ------------------------------------------------------------------
     @classmethod
