@@ -82,6 +82,14 @@ class TPSResult:
         Time between frames, ps.
     states : tuple of str
         (initial, final) state names.
+    seed : int or None
+    shooting : str
+    extra : dict
+        Fast route: ``method``, ``n_chains``, ``n_workers``, ``platform``,
+        ``accepted`` (bool per move, chain after chain), ``md_steps``,
+        ``wall_s``, ``chain_of_path`` (chain of each accepted path),
+        ``moves_per_chain``, ``resumed_from`` (moves read from each
+        chain's checkpoint) and ``checkpoint`` (the files).
 
     Examples
     --------
