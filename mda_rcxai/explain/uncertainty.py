@@ -38,7 +38,7 @@ def _members(models):
 
 
 def importance_with_errors(models, X, *, method="shap", selection="global", by=None,
-                           atom_names=None, **explain_kwargs):
+                           atom_names=None, return_explanations=False, **explain_kwargs):
     """Mean importance and its spread over the members of an ensemble.
 
     Parameters
@@ -58,6 +58,8 @@ def importance_with_errors(models, X, *, method="shap", selection="global", by=N
         (e.g. ``"bond"``: rotations about one bond together).
     atom_names : sequence of str or Universe, optional
         Atom names for bond-group labels (passed to ``explain``).
+    return_explanations : bool, default False
+        Also return the members' :class:`Explanation` objects.
     **explain_kwargs
         Further arguments of :func:`~mda_rcxai.explain.explain`
         (``feature_names``, ``atom_indices``, ``groups``, ``seed``,
@@ -74,8 +76,8 @@ def importance_with_errors(models, X, *, method="shap", selection="global", by=N
         largest mean importance), ``rank_mean``, ``rank_min``, ``rank_max``
         (of the members' own rankings), ``top1_fraction`` (share of members
         ranking it first), ``n_models``; ``members`` (the grouped features)
-        when ``by`` is given. ``df.attrs["explanations"]`` holds the
-        members' :class:`Explanation` objects.
+        when ``by`` is given. With ``return_explanations=True``, a tuple
+        ``(table, list of the members' Explanation objects)``.
 
     Examples
     --------
@@ -135,5 +137,4 @@ def importance_with_errors(models, X, *, method="shap", selection="global", by=N
     df = df.sort_values(["importance", "rank_mean"], ascending=[False, True],
                         kind="mergesort").reset_index(drop=True)
     df.insert(3, "rank", np.arange(1, len(df) + 1))
-    df.attrs["explanations"] = explanations
-    return df
+    return (df, explanations) if return_explanations else df

@@ -24,7 +24,7 @@ KW = dict(max_samples=60, background_size=20, seed=0)
 
 def test_mean_and_std_over_members_match_single_explanations(ensemble, x12_data):
     X = x12_data[0][:400]
-    df = importance_with_errors(ensemble, X, **KW)
+    df, explanations = importance_with_errors(ensemble, X, return_explanations=True, **KW)
     assert len(df) == N_FEATURES and df["n_models"].eq(3).all()
     # independent reference: explain each member with the public function
     imps = np.stack([explain(m, X, **KW).importance for m in ensemble.models_])
@@ -40,7 +40,8 @@ def test_mean_and_std_over_members_match_single_explanations(ensemble, x12_data)
     assert noise.max() < 0.2 * by.loc["x2", "importance"]
     # the error bar is a spread between members, not zero
     assert by.loc["x1", "importance_std"] > 0
-    assert len(df.attrs["explanations"]) == 3
+    assert len(explanations) == 3
+    np.testing.assert_array_equal(explanations[0].importance, imps[0])
 
 
 def test_grouped_and_transition_state(ensemble, x12_data):
@@ -71,3 +72,31 @@ def test_list_of_models_and_errors(x12_model, x12_data):
         X[:, :3], p_B=np.full(len(X), 0.5))
     with pytest.raises(Exception):
         importance_with_errors([x12_model, other], X)
+
+
+def test_bond_groups_on_alanine_dihedrals_with_error_bars(ala_atoms):
+    """45 dihedrals of the bundled trajectory, a synthetic committor on phi and theta:
+    the ensemble puts the N-CA (phi) and C-N (theta) bonds on top, with error bars."""
+    import warnings
+
+    import MDAnalysis as mda
+
+    from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
+    from mda_rcxai.features import DihedralFeatures
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
+        res = DihedralFeatures(u.atoms).run().results
+    X, names = res.features, list(res.names)
+    z = (X - X.mean(0)) / X.std(0)
+    q = 1.5 * z[:, names.index("phi")] + 1.0 * z[:, names.index("theta")]
+    rng = np.random.default_rng(0)
+    n_B = rng.binomial(10, (1 + np.tanh(q)) / 2).astype(float)
+    ens = CommittorEnsemble(n_models=3, seed=0).fit(X, 10 - n_B, n_B, feature_names=names)
+    df = importance_with_errors(ens, X, by="bond", atom_indices=res.atom_indices,
+                                atom_names=ala_atoms, max_samples=100, background_size=30)
+    top = df["feature"].tolist()[:2]
+    assert any("phi" in t for t in top) and any("theta" in t for t in top), top
+    assert (df["importance_std"].iloc[:2] > 0).all()
+    assert df["importance"].iloc[1] > 2 * df["importance"].iloc[2]
