@@ -378,6 +378,36 @@ class CommittorModelCV:
         return self
 
     # ------------------------------------------------------------------
+    def results_table(self):
+        """The search as a pandas DataFrame, one row per setting, best first.
+
+        Columns: the grid parameters, ``mean_loglik``, ``std_loglik`` (nats
+        per shot, over folds), ``mean_rmse_p_B``, ``mean_fit_time`` (s),
+        ``rank``, ``chosen`` (bool).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mda_rcxai.model import CommittorModelCV
+        >>> X = np.random.default_rng(0).normal(size=(60, 2))
+        >>> cv = CommittorModelCV(param_grid={"weight_decay": [1e-2, 1e-1]}, cv=2,
+        ...                       hidden_layers=(4,), max_epochs=2)
+        >>> cv = cv.fit(X, p_B=(1 + np.tanh(X[:, 0])) / 2)
+        >>> list(cv.results_table().columns)[:3]
+        ['weight_decay', 'mean_loglik', 'std_loglik']
+        """
+        import pandas as pd
+
+        self.check_is_fitted()
+        rows = []
+        for r in self.cv_results_:
+            row = {k: (str(v) if isinstance(v, tuple) else v) for k, v in r["params"].items()}
+            row.update({k: r[k] for k in ("mean_loglik", "std_loglik", "mean_rmse_p_B",
+                                          "mean_fit_time", "rank")})
+            row["chosen"] = r["rank"] == 1
+            rows.append(row)
+        return pd.DataFrame(rows).sort_values("rank", kind="mergesort").reset_index(drop=True)
+
     def check_is_fitted(self):
         """Raise :class:`~mda_rcxai.exceptions.NotFittedError` unless fitted."""
         if getattr(self, "best_estimator_", None) is None:

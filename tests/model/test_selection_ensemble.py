@@ -61,6 +61,9 @@ def test_issue_problem_default_cv_reaches_the_goal(issue_cv):
     assert best["mean_loglik"] == pytest.approx(cv.best_score_)
     assert all(best["mean_loglik"] >= r["mean_loglik"] for r in cv.cv_results_)
     assert len(best["fold_loglik"]) == 5
+    table = cv.results_table()
+    assert len(table) == 6 and table["chosen"].tolist() == [True] + [False] * 5
+    assert table["mean_loglik"].is_monotonic_decreasing
     assert cv.at_grid_edge_ == (["weight_decay"] if cv.best_params_["weight_decay"] in (1e-2, 1e-1)
                                 else [])
     m = cv.cv_metrics_
