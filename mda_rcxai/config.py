@@ -221,7 +221,10 @@ class TPSConfig(_Section):
     Attributes
     ----------
     n_steps : int
-        Monte Carlo moves (two-way shooting).
+        Monte Carlo moves (two-way shooting), over all chains.
+    chains : int
+        Independent TPS chains from the same initial path (own seeds), run
+        on up to ``workers`` processes; ``n_steps`` is split among them.
     initial_path : str
         ``"hot"`` (high-temperature MD finds the first A -> B path),
         ``"pull"`` (states on one distance, e.g. an ion pair or a ligand and
@@ -242,6 +245,7 @@ class TPSConfig(_Section):
     """
 
     n_steps: int = Field(default=1000, ge=1)
+    chains: int = Field(default=2, ge=1, le=64)
     initial_path: str = "hot"
     pull_to: Optional[float] = Field(default=None, gt=0.0)
     initial_temperature: float = Field(default=1300.0, gt=0.0, le=5000.0)

@@ -459,14 +459,10 @@ def _initial_path(study, system):
     a, b = state_names(cfg)
     ip = cfg.tps.initial_path
     if ip == "hot":
-        import inspect
-        md = _md_kwargs(cfg)
-        if "platform" not in inspect.signature(initial_path).parameters:  # TODO remove
-            md.pop("platform")
         return initial_path(system, state_A=a, state_B=b, temperature=cfg.system.temperature,
                             high_temperature=cfg.tps.initial_temperature,
                             seed=derived_seed(cfg.seed, "initial_path"), verbose=study.verbose,
-                            **md)
+                            **_md_kwargs(cfg))
     from .sampling import path_from_ops_storage, path_from_trajectory
     if ip == "pull":
         from .systems.nacl import nacl_initial_path
@@ -516,6 +512,7 @@ def stage_sample(study, system) -> SampleResult:
                       checkpoint=study.path("tps_checkpoint.npz"),
                       temperature=cfg.system.temperature, seed=derived_seed(cfg.seed, "tps"),
                       state_A=a, state_B=b, n_frames_max=cfg.tps.max_path_frames,
+                      n_chains=cfg.tps.chains, n_workers=min(cfg.workers, cfg.tps.chains),
                       verbose=study.verbose, **_md_kwargs(cfg))
         # interior frames only: the first frame lies in A and the last in B; the
         # relaxed initial path is a path of the ensemble too (the only one when no

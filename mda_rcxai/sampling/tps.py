@@ -742,7 +742,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
                            ("hot_steps_per_frame", hot_steps_per_frame, 1)):
         if int(val) != val or val < low:
             raise InputError(f"{name}={val!r} must be an integer >= {low}")
-    if bool(st_B.contains(system.positions)[0]):
+    if bool(st_B.contains(system.positions, box=getattr(system, "box_vectors", None))[0]):
         raise StateError(f"system.positions are inside the final state "
                          f"{st_B.name!r}; start from a structure in or near "
                          f"{st_A.name!r}")
@@ -882,7 +882,8 @@ def _pool(paths_in, system):
     if system is not None:
         inside = np.zeros(len(x), dtype=bool)
         for st in system.states.values():
-            inside |= st.contains(x / NM_TO_ANGSTROM)
+            inside |= st.contains(x / NM_TO_ANGSTROM,
+                                  box=getattr(system, "box_vectors", None))
         x, frac = x[~inside], frac[~inside]
     return x, frac
 
