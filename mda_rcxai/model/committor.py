@@ -85,8 +85,8 @@ class CommittorModel(BaseEstimator):
         by ``shap.DeepExplainer``).
     weight_decay : float, default 1e-2
         L2 penalty ``weight_decay * sum(W**2)`` over the weight matrices (not
-        the biases), added to the per-shot negative log likelihood (Mori et
-        al. 2020). With a few hundred configurations and ~45 inputs the
+        the biases; all of them, or the input layer's, see ``penalty``),
+        added to the per-shot negative log likelihood (Mori et al. 2020). With a few hundred configurations and ~45 inputs the
         network overfits quickly without it.
     learning_rate : float, default 1e-3
         Adam learning rate (unused by ``solver="lbfgs"``).
