@@ -359,8 +359,8 @@ class TrainResult:
 
     Attributes
     ----------
-    model : CommittorModel or CommittorEnsemble
-        The final model (all configurations).
+    model : CommittorModel
+        The final model (all configurations; the cross-validated choice).
     X, n_A, n_B : numpy.ndarray
         Features ``(n, d)`` and shot counts of the configurations with
         decided shots.
@@ -382,6 +382,11 @@ class TrainResult:
         Held-out metrics (RMSE of p_B, log-likelihood per shot, sizes).
     selection : dict
         Model selection: grid with CV scores and the choice (empty when off).
+    ensemble : CommittorEnsemble or None
+        Members (bootstrap resamples, other seeds) for q's error and the
+        importances' error bars.
+    cv : CommittorModelCV or None
+        The fitted model selection (its folds are reused by the baselines).
     """
 
     model: object
@@ -397,6 +402,8 @@ class TrainResult:
     path_is_training: np.ndarray
     fit: dict
     selection: dict = field(default_factory=dict)
+    ensemble: object = None
+    cv: object = None
 
 
 @dataclass(frozen=True)
@@ -614,8 +621,7 @@ def _next_round(cfg, system, sample, datasets, k):
 
     merged = CommittorDataset.concatenate(datasets)
     X, n_A, n_B = _dataset_features(cfg, merged)[:3]
-    model = _fit_model(cfg, X, n_A, n_B, seed=derived_seed(cfg.seed, "round model", k),
-                       final=True)
+    model = _round_model(cfg, X, n_A, n_B, seed=derived_seed(cfg.seed, "round model", k))
     pool, shot = _candidates(sample, system, merged.positions)
     n = min(cfg.committor.later_rounds, len(pool))
     if n == 0:
@@ -650,30 +656,18 @@ def _base_params(cfg):
                 validation_fraction=m.validation_fraction, early_stopping=m.early_stopping)
 
 
-def _fit_model(cfg, X, n_A, n_B, seed, final=True, params=None, names=None):
-    """One model (``final=False``: for picking the next round), or the study's final model."""
+def _round_model(cfg, X, n_A, n_B, seed):
+    """The model that picks the next round: an ensemble (its spread marks where it is unsure)
+    of fast L-BFGS fits (:data:`~mda_rcxai.model.DEFAULT_ENSEMBLE_PARAMS`), or the config's
+    network when ``[model] select = false``."""
     from .model import CommittorEnsemble, CommittorModel
 
-    p = dict(_base_params(cfg), **(params or {}))
-    if final and cfg.model.ensemble > 1:
-        return CommittorEnsemble(n_models=cfg.model.ensemble, seed=seed, **p).fit(
-            X, n_A, n_B, feature_names=names)
-    return CommittorModel(seed=seed, **p).fit(X, n_A, n_B, feature_names=names)
-
-
-def _select(cfg, X, n_A, n_B, seed):
-    """Cross-validated choice of weight decay and architecture (empty dict when off)."""
-    if not cfg.model.select:
-        return {}, {}
-    from .model import CommittorModelCV
-
-    base = _base_params(cfg)
-    base.pop("weight_decay")
-    base.pop("hidden_layers")
-    cv = CommittorModelCV(cv=cfg.model.cv, seed=seed, **base).fit(X, n_A, n_B)
-    best = dict(cv.best_params_)
-    table = [_jsonable(dict(r)) for r in _records(cv.cv_results_)]
-    return best, {"best_params": _jsonable(best), "grid": table, "cv": cfg.model.cv}
+    n = max(cfg.model.ensemble, 1)
+    if cfg.model.select:
+        return CommittorEnsemble(n_models=n, seed=seed).fit(X, n_A, n_B)
+    if n > 1:
+        return CommittorEnsemble(n_models=n, seed=seed, **_base_params(cfg)).fit(X, n_A, n_B)
+    return CommittorModel(seed=seed, **_base_params(cfg)).fit(X, n_A, n_B)
 
 
 def _records(table):
@@ -688,23 +682,77 @@ def _rows_key(positions):
     return [r.tobytes() for r in p.reshape(len(p), -1)]
 
 
+def _fit_final(cfg, X, n_A, n_B, names, seed):
+    """(model, ensemble or None, cv or None, held-out metrics, selection record)."""
+    from .model import CommittorEnsemble, CommittorModel, CommittorModelCV
+
+    cv = None
+    if cfg.model.select:
+        # weight decay x architecture by k-fold CV (L-BFGS, penalty on the input layer);
+        # held-out metrics from the out-of-fold predictions, the choice refitted on all rows
+        cv = CommittorModelCV(cv=cfg.model.cv, seed=seed).fit(X, n_A, n_B, feature_names=names)
+        model = cv.best_estimator_
+        m = cv.cv_metrics_
+        fit = {"rmse_pB_heldout": float(m["rmse_p_B"]), "loglik_heldout": float(m["log_likelihood"]),
+               "loglik_constant": float(m["log_likelihood_constant"]),
+               "heldout": f"{cfg.model.cv}-fold out-of-fold predictions",
+               "n_train": int(len(X) - len(X) // cfg.model.cv), "n_test": int(len(X))}
+        table = cv.results_table() if hasattr(cv, "results_table") else cv.cv_results_
+        selection = {"best_params": _jsonable(dict(cv.best_params_)),
+                     "grid": [_jsonable(dict(r)) for r in _records(table)], "cv": cfg.model.cv,
+                     "at_grid_edge": _jsonable(list(getattr(cv, "at_grid_edge_", []) or []))}
+        member = model
+    else:
+        # held-out quality: the config's network trained on 80 %, tested on 20 %
+        rng = np.random.default_rng(derived_seed(cfg.seed, "holdout"))
+        order = rng.permutation(len(X))
+        n_test = max(1, int(round(0.2 * len(X))))
+        test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+        m80 = CommittorModel(seed=seed, **_base_params(cfg)).fit(X[train], n_A[train], n_B[train])
+        pb = n_B / (n_A + n_B)
+        tot = (n_A[train] + n_B[train]).sum()
+        p0 = float(np.clip(n_B[train].sum() / tot, 1e-6, 1 - 1e-6))
+        fit = {"rmse_pB_heldout": float(np.sqrt(np.mean((m80.predict_proba(X[test])
+                                                          - pb[test]) ** 2))),
+               "loglik_heldout": float(m80.score(X[test], n_A[test], n_B[test])),
+               "loglik_constant": float(np.sum(n_A[test] * np.log(1 - p0) + n_B[test]
+                                               * np.log(p0)) / np.sum(n_A[test] + n_B[test])),
+               "heldout": "20 % of the configurations", "n_train": int(len(train)),
+               "n_test": int(len(test))}
+        selection = {}
+        model = CommittorModel(seed=seed, **_base_params(cfg)).fit(X, n_A, n_B,
+                                                                   feature_names=names)
+        member = model
+    ensemble = None
+    if cfg.model.ensemble > 1:
+        ensemble = CommittorEnsemble(n_models=cfg.model.ensemble, seed=seed,
+                                     base_estimator=member).fit(X, n_A, n_B, feature_names=names)
+    fit.update(n_features=int(X.shape[1]), ensemble=int(cfg.model.ensemble),
+               params=_jsonable(model.get_params()))
+    return model, ensemble, cv, fit, selection
+
+
 def stage_train(study, system, sample: SampleResult, committor: CommittorResult) -> TrainResult:
-    """Features, model selection, held-out fit and the final model."""
+    """Features, model selection, held-out fit, the final model and its ensemble."""
     from .inputs import featurize
 
     cfg = study.config
     feats_path, model_path = study.path("features.npz"), study.path("model.pt")
+    ens_path, cv_path = study.path("model_ensemble.pt"), study.path("model_cv.pt")
     if study.done("train"):
+        from .model import CommittorEnsemble, CommittorModel, CommittorModelCV
         _log("   train: done before, reusing " + model_path, study.verbose)
         d = _load_npz(feats_path, "features")
         return TrainResult(
-            model=_load_model(model_path), X=d["X"], n_A=d["n_A"], n_B=d["n_B"],
+            model=CommittorModel.load(model_path), X=d["X"], n_A=d["n_A"], n_B=d["n_B"],
             names=[str(n) for n in d["names"]], groups=d["groups"].tolist(),
             atom_indices=json.loads(str(d["atom_indices_json"])),
             columns=json.loads(str(d["columns_json"])), positions=d["positions"],
             X_paths=d["X_paths"], path_is_training=d["path_is_training"],
             fit=_read_json(study.path("fit.json"), "fit"),
-            selection=study.state["train"].get("selection", {}))
+            selection=study.state["train"].get("selection", {}),
+            ensemble=CommittorEnsemble.load(ens_path) if os.path.exists(ens_path) else None,
+            cv=CommittorModelCV.load(cv_path) if os.path.exists(cv_path) else None)
     with study.stage("train") as st:
         X, n_A, n_B, res, pos = _dataset_features(cfg, committor.dataset)
         if len(X) < 10:
@@ -712,55 +760,31 @@ def stage_train(study, system, sample: SampleResult, committor: CommittorResult)
                              "at least 10: raise [committor] first_round or max_frames")
         names = list(res.names)
         seed = derived_seed(cfg.seed, "model")
-        best, selection = _select(cfg, X, n_A, n_B, seed)
-        # held-out quality: a model with the chosen settings trained on 80 %, tested on 20 %
-        rng = np.random.default_rng(derived_seed(cfg.seed, "holdout"))
-        order = rng.permutation(len(X))
-        n_test = max(1, int(round(0.2 * len(X))))
-        test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
-        m80 = _fit_model(cfg, X[train], n_A[train], n_B[train], seed, final=False, params=best)
-        pb_true = n_B / (n_A + n_B)
-        pb_pred = m80.predict_proba(X[test])
-        rmse = float(np.sqrt(np.mean((pb_pred - pb_true[test]) ** 2)))
-        ll = float(m80.score(X[test], n_A[test], n_B[test]))
-        p0 = float(np.clip(n_B[train].sum() / (n_A[train] + n_B[train]).sum(), 1e-6, 1 - 1e-6))
-        ll0 = float(np.sum(n_A[test] * np.log(1 - p0) + n_B[test] * np.log(p0))
-                    / np.sum(n_A[test] + n_B[test]))
-        model = _fit_model(cfg, X, n_A, n_B, seed, final=True, params=best, names=names)
+        model, ensemble, cv, fit, selection = _fit_final(cfg, X, n_A, n_B, names, seed)
         frames = sample.frames
         X_paths = featurize(cfg, _path_universe(system, frames)).features
         seen = set(_rows_key(committor.dataset.positions))
         path_is_training = np.array([k in seen for k in _rows_key(frames)])
-        columns = [_jsonable(c if isinstance(c, dict) else _column_dict(c))
-                   for c in getattr(res, "columns", [])]
+        columns = [_jsonable(_column_dict(c)) for c in getattr(res, "columns", [])]
         atom_idx = [list(map(int, a)) for a in res.atom_indices]
-        model.save(model_path)
+        for obj, path in ((model, model_path), (ensemble, ens_path), (cv, cv_path)):
+            if obj is not None:
+                atomic_write(path, obj.save)
         _savez(feats_path, X=X, n_A=n_A, n_B=n_B, names=np.array(names),
                groups=np.asarray(res.groups),
                atom_indices_json=np.array(json.dumps(atom_idx)),
                columns_json=np.array(json.dumps(columns)), positions=pos.astype(np.float32),
-               X_paths=X_paths, path_is_training=path_is_training, test=test)
-        fit = {"rmse_pB_heldout": rmse, "loglik_heldout": ll, "loglik_constant": ll0,
-               "n_train": int(len(train)), "n_test": int(len(test)),
-               "n_features": int(X.shape[1]), "ensemble": int(cfg.model.ensemble),
-               "params": _jsonable(dict(_base_params(cfg), **best))}
+               X_paths=X_paths, path_is_training=path_is_training)
         _write_json(study.path("fit.json"), fit)
-    summary = (f"{X.shape[1]} features, {len(X)} configurations; held-out (20 %) p_B RMSE "
-               f"{rmse:.3f}, log-likelihood per shot {ll:.3f} (constant p_B: {ll0:.3f})"
+    summary = (f"{X.shape[1]} features, {len(X)} configurations; held-out ({fit['heldout']}) "
+               f"p_B RMSE {fit['rmse_pB_heldout']:.3f}, log-likelihood per shot "
+               f"{fit['loglik_heldout']:.3f} (constant p_B: {fit['loglik_constant']:.3f})"
                + (f"; chosen {selection['best_params']}" if selection else "")
                + f"; {st['seconds']:.0f} s")
     study.record("train", st["seconds"], summary, selection=selection, **fit)
     _log("   " + summary, study.verbose)
     return TrainResult(model, X, n_A, n_B, names, np.asarray(res.groups).tolist(), atom_idx,
-                       columns, pos, X_paths, path_is_training, fit, selection)
-
-
-def _load_model(path):
-    from .model import CommittorEnsemble, CommittorModel
-    try:
-        return CommittorEnsemble.load(path)
-    except Exception:  # not an ensemble file: a single model
-        return CommittorModel.load(path)
+                       columns, pos, X_paths, path_is_training, fit, selection, ensemble, cv)
 
 
 def _column_dict(c):
@@ -791,7 +815,7 @@ def stage_explain(study, system, train: TrainResult, force=False) -> ExplainResu
         return ExplainResult(_read_json(out_json, "explanations"))
     u = _path_universe(system, train.positions[:1])
     with study.stage("explain") as st:
-        members = list(getattr(train.model, "models_", []) or [])
+        members = list(train.ensemble.models_) if train.ensemble is not None else []
         res = explain_all(train.model, train.X, feature_names=train.names,
                           atom_indices=train.atom_indices, groups=train.groups,
                           columns=train.columns or None,
@@ -868,9 +892,13 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
         return ValidationResult(d.get("committor_test"), d.get("baselines", []))
     with study.stage("validate") as st:
         sets = _baseline_sets(cfg, system, train, explain)
-        base = baseline_loglik(train.X, train.n_A, train.n_B, sets, cv=cfg.model.cv,
-                               seed=derived_seed(cfg.seed, "baselines"),
-                               **dict(_base_params(cfg), **train.selection.get("best_params", {})))
+        if train.cv is not None:  # the selection's folds, choice and full-model scores
+            base = baseline_loglik(train.X, train.n_A, train.n_B, sets, cv=train.cv,
+                                   feature_names=train.names)
+        else:
+            base = baseline_loglik(train.X, train.n_A, train.n_B, sets, cv=3,
+                                   seed=derived_seed(cfg.seed, "baselines"),
+                                   feature_names=train.names, **_base_params(cfg))
         baselines = [_jsonable(dict(r)) for r in _records(base)]
         ct = None
         if v.committor_test:

@@ -56,7 +56,8 @@ class ExplainAllResult:
 def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, columns=None, *,
                 methods=("shap", "lime"), selections=("global", "transition_state"),
                 window=(0.4, 0.6), max_samples=200, background_size=50, seed=0,
-                universe=None, by="bond", members=(), verbose=False) -> ExplainAllResult:
+                universe=None, by="bond", members=(), error_methods=("shap",),
+                verbose=False) -> ExplainAllResult:
     """SHAP and/or LIME of ``model`` on ``X`` for each selection, grouped, compared.
 
     Parameters
@@ -85,6 +86,9 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, co
         descriptors), or None (single features).
     members : sequence of models, optional
         Ensemble members: importances are recomputed per member for error bars.
+    error_methods : sequence of str
+        Methods whose error bars are computed from the members (LIME fits one
+        local model per configuration and member, about 20x SHAP's cost).
     verbose : bool
         One line per analysis.
 
@@ -128,7 +132,7 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, co
                 "grouped_members": {str(k): list(v) for k, v in g.members.items()},
             }
             df = ex.to_dataframe()
-            if members:
+            if members and method in error_methods:
                 err_df = _member_errors(members, X, method, selection, by, kw)
                 errors[key] = err_df
                 std = dict(zip(err_df["feature"], err_df["importance_std"]))
