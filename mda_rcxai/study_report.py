@@ -149,13 +149,18 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     q = train.model.predict_q(X)
     r.section("Committor data and the learned reaction coordinate")
     r.text(f"{len(X)} shooting points, {int((n_A + n_B).sum())} shots; {X.shape[1]} features. "
-           f"Held-out fit (a model with the chosen settings trained on {fit['n_train']} "
-           f"configurations, tested on {fit['n_test']}): p_B RMSE {fit['rmse_pB_heldout']:.3f}, "
+           f"Held-out fit ({fit.get('heldout', 'held-out configurations')}): "
+           f"p_B RMSE {fit['rmse_pB_heldout']:.3f}, "
            f"log-likelihood per shot {fit['loglik_heldout']:.3f} (a constant p_B gives "
            f"{fit['loglik_constant']:.3f}). Final model: "
            + (f"an ensemble of {fit['ensemble']} networks (bootstrap resamples, different seeds); "
               "error bars below are the spread over its members."
               if fit.get("ensemble", 1) > 1 else "one network."))
+    if train.ensemble is not None:
+        spread = train.ensemble.predict_proba_std(X)
+        r.text(f"Uncertainty of the coordinate: over the {fit['ensemble']} ensemble members the "
+               f"predicted p_B of a configuration varies by {np.median(spread):.3f} (median "
+               f"standard deviation; 90th percentile {np.quantile(spread, 0.9):.3f}).")
     r.raw('<div class="side">')
     r.figure(_hist_pB(p_B), "Histogram of measured p_B (all rounds).")
     r.figure(plot_committor_fit(q, n_A=n_A, n_B=n_B),
@@ -166,7 +171,9 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
         r.section("Model selection")
         sel = train.selection
         r.text(f"Weight decay and architecture chosen by {sel.get('cv')}-fold cross-validated "
-               f"binomial log-likelihood per shot; chosen: {sel.get('best_params')}.")
+               f"binomial log-likelihood per shot; chosen: {sel.get('best_params')}."
+               + (f" The choice of {', '.join(sel['at_grid_edge'])} lies at the edge of the "
+                  "grid: a wider grid might do better." if sel.get("at_grid_edge") else ""))
         grid = sel.get("grid", [])
         if grid:
             r.table(*_plain_table(grid))
