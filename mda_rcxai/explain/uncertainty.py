@@ -98,8 +98,11 @@ def importance_with_errors(models, X, *, method="shap", selection="global", by=N
     from ._core import explain
 
     members = _members(models)
-    if by is not None and isinstance(by, str) and by != "bond":
-        raise InputError(f"by={by!r} is not known; use 'bond', a dict or a list of groups")
+    from ._explanation import GROUP_FIELDS
+
+    if by is not None and isinstance(by, str) and by != "bond" and by not in GROUP_FIELDS:
+        raise InputError(f"by={by!r} is not known; use 'bond', one of {list(GROUP_FIELDS)} "
+                         "(column metadata), a dict or a list of groups")
     explanations = []
     for model in members:
         ex = explain(model, X, method=method, selection=selection, atom_names=atom_names,
