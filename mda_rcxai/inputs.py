@@ -160,6 +160,20 @@ def bundled_baselines(cfg: StudyConfig) -> dict:
     return dict(_BUNDLED_BASELINES.get(name, {}))
 
 
+#: The feature the report's free-energy surface puts on its first axis, per bundled system.
+_BUNDLED_FES_AXIS = {"nacl_water": "d[NA1:NA-CL2:CL]"}
+
+
+def fes_axis(cfg: StudyConfig):
+    """Feature name for the first axis of the report's free-energy surface, or None.
+
+    For ``nacl_water`` the interionic distance, so that the report shows the
+    free energy over the distance and the top solvent descriptor.
+    """
+    name = cfg.system.bundled_name
+    return _BUNDLED_FES_AXIS.get(name) if name else None
+
+
 _DEFAULT_KINDS = {"alanine_dipeptide": ["dihedrals"], "nacl_water": ["acsf", "coordination"]}
 
 

@@ -960,7 +960,7 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
         run_study("demo_out")            # everything
         run_study("demo_out", until="sample")
     """
-    from .inputs import build_system, check_features
+    from .inputs import build_system, check_features, fes_axis
 
     if until is not None and until not in STAGES:
         raise InputError(f"until={until!r} is not a stage; use one of {STAGES}")
@@ -997,7 +997,8 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
         t_rep = time.perf_counter()
         write_report(study.path("report.html"), config=config, system=system,
                      stages=study.state, sample=sample, committor=committor, train=train,
-                     explain=explain, validation=validation, versions=versions())
+                     explain=explain, validation=validation, versions=versions(),
+                     fes_first=fes_axis(config))
         study.record("report", time.perf_counter() - t_rep, study.path("report.html"))
     else:
         _log("   report: done before, " + study.path("report.html"), verbose)

@@ -40,7 +40,8 @@ def _ranking_rows(summary, key, n=8):
             order = sorted(imp, key=lambda k: -imp[k])[:n]
             cols.append([f"{name} ({imp[name]:.3g}" + (f" ± {std[name]:.2g})" if name in std
                                                          else ")") for name in order])
-    rows = [[i + 1] + [c[i] if i < len(c) else "" for c in cols] for i in range(n)]
+    depth = max((len(c) for c in cols), default=0)
+    rows = [[i + 1] + [c[i] if i < len(c) else "" for c in cols] for i in range(min(n, depth))]
     return rows, ["rank"] + heads
 
 
@@ -58,13 +59,15 @@ def _errorbar_plot(df, title, top=8):
     return fig
 
 
-def _representatives(summary, names, aliases):
+def _representatives(summary, names, aliases, first=None):
     """One column for each of the two top-ranked groups: its most important member with a
-    conventional name (column metadata ``alias``, e.g. phi), else its most important one."""
+    conventional name (column metadata ``alias``, e.g. phi), else its most important one.
+    ``first`` (a feature name) takes the first axis; the second is the top group without it."""
     imp = summary["importance"]
-    out = []
+    out = [first] if first in names else []
     for g in summary["grouped_ranking"]:
-        members = [n for n in summary.get("grouped_members", {}).get(g, [g]) if n in names]
+        members = [n for n in summary.get("grouped_members", {}).get(g, [g])
+                   if n in names and n not in out]
         named = [m for m in members if aliases.get(m)]  # conventional names (phi, theta, ...)
         if members:
             out.append(max(named or members, key=lambda m: imp.get(m, 0.0)))
@@ -94,7 +97,7 @@ def _committor_test_figure(ct):
 
 
 def write_report(path, *, config, system, stages, sample, committor, train, explain,
-                 validation, versions=None):
+                 validation, versions=None, fes_first=None):
     """Write ``report.html`` of a finished study.
 
     Parameters
@@ -110,6 +113,9 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
         The typed results of :mod:`mda_rcxai.pipeline`'s stages.
     versions : dict, optional
         Package versions.
+    fes_first : str, optional
+        Feature on the first axis of the free-energy surface (e.g. the
+        interionic distance); default: the top group's.
 
     Returns
     -------
@@ -185,7 +191,8 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
               + ("by rotatable bond" if by == "bond" else "by descriptor group"))
     r.text("Attributions of all columns of a group (dihedrals turning about the same central "
            "bond; a solvent descriptor's block of symmetry functions) are summed (signed) "
-           "before ranking. ± is the standard deviation over the ensemble members.", cls="note")
+           "before ranking. The value is the final model's; ± is the standard deviation of the "
+           "ensemble members' own importances (SHAP).", cls="note")
     rows, head = _ranking_rows(ex_sum, "grouped")
     r.table(rows, head)
     agr = ex_sum.get("agreement", {})
@@ -225,12 +232,13 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
         pb_pred = train.model.predict_proba(X)
         ts = (pb_pred >= lo) & (pb_pred <= hi)
         top2 = _representatives(best, train.names,
-                                {c.get("name"): c.get("alias") for c in train.columns})
+                                {c.get("name"): c.get("alias") for c in train.columns},
+                                first=fes_first)
         Xall, Xts = train.X_paths.copy(), X[ts].copy()
         units = {c.get("name"): c.get("unit") for c in train.columns}
         for name in top2:  # angles near +-180 (theta, omega): show them on [0, 360)
             j = train.names.index(name)
-            if units.get(name, "degree") == "degree" and np.mean(np.abs(Xall[:, j]) > 90) > 0.5:
+            if units.get(name, "degrees") in ("degree", "degrees") and np.mean(np.abs(Xall[:, j]) > 90) > 0.5:
                 Xall[:, j] %= 360.0
                 Xts[:, j] %= 360.0
         if len(top2) == 2:
@@ -238,8 +246,10 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
                                    temperature=cfg.system.temperature, bins=30)
             fig.axes[0].set_title(f"-kT ln P over the transition-path ensemble, "
                                   f"{cfg.system.temperature:g} K", fontsize=10)
-            r.figure(fig, f"-kT ln P over {top2[0]} and {top2[1]}, the top column of each of "
-                          "the two top-ranked groups (frames of the accepted TPS paths); "
+            what = ("the top column of each of the two top-ranked groups" if fes_first is None
+                    else f"{top2[0]} and the top column of the top-ranked other group")
+            r.figure(fig, f"-kT ln P over {top2[0]} and {top2[1]}, {what} "
+                          "(frames of the accepted TPS paths); "
                           f"transition-state configurations (predicted p_B in "
                           f"{list(cfg.explain.ts_window)}) marked.")
     if explain.explanations and train.positions is not None:
@@ -263,10 +273,11 @@ def _validation_sections(r, validation, fit):
     else:
         r.text(f"Verdict: {str(ct.get('verdict', '?')).upper()}. {ct.get('criterion', '')}")
         r.text(ct.get("summary", ""), cls="note")
-        r.figure(_committor_test_figure(ct),
-                 "p_B from fresh shots of unseen path frames whose predicted p_B lies in the "
-                 "window, against the spread expected from binomial noise if the prediction "
-                 "were exact.")
+        if sum(ct.get("histogram") or []) > 0:
+            r.figure(_committor_test_figure(ct),
+                     "p_B from fresh shots of unseen path frames whose predicted p_B lies in "
+                     "the window, against the spread expected from binomial noise if the "
+                     "prediction were exact.")
     r.section("Baselines: how much of the coordinate do the top groups carry?")
     if validation.baselines:
         r.table(*_plain_table(validation.baselines))
