@@ -23,7 +23,7 @@ def test_features_own_trajectory():
 
 def test_tutorial_and_annotated_atomgroup(tmp_path):
     out = str(tmp_path / "tut")
-    result = _load("tutorial").main(out, n_tps=20, n_configs=24, n_shots=4, seed=1)
+    result = _load("tutorial").main(out, n_tps=100, n_configs=30, n_shots=6, seed=1)
     ex = result["shap", "global"]
     assert ex.values.shape[1] == 45 and np.all(np.isfinite(ex.values))
     assert os.path.getsize(os.path.join(out, "committor_fit.png")) > 5000

@@ -835,7 +835,8 @@ def _pool(paths_in, system):
     """Unique interior frames: (positions Angstrom, fraction along path)."""
     ops = _quiet_ops()
     if isinstance(paths_in, TPSResult):
-        paths_in = paths_in.accepted_paths
+        # no move accepted: the chain's path is still the (valid) initial path
+        paths_in = paths_in.accepted_paths or [paths_in.final_path]
     if isinstance(paths_in, ops.Trajectory):
         paths_in = [paths_in]
     if isinstance(paths_in, np.ndarray) and paths_in.ndim == 3:
