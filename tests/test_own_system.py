@@ -20,12 +20,13 @@ EXAMPLE = os.path.join(ROOT, "examples", "own_system", "alanine_obc2.toml")
 PHI = ["resid 1 and name C", "resid 2 and name N", "resid 2 and name CA", "resid 2 and name C"]
 PSI = ["resid 2 and name N", "resid 2 and name CA", "resid 2 and name C", "resid 3 and name N"]
 
-TINY = {"workers": 1,
-        "tps": {"n_steps": 20},
-        "committor": {"shots": 5, "rounds": 2, "first_round": 30, "later_rounds": 20},
-        "model": {"max_epochs": 60, "cv": 2, "ensemble": 2},
-        "explain": {"max_samples": 20, "background_size": 8},
-        "validation": {"configurations": 4, "shots": 4}}
+TINY = {"workers": 2,
+        "tps": {"n_steps": 10, "chains": 1, "max_path_frames": 300},
+        "committor": {"shots": 3, "rounds": 2, "first_round": 14, "later_rounds": 8,
+                      "max_frames": 300},
+        "model": {"cv": 2, "ensemble": 2},
+        "explain": {"max_samples": 16, "background_size": 8, "ts_window": [0.2, 0.8]},
+        "validation": {"configurations": 3, "shots": 3}}
 
 
 def _write_config(path, d):

@@ -62,7 +62,8 @@ def test_outputs_and_report(study):
     assert f"<td>{first} ({imp:.3g} ± {std:.2g})</td>" in html.replace("&#x27;", "'")
     # the bundled system's own description (with its expected answer) is quoted
     from mda_rcxai.systems import alanine_dipeptide
-    assert alanine_dipeptide().description.split(".")[0] in html
+    import html as html_mod
+    assert html_mod.escape(alanine_dipeptide().description.split(".")[0]) in html
     # committor test verdict and baselines (phi, phi + psi, phi + theta) are in the report
     val = json.loads((out / "validation.json").read_text())
     assert re.search(r"Verdict: (PASS|FAIL|INCONCLUSIVE)", html)

@@ -132,12 +132,17 @@ def explain_all(model, X, feature_names=None, atom_indices=None, groups=None, co
                 "grouped_members": {str(k): list(v) for k, v in g.members.items()},
             }
             df = ex.to_dataframe()
+            err_df = None
             if members and method in error_methods:
-                err_df = _member_errors(members, X, method, selection, by, kw)
-                errors[key] = err_df
-                std = dict(zip(err_df["feature"], err_df["importance_std"]))
+                try:
+                    err_df = _member_errors(members, X, method, selection, by, kw)
+                except InputError as err:  # e.g. a member's transition-state window is empty
+                    summary[key]["errors_skipped"] = str(err)
+            if err_df is not None:
+                single, grouped = err_df
+                errors[key] = grouped
+                std = dict(zip(grouped["feature"], grouped["importance_std"]))
                 summary[key]["grouped_std"] = {str(k): float(v) for k, v in std.items()}
-                single = _member_errors(members, X, method, selection, None, kw)
                 sstd = dict(zip(single["feature"], single["importance_std"]))
                 df["importance_std"] = [sstd.get(n, np.nan) for n in df["feature"]]
             df.insert(0, "selection", selection)
@@ -162,9 +167,21 @@ def _grouped(ex, by):
 
 
 def _member_errors(members, X, method, selection, by, kw):
-    """Importances of each ensemble member -> DataFrame feature, importance, importance_std."""
+    """(single, grouped) DataFrames of ``feature``, ``importance``, ``importance_std`` over the
+    ensemble members; each member is explained once and grouped from the same values."""
+    import pandas as pd
+
     from .uncertainty import importance_with_errors
-    return importance_with_errors(members, X, method=method, selection=selection, by=by, **kw)
+
+    single, exs = importance_with_errors(members, X, method=method, selection=selection,
+                                         by=None, return_explanations=True, **kw)
+    groups = [_grouped(ex, by) for ex in exs]
+    imp = np.stack([np.asarray(g.importance, dtype=float) for g in groups])
+    grouped = pd.DataFrame({"feature": list(groups[0].feature_names),
+                            "importance": imp.mean(axis=0),
+                            "importance_std": imp.std(axis=0, ddof=1) if len(imp) > 1
+                            else np.zeros(imp.shape[1])})
+    return single, grouped
 
 
 def _jsonable(obj):
