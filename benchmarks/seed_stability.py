@@ -26,7 +26,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     keys = ["shap/global", "shap/transition_state", "lime/global", "lime/transition_state"]
     ok = {k: 0 for k in keys}
-    rows = []
+    rows, extra = [], {}
     for seed in args.seeds:
         out = os.path.join(args.out, f"seed{seed}")
         t0 = time.perf_counter()
@@ -41,6 +41,15 @@ def main():
         with open(os.path.join(out, "explanations.json")) as fh:
             ex = json.load(fh)
         tops = {k: ex.get(k, {}).get("grouped_ranking", ["-"])[:2] for k in keys}
+        with open(os.path.join(out, "validation.json")) as fh:
+            val = json.load(fh)
+        ll = {b["name"]: b["loglik"] for b in val["baselines"]}
+        ct = val.get("committor_test") or {}
+        extra[seed] = (f"committor test {ct.get('verdict', '-')} (mean p_B "
+                       f"{ct.get('mean_pB') or float('nan'):.2f}, n={ct.get('n_configurations', 0)}); "
+                       f"log-lik/shot full {ll.get('full', float('nan')):.3f}, phi+theta "
+                       f"{ll.get('phi + theta', float('nan')):.3f}, phi+psi "
+                       f"{ll.get('phi + psi', float('nan')):.3f}, phi {ll.get('phi', float('nan')):.3f}")
         for k in keys:
             t = tops[k]
             if len(t) == 2 and {t[0].split(" ")[0], t[1].split(" ")[0]} == {"N-CA", "C-N"} \
@@ -50,6 +59,8 @@ def main():
     print(f"{'seed':>4s} {'wall s':>7s}  " + "  ".join(f"{k:34s}" for k in keys))
     for seed, wall, tops in rows:
         print(f"{seed:4d} {wall:7.0f}  " + "  ".join(f"{', '.join(tops[k]):34s}" for k in keys))
+        if seed in extra:
+            print(f"     {extra[seed]}")
     n = len(args.seeds)
     print("phi + theta as the top two groups: " +
           ", ".join(f"{k} {ok[k]}/{n}" for k in keys))
