@@ -310,7 +310,7 @@ class SymmetryFunctionFeatures(_SolventBase):
         length (minimum image).
     g2 : list of (eta, r_s), optional
         Radial functions: ``eta`` in Angstrom^-2, ``r_s`` in Angstrom.
-    g5 : list of (eta, zeta, lambda_), optional
+    g5 : list of (eta, zeta, lambda\_), optional
         Angular functions: ``eta`` in Angstrom^-2, ``zeta`` >= 1,
         ``lambda_`` in [-1, 1] (usually +1 or -1).
     pbc : bool, optional
