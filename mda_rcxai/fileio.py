@@ -12,7 +12,7 @@ Examples
 
 import os
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "to_jsonable"]
 
 
 def atomic_write(path, write):
@@ -46,3 +46,25 @@ def atomic_write(path, write):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def to_jsonable(obj):
+    """Nested dicts, lists, tuples, numpy scalars and arrays as plain JSON types.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_jsonable({"a": np.float32(0.5), 1: (np.arange(2),)})
+    {'a': 0.5, '1': [[0, 1]]}
+    """
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj

@@ -59,6 +59,7 @@ import numpy as np
 from .config import StudyConfig
 from .exceptions import InputError
 from .fileio import atomic_write
+from .fileio import to_jsonable as _jsonable
 
 __all__ = ["run_study", "Study", "STAGES", "SampleResult", "CommittorResult", "TrainResult",
            "ExplainResult", "ValidationResult", "derived_seed", "atomic_write"]
@@ -292,21 +293,6 @@ def _json_default(o):
     raise TypeError(type(o))
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
-
-
-# -----------------------------------------------------------------------------
-# typed stage results
-# -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SampleResult:
     """What the sample stage hands on.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exceptions import InputError
+from ..fileio import to_jsonable as _jsonable
 
 __all__ = ["explain_all", "ExplainAllResult"]
 
@@ -182,16 +183,3 @@ def _member_errors(members, X, method, selection, by, kw):
                             "importance_std": imp.std(axis=0, ddof=1) if len(imp) > 1
                             else np.zeros(imp.shape[1])})
     return single, grouped
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()
-                if not isinstance(v, np.ndarray) or v.size < 200}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
