@@ -280,6 +280,10 @@ class CommittorConfig(_Section):
     scheduler : str, optional
         Address of a running Dask scheduler (``"tcp://host:8786"``) to shoot
         on instead of a local cluster.
+    reserve : float
+        Fraction of the TPS path frames kept out of every round (chosen by a
+        hash of the seed and the coordinates): the committor test draws its
+        unseen configurations from them.
     """
 
     shots: int = Field(default=20, ge=1)
@@ -291,6 +295,7 @@ class CommittorConfig(_Section):
     engine: Literal["auto", "batched", "lean", "ops"] = "auto"
     n_replicas: int = Field(default=64, ge=1)
     scheduler: Optional[str] = None
+    reserve: float = Field(default=0.15, ge=0.0, lt=1.0)
 
     @field_validator("window")
     @classmethod

@@ -549,7 +549,7 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
     for k in range(1, c.rounds + 1):
         with study.stage(f"committor round {k}/{c.rounds}") as st:
             if k == 1:
-                configs = harvest(sample.paths, c.first_round,
+                configs = harvest(_training_paths(cfg, sample), c.first_round,
                                   seed=derived_seed(cfg.seed, "harvest", k), system=system)
             else:
                 configs = _next_round(cfg, system, sample, datasets, k)
@@ -573,6 +573,27 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
     study.record("committor", seconds, "; ".join(lines) + f"; engine {method}", rounds=lines,
                  n_configurations=len(merged), method=method, method_reason=reason)
     return CommittorResult(merged, lines, method, reason)
+
+
+def _reserved(cfg, positions):
+    """Boolean mask: path frames kept out of every committor round for the committor test.
+
+    A frame is reserved when a hash of (study seed, its coordinates) falls in the
+    ``[committor] reserve`` fraction: the same frame is reserved in every round and
+    on resume, whatever order the frames come in.
+    """
+    frac = cfg.committor.reserve
+    if frac <= 0 or len(positions) == 0:
+        return np.zeros(len(positions), dtype=bool)
+    salt = str(derived_seed(cfg.seed, "reserve")).encode()
+    u = np.array([int.from_bytes(hashlib.sha256(salt + k).digest()[:8], "little") / 2.0 ** 64
+                  for k in _rows_key(positions)])
+    return u < frac
+
+
+def _training_paths(cfg, sample):
+    """The TPS paths without the frames reserved for the committor test."""
+    return [p[~_reserved(cfg, p)] for p in sample.paths]
 
 
 def _candidates(sample, system, shot_positions):
@@ -609,6 +630,8 @@ def _next_round(cfg, system, sample, datasets, k):
     X, n_A, n_B = _dataset_features(cfg, merged)[:3]
     model = _round_model(cfg, X, n_A, n_B, seed=derived_seed(cfg.seed, "round model", k))
     pool, shot = _candidates(sample, system, merged.positions)
+    keep = ~_reserved(cfg, pool)
+    pool, shot = pool[keep], shot[keep]
     n = min(cfg.committor.later_rounds, len(pool))
     if n == 0:
         raise InputError("every path frame lies in a state: no configuration for another "
@@ -890,7 +913,8 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
         if v.committor_test:
             from .sampling import committor_test
             a, b = state_names(cfg)
-            unseen = ~train.path_is_training
+            # frames reserved from every round (never shot, never trained on)
+            unseen = ~train.path_is_training & _reserved(cfg, sample.frames)
             frames = sample.frames[unseen]
             pred = train.model.predict_proba(train.X_paths[unseen])
             res = committor_test(system, frames, pred, window=tuple(v.window),
