@@ -44,14 +44,11 @@ Run the whole study with the defaults (a few minutes on 2 cores)::
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
 import platform
-import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,233 +61,8 @@ from .fileio import to_jsonable as _jsonable
 __all__ = ["run_study", "Study", "STAGES", "SampleResult", "CommittorResult", "TrainResult",
            "ExplainResult", "ValidationResult", "derived_seed", "atomic_write"]
 
-STAGES = ("sample", "committor", "train", "explain", "validate", "report")
-
-_ALL = ("seed", "system", "states", "tps", "committor", "features", "model", "explain",
-        "validation")
-# which config sections each stage depends on (a change invalidates it and those after)
-_DEPENDS = {
-    "sample": ("seed", "system", "states", "tps"),
-    "committor": ("seed", "system", "states", "tps", "committor", "features", "model"),
-    "train": ("seed", "system", "states", "tps", "committor", "features", "model"),
-    "explain": ("seed", "system", "states", "tps", "committor", "features", "model", "explain"),
-    "validate": _ALL,
-    "report": _ALL,
-}
-# the files each stage writes (globs in the study directory)
-_ARTEFACTS = {
-    "sample": ("paths.npz", "tps.nc", "tps_checkpoint*", "initial_path.npz"),
-    "committor": ("committor_round*.npz*", "dataset.npz"),
-    "train": ("features.npz", "model.pt", "model_member*.pt", "fit.json"),
-    "explain": ("explanations.json", "importance.csv", "explained.pdb"),
-    "validate": ("validation.json", "committor_test.npz*"),
-    "report": ("report.html",),
-}
-_BOOK = ("config.toml", "state.json")
-
-
-def _log(msg, verbose):
-    if verbose:
-        print(msg, flush=True)
-
-
-def derived_seed(seed: int, *tags) -> int:
-    """A seed for one random step of a study, derived from the study seed and a tag.
-
-    Different tags (or studies) give unrelated seeds (a hash, not
-    ``seed + 1000 * k``, whose values collide between studies).
-
-    Examples
-    --------
-    >>> derived_seed(0, "committor", 1) == derived_seed(0, "committor", 1)
-    True
-    >>> derived_seed(0, "committor", 2) != derived_seed(1, "committor", 1)
-    True
-    """
-    h = hashlib.sha256(json.dumps([int(seed), *map(str, tags)]).encode()).digest()
-    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
-
-
-def _write_json(path, obj):
-    def w(tmp):
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1, default=_json_default)
-    atomic_write(path, w)
-
-
-def _write_text(path, text):
-    def w(tmp):
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    atomic_write(path, w)
-
-
-def _savez(path, **arrays):
-    def w(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-    atomic_write(path, w)
-
-
-def _read_json(path, what):
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: damaged or unreadable {what} ({err}); rerun with "
-                         "--overwrite to redo it") from None
-
-
-def _load_npz(path, what):
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            return {k: d[k] for k in d.files}
-    except (OSError, ValueError, EOFError, Exception) as err:  # BadZipFile, truncated arrays
-        raise InputError(f"{path}: damaged or unreadable {what} ({type(err).__name__}); "
-                         "rerun with --overwrite to redo it") from None
-
-
-# -----------------------------------------------------------------------------
-# the study directory
-# -----------------------------------------------------------------------------
-class Study:
-    """A study directory: its config, which stages are done, and their files.
-
-    Parameters
-    ----------
-    out : str or os.PathLike
-        Output directory (created). One that already holds a study with
-        other parameters is refused (:class:`InputError`, naming what
-        differs) before anything in it is touched, unless ``overwrite=True``:
-        then every file of the stages those parameters affect is moved to
-        ``out/.previous/<time>/`` and those stages rerun.
-    config : StudyConfig, optional
-        Parameters; default :class:`~mda_rcxai.config.StudyConfig()`.
-    verbose : bool
-        Progress bars and a one-line summary per stage.
-    overwrite : bool
-        See ``out``.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> s = Study(tempfile.mkdtemp(), StudyConfig(seed=1), verbose=False)
-    >>> s.done("sample")
-    False
-    """
-
-    def __init__(self, out, config=None, verbose=True, overwrite=False):
-        self.out = os.fspath(out)
-        self.config = config if config is not None else StudyConfig()
-        if not isinstance(self.config, StudyConfig):
-            raise InputError(f"config must be a StudyConfig, got {type(self.config).__name__}")
-        self.verbose = verbose
-        if os.path.exists(self.out) and not os.path.isdir(self.out):
-            raise InputError(f"--out {self.out!r} is a file, not a directory; give a new or "
-                             "study directory")
-        self._state_path = self.path("state.json")
-        cfg_path = self.path("config.toml")
-        self.state = {}
-        retire = []
-        if os.path.exists(self._state_path):
-            try:
-                self.state = _read_json(self._state_path, "state.json")
-            except InputError:
-                if not overwrite:
-                    raise
-                retire = list(STAGES)
-        if os.path.exists(cfg_path):
-            try:
-                with open(cfg_path, encoding="utf-8") as fh:
-                    old = StudyConfig.from_toml(fh.read())
-            except (InputError, OSError) as err:
-                if not overwrite:
-                    raise InputError(f"--out {self.out!r}: its config.toml cannot be read "
-                                     f"({err}); use another --out or pass --overwrite") from None
-                old, retire = None, list(STAGES)
-            if old is not None:
-                diffs = old.differences(self.config)
-                if diffs and not overwrite:
-                    more = f" and {len(diffs) - 3} more" if len(diffs) > 3 else ""
-                    raise InputError(
-                        f"--out {self.out!r} holds a study run with other parameters "
-                        f"({'; '.join(diffs[:3])}{more}); rerun with the same config to resume, "
-                        "use another --out, or pass --overwrite to redo the stages they affect")
-                if diffs:
-                    first = next((i for i, st in enumerate(STAGES)
-                                  if old.digest(*_DEPENDS[st]) != self.config.digest(*_DEPENDS[st])),
-                                 len(STAGES))
-                    retire = list(STAGES[first:])
-        elif os.path.isdir(self.out) and (self.state or self._artefacts(STAGES)):
-            if not overwrite:
-                raise InputError(f"--out {self.out!r} holds study files but no config.toml; "
-                                 "use another --out, or pass --overwrite to start afresh")
-            retire = list(STAGES)
-        os.makedirs(self.out, exist_ok=True)
-        if retire:
-            self._retire(retire)
-        _write_text(cfg_path, self.config.to_toml())
-
-    # -- files ---------------------------------------------------------------
-    def path(self, *parts):
-        """Path of a file in the study directory."""
-        return os.path.join(self.out, *parts)
-
-    def _artefacts(self, stages):
-        found = []
-        for st in stages:
-            for pattern in _ARTEFACTS[st]:
-                found += [p for p in glob.glob(self.path(pattern)) if os.path.isfile(p)]
-        return sorted(set(found))
-
-    def _retire(self, stages):
-        """Move the files of ``stages`` to ``.previous/<time>/`` and forget the stages."""
-        files = self._artefacts(stages)
-        if files:
-            dest = self.path(".previous", time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}")
-            os.makedirs(dest, exist_ok=True)
-            for f in files:
-                shutil.move(f, os.path.join(dest, os.path.basename(f)))
-            _log(f"   --overwrite: moved {len(files)} file(s) of stage(s) "
-                 f"{', '.join(stages)} to {dest}", self.verbose)
-        for st in stages:
-            self.state.pop(st, None)
-        _write_json(self._state_path, self.state)
-
-    # -- bookkeeping ---------------------------------------------------------
-    def _digest(self, stage):
-        return self.config.digest(*_DEPENDS[stage])
-
-    def done(self, stage):
-        """Whether ``stage`` finished with the current parameters."""
-        rec = self.state.get(stage)
-        return bool(rec) and rec.get("digest") == self._digest(stage)
-
-    def record(self, stage, seconds, summary, **extra):
-        """Mark a stage done (``state.json``, written atomically)."""
-        self.state[stage] = {"digest": self._digest(stage), "seconds": seconds,
-                             "summary": summary, **extra}
-        _write_json(self._state_path, self.state)
-
-    @contextmanager
-    def stage(self, name):
-        """Time a stage and print its header."""
-        _log(f"== {name} ==", self.verbose)
-        t0 = time.perf_counter()
-        box = {}
-        yield box
-        box["seconds"] = time.perf_counter() - t0
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if hasattr(o, "__dataclass_fields__"):
-        from dataclasses import asdict
-        return asdict(o)
-    raise TypeError(type(o))
+from .study_dir import (STAGES, Study, derived_seed, load_npz, log, read_json, savez,
+                        write_json)
 
 
 @dataclass(frozen=True)
@@ -490,8 +262,8 @@ def stage_sample(study, system) -> SampleResult:
 
     cfg = study.config
     if study.done("sample"):
-        _log("   sample: done before, reusing " + study.path("paths.npz"), study.verbose)
-        d = _load_npz(study.path("paths.npz"), "TPS paths")
+        log("   sample: done before, reusing " + study.path("paths.npz"), study.verbose)
+        d = load_npz(study.path("paths.npz"), "TPS paths")
         rec = study.state["sample"]
         return SampleResult(np.split(d["positions"], np.cumsum(d["lengths"])[:-1]),
                             rec.get("acceptance", float("nan")), cfg.tps.n_steps,
@@ -512,7 +284,7 @@ def stage_sample(study, system) -> SampleResult:
         # move was accepted)
         paths = [initial[1:-1]] + [_angstrom(p)[1:-1] for p in res.accepted_paths]
         paths = [p for p in paths if len(p)]
-        _savez(study.path("paths.npz"), positions=np.concatenate(paths),
+        savez(study.path("paths.npz"), positions=np.concatenate(paths),
                lengths=np.array([len(p) for p in paths]))
     lengths = np.array([len(p) for p in paths])
     summary = (f"{len(paths) - 1} accepted paths in {cfg.tps.n_steps} moves "
@@ -520,7 +292,7 @@ def stage_sample(study, system) -> SampleResult:
                f"{lengths.std():.0f} frames, {st['seconds']:.0f} s")
     study.record("sample", st["seconds"], summary, acceptance=float(res.acceptance),
                  n_paths=len(paths), mean_length=float(lengths.mean()))
-    _log("   " + summary, study.verbose)
+    log("   " + summary, study.verbose)
     return SampleResult(paths, float(res.acceptance), cfg.tps.n_steps, st["seconds"])
 
 
@@ -540,11 +312,11 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
     final = study.path("dataset.npz")
     method, reason = choose_method(system, c.engine)
     if study.done("committor"):
-        _log("   committor: done before, reusing " + final, study.verbose)
+        log("   committor: done before, reusing " + final, study.verbose)
         rec = study.state["committor"]
         return CommittorResult(CommittorDataset.load(final), rec.get("rounds", []),
                                rec.get("method", method), rec.get("method_reason", reason))
-    _log(f"   committor engine: {method} ({reason})", study.verbose)
+    log(f"   committor engine: {method} ({reason})", study.verbose)
     datasets, seconds, lines = [], 0.0, []
     for k in range(1, c.rounds + 1):
         with study.stage(f"committor round {k}/{c.rounds}") as st:
@@ -567,7 +339,7 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
                 f"{int((pb < 0.1).sum())}, 0.1-0.9: {int(((pb >= 0.1) & (pb <= 0.9)).sum())}, "
                 f">0.9: {int((pb > 0.9).sum())}, {st['seconds']:.0f} s")
         lines.append(line)
-        _log("   " + line, study.verbose)
+        log("   " + line, study.verbose)
     merged = CommittorDataset.concatenate(datasets)
     merged.save(final)
     study.record("committor", seconds, "; ".join(lines) + f"; engine {method}", rounds=lines,
@@ -750,15 +522,15 @@ def stage_train(study, system, sample: SampleResult, committor: CommittorResult)
     ens_path, cv_path = study.path("model_ensemble.pt"), study.path("model_cv.pt")
     if study.done("train"):
         from .model import CommittorEnsemble, CommittorModel, CommittorModelCV
-        _log("   train: done before, reusing " + model_path, study.verbose)
-        d = _load_npz(feats_path, "features")
+        log("   train: done before, reusing " + model_path, study.verbose)
+        d = load_npz(feats_path, "features")
         return TrainResult(
             model=CommittorModel.load(model_path), X=d["X"], n_A=d["n_A"], n_B=d["n_B"],
             names=[str(n) for n in d["names"]], groups=d["groups"].tolist(),
             atom_indices=json.loads(str(d["atom_indices_json"])),
             columns=json.loads(str(d["columns_json"])), positions=d["positions"],
             X_paths=d["X_paths"], path_is_training=d["path_is_training"],
-            fit=_read_json(study.path("fit.json"), "fit"),
+            fit=read_json(study.path("fit.json"), "fit"),
             selection=study.state["train"].get("selection", {}),
             ensemble=CommittorEnsemble.load(ens_path) if os.path.exists(ens_path) else None,
             cv=CommittorModelCV.load(cv_path) if os.path.exists(cv_path) else None)
@@ -779,19 +551,19 @@ def stage_train(study, system, sample: SampleResult, committor: CommittorResult)
         for obj, path in ((model, model_path), (ensemble, ens_path), (cv, cv_path)):
             if obj is not None:
                 atomic_write(path, obj.save)
-        _savez(feats_path, X=X, n_A=n_A, n_B=n_B, names=np.array(names),
+        savez(feats_path, X=X, n_A=n_A, n_B=n_B, names=np.array(names),
                groups=np.asarray(res.groups),
                atom_indices_json=np.array(json.dumps(atom_idx)),
                columns_json=np.array(json.dumps(columns)), positions=pos.astype(np.float32),
                X_paths=X_paths, path_is_training=path_is_training)
-        _write_json(study.path("fit.json"), fit)
+        write_json(study.path("fit.json"), fit)
     summary = (f"{X.shape[1]} features, {len(X)} configurations; held-out ({fit['heldout']}) "
                f"p_B RMSE {fit['rmse_pB_heldout']:.3f}, log-likelihood per shot "
                f"{fit['loglik_heldout']:.3f} (constant p_B: {fit['loglik_constant']:.3f})"
                + (f"; chosen {selection['best_params']}" if selection else "")
                + f"; {st['seconds']:.0f} s")
     study.record("train", st["seconds"], summary, selection=selection, **fit)
-    _log("   " + summary, study.verbose)
+    log("   " + summary, study.verbose)
     return TrainResult(model, X, n_A, n_B, names, np.asarray(res.groups).tolist(), atom_idx,
                        columns, pos, X_paths, path_is_training, fit, selection, ensemble, cv)
 
@@ -820,8 +592,8 @@ def stage_explain(study, system, train: TrainResult, force=False) -> ExplainResu
     e = cfg.explain
     out_json = study.path("explanations.json")
     if study.done("explain") and not force:
-        _log("   explain: done before, reusing " + out_json, study.verbose)
-        return ExplainResult(_read_json(out_json, "explanations"))
+        log("   explain: done before, reusing " + out_json, study.verbose)
+        return ExplainResult(read_json(out_json, "explanations"))
     u = _path_universe(system, train.positions[:1])
     with study.stage("explain") as st:
         members = list(train.ensemble.models_) if train.ensemble is not None else []
@@ -845,7 +617,7 @@ def stage_explain(study, system, train: TrainResult, force=False) -> ExplainResu
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # PDB writer notes on absent attributes
                 atomic_write(study.path("explained.pdb"), ag.write)
-        _write_json(out_json, res.summary)
+        write_json(out_json, res.summary)
     top = {k: v.get("grouped_ranking", [])[:2] for k, v in res.summary.items()
            if k != "agreement"}
     summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in top.items())
@@ -896,8 +668,8 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
     v = cfg.validation
     out_json = study.path("validation.json")
     if study.done("validate"):
-        _log("   validate: done before, reusing " + out_json, study.verbose)
-        d = _read_json(out_json, "validation")
+        log("   validate: done before, reusing " + out_json, study.verbose)
+        d = read_json(out_json, "validation")
         return ValidationResult(d.get("committor_test"), d.get("baselines", []))
     with study.stage("validate") as st:
         sets = _baseline_sets(cfg, system, train, explain)
@@ -926,12 +698,12 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                                  max_frames=cfg.committor.max_frames, verbose=study.verbose,
                                  method=choose_engine(system, cfg), **_md_kwargs(cfg))
             ct = _jsonable(dict(res.to_dict(), summary=res.summary()))
-        _write_json(out_json, {"committor_test": ct, "baselines": baselines})
+        write_json(out_json, {"committor_test": ct, "baselines": baselines})
     verdict = f"committor test: {ct['verdict']}" if ct else "committor test off"
     best = max(baselines, key=lambda r: r.get("loglik", -np.inf)) if baselines else {}
     summary = f"{verdict}; {len(baselines)} baselines; {st['seconds']:.0f} s"
     study.record("validate", st["seconds"], summary, best_baseline=best.get("name"))
-    _log("   " + summary, study.verbose)
+    log("   " + summary, study.verbose)
     return ValidationResult(ct, baselines)
 
 
@@ -1011,13 +783,13 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
                      fes_first=fes_axis(config))
         study.record("report", time.perf_counter() - t_rep, study.path("report.html"))
     else:
-        _log("   report: done before, " + study.path("report.html"), verbose)
+        log("   report: done before, " + study.path("report.html"), verbose)
     res = _result(study)
-    _log(f"== done in {time.perf_counter() - t0:.0f} s; outputs in {os.path.abspath(study.out)}",
+    log(f"== done in {time.perf_counter() - t0:.0f} s; outputs in {os.path.abspath(study.out)}",
          verbose)
     for name in ("report.html", "importance.csv", "explained.pdb", "model.pt", "dataset.npz"):
         if os.path.exists(study.path(name)):
-            _log(f"   {study.path(name)}", verbose)
+            log(f"   {study.path(name)}", verbose)
     return res
 
 
@@ -1025,7 +797,7 @@ def _result(study):
     top = {}
     p = study.path("explanations.json")
     if os.path.exists(p):
-        ex = _read_json(p, "explanations")
+        ex = read_json(p, "explanations")
         top = {k: v.get("grouped_ranking", [])[:2] for k, v in ex.items()
                if k != "agreement" and isinstance(v, dict)}
     return {"out": study.out, "report": study.path("report.html"), "top_groups": top,

@@ -98,7 +98,7 @@ def test_train_refuses_negative_counts(tmp_path):
 
 def test_damaged_study_file_is_named_not_a_bad_zip(tmp_path):
     """A truncated features.npz of a finished train stage: one line, the file and the fix."""
-    from mda_rcxai.pipeline import Study, _load_npz
+    from mda_rcxai.study_dir import Study, load_npz
 
     s = Study(tmp_path / "D", StudyConfig(), verbose=False)
     p = s.path("features.npz")
@@ -106,7 +106,7 @@ def test_damaged_study_file_is_named_not_a_bad_zip(tmp_path):
     data = open(p, "rb").read()
     open(p, "wb").write(data[: len(data) // 2])
     with pytest.raises(InputError, match=r"features.npz: damaged or unreadable .*--overwrite"):
-        _load_npz(p, "features")
+        load_npz(p, "features")
 
 
 def test_explain_needs_more_than_one_configuration():

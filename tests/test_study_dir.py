@@ -7,7 +7,7 @@ import pytest
 
 from mda_rcxai.config import StudyConfig
 from mda_rcxai.exceptions import InputError
-from mda_rcxai.pipeline import STAGES, Study, derived_seed
+from mda_rcxai.study_dir import STAGES, Study, derived_seed
 
 
 def _finish(study, stages, files):
