@@ -223,6 +223,18 @@ class Study:
                 raise InputError(f"--out {self.out!r} holds study files but no config.toml; "
                                  "use another --out, or pass --overwrite to start afresh")
             retire = list(STAGES)
+        # records made under other parameters (e.g. by a version whose config had other
+        # keys): the stage would rerun beside its old files, so refuse or retire it too
+        stale = [st for st in STAGES if st in self.state and st not in retire
+                 and self.state[st].get("digest") != self._digest(st)]
+        if stale:
+            if not overwrite:
+                raise InputError(
+                    f"--out {self.out!r}: stage(s) {', '.join(stale)} were run with other "
+                    "parameters (another version of the config); use another --out, or pass "
+                    "--overwrite to redo them")
+            first = min(STAGES.index(st) for st in stale)
+            retire = sorted(set(retire) | set(STAGES[first:]), key=STAGES.index)
         os.makedirs(self.out, exist_ok=True)
         if retire:
             self._retire(retire)

@@ -91,3 +91,20 @@ def test_out_is_a_file_or_damaged(tmp_path):
 def test_derived_seeds_do_not_collide_between_studies():
     seeds = {derived_seed(s, "committor", k) for s in range(50) for k in range(1, 4)}
     assert len(seeds) == 150
+
+
+def test_records_of_other_parameters_are_refused_or_retired(tmp_path):
+    """A stage recorded under another digest (a config key added by a new version) would
+    rerun beside its old files: refused, and moved away with --overwrite."""
+    out = tmp_path / "D"
+    s = Study(out, StudyConfig(seed=0), verbose=False)
+    _finish(s, ["sample", "committor"], ["paths.npz", "committor_round1.npz", "dataset.npz"])
+    state = json.loads((out / "state.json").read_text())
+    state["committor"]["digest"] = "0" * 16
+    (out / "state.json").write_text(json.dumps(state))
+    with pytest.raises(InputError, match="committor were run with other parameters"):
+        Study(out, StudyConfig(seed=0), verbose=False)
+    s2 = Study(out, StudyConfig(seed=0), verbose=False, overwrite=True)
+    assert s2.done("sample") and "committor" not in s2.state
+    assert sorted(p for p in os.listdir(out) if not p.startswith(".")) == [
+        "config.toml", "paths.npz", "state.json"]
