@@ -88,6 +88,40 @@ def test_obc2_study_from_config_to_report(tmp_path):
     assert cfg.system.pdb == ALANINE_DIPEPTIDE_PDB
 
 
+@pytest.mark.filterwarnings("ignore:Non-optimal GB parameters")
+def test_amber_prmtop_and_crd_in_obc2_to_report(tmp_path):
+    """A user's AMBER files (prmtop + .crd, written here by ParmEd from the bundled
+    molecule with mbondi2 radii) in OBC2, with the example's states, through the report."""
+    import json
+
+    import openmm.app as app
+    import parmed
+    from parmed.tools import changeRadii
+
+    pdb = app.PDBFile(ALANINE_DIPEPTIDE_PDB)
+    system = app.ForceField("amber99sb.xml").createSystem(pdb.topology,
+                                                          nonbondedMethod=app.NoCutoff)
+    struct = parmed.openmm.load_topology(pdb.topology, system, xyz=pdb.positions)
+    changeRadii(struct, "mbondi2").execute()
+    struct.save(str(tmp_path / "ala2.prmtop"), overwrite=True)
+    struct.save(str(tmp_path / "ala2.crd"), format="rst7", overwrite=True)
+    d = _example(**TINY)
+    d["system"] = {"prmtop": "ala2.prmtop", "inpcrd": "ala2.crd", "implicit_solvent": "OBC2",
+                   "state_A": "C7eq", "state_B": "C7ax"}
+    d["explain"]["baselines"] = {"phi": ["phi"]}
+    cfg_path = tmp_path / "amber.toml"
+    cfg_path.write_text(StudyConfig.from_dict(d, base_dir=str(tmp_path)).to_toml())
+    out = tmp_path / "amber_out"
+    assert main(["run", "--config", str(cfg_path), "--out", str(out), "--quiet"]) == 0
+    assert os.path.getsize(out / "report.html") > 0
+    state = json.loads((out / "state.json").read_text())
+    assert set(state) == {"sample", "committor", "train", "explain", "validate", "report"}
+    assert state["committor"]["method"] == "lean"
+    saved = StudyConfig.load(out / "config.toml")
+    assert saved.system.source == "amber" and saved.system.implicit_solvent == "OBC2"
+    assert saved.system.inpcrd.endswith("ala2.crd")
+
+
 def test_periodic_water_box_through_committor_shooting(tmp_path):
     """examples/own_system/water_box.py: a Modeller TIP3P box from files, through committor."""
     import importlib.util
