@@ -145,7 +145,8 @@ def _make_scheme(paths, network, engine, shooting, temperature):
                      "'one-way'")
 
 
-def _check_path(path, vol_A, vol_B, name_A, name_B):
+def _as_path(path):
+    """The OPS Trajectory of ``path`` (a TPSResult continues from its final path), checked."""
     paths = _quiet_ops()
     if isinstance(path, TPSResult):
         path = path.final_path
@@ -156,6 +157,11 @@ def _check_path(path, vol_A, vol_B, name_A, name_B):
     if len(path) < 3:
         raise InputError(f"path has {len(path)} frames; a transition path "
                          "needs at least 3")
+    return path
+
+
+def _check_path(path, vol_A, vol_B, name_A, name_B):
+    path = _as_path(path)
     if not vol_A(path[0]):
         raise StateError(f"path does not start in state {name_A!r}")
     if not vol_B(path[-1]):
@@ -409,16 +415,7 @@ def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
 
 def _path_arrays(path, st_A, st_B, system=None):
     """Positions and velocities (nm, nm/ps) of the initial path, checked."""
-    paths = _quiet_ops()
-    if isinstance(path, TPSResult):
-        path = path.final_path
-    if not isinstance(path, paths.Trajectory):
-        raise InputTypeError(f"path must be an OPS Trajectory (from "
-                             f"initial_path or run_tps), got "
-                             f"{type(path).__name__}")
-    if len(path) < 3:
-        raise InputError(f"path has {len(path)} frames; a transition path "
-                         "needs at least 3")
+    path = _as_path(path)
     x = trajectory_positions(path)
     try:
         v = np.array([np.asarray(s.velocities._value, dtype=float)
@@ -734,7 +731,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
     >>> len(path) > 2                                        # doctest: +SKIP
     True
     """
-    paths = _quiet_ops()
+    _quiet_ops()  # OPS imported (quietly) before anything prints
     st_A, st_B = _states(system, state_A, state_B)
     for name, val, low in (("max_frames", max_frames, 2),
                            ("relax_moves", relax_moves, 1),
