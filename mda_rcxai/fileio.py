@@ -42,6 +42,11 @@ def atomic_write(path, write):
     tmp = os.path.join(folder, f".{stem}.tmp{os.getpid()}{ext}")
     try:
         write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

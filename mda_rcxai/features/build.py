@@ -10,7 +10,6 @@ as JSON records, not as names to parse.
 
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
@@ -19,6 +18,7 @@ from MDAnalysis.analysis.results import Results
 from MDAnalysis.core.groups import AtomGroup
 
 from ..exceptions import DatasetError, InputError, InputTypeError
+from ..fileio import atomic_write
 from .columns import columns_from_json, columns_to_json
 
 __all__ = ["build_features", "save_features", "load_features", "FEATURE_KINDS",
@@ -310,19 +310,11 @@ def save_features(path, results, **arrays):
             out[key] = np.asarray(results[key])
     for k, v in arrays.items():
         out[k] = np.asarray(v)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".features-", suffix=".npz.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp):
+        with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **out)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, write)
 
 
 def load_features(path):

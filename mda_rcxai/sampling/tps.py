@@ -145,6 +145,18 @@ def _make_scheme(paths, network, engine, shooting, temperature):
                      "'one-way'")
 
 
+def _check_storage(storage):
+    """``storage`` as a str (or None); its folder must exist."""
+    if storage is None:
+        return None
+    storage = os.fspath(storage)
+    d = os.path.dirname(os.path.abspath(storage))
+    if not os.path.isdir(d):
+        raise InputError(f"storage={storage!r}: folder {d!r} does not "
+                         "exist")
+    return storage
+
+
 def _as_path(path):
     """The OPS Trajectory of ``path`` (a TPSResult continues from its final path), checked."""
     paths = _quiet_ops()
@@ -369,12 +381,8 @@ def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
         init = scheme.initial_conditions_from_trajectories(path)
         scheme.assert_initial_conditions(init)
     store = None
+    storage = _check_storage(storage)
     if storage is not None:
-        storage = os.fspath(storage)
-        d = os.path.dirname(os.path.abspath(storage))
-        if not os.path.isdir(d):
-            raise InputError(f"storage={storage!r}: folder {d!r} does not "
-                             "exist")
         store = paths.Storage(storage, "w", template=path[0])
     seed_everything(seed)
     sampler = None
@@ -474,12 +482,7 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
                 os.path.dirname(os.path.abspath(f))):
             raise InputError(f"checkpoint={checkpoint!r}: its folder does "
                              "not exist")
-    if storage is not None:
-        storage = os.fspath(storage)
-        d = os.path.dirname(os.path.abspath(storage))
-        if not os.path.isdir(d):
-            raise InputError(f"storage={storage!r}: folder {d!r} does not "
-                             "exist")
+    storage = _check_storage(storage)
     px, pv = _path_arrays(path, st_A, st_B, system)
     shares = [n_steps // n_chains + (k < n_steps % n_chains)
               for k in range(n_chains)]
