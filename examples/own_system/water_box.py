@@ -25,12 +25,13 @@ cutoff = 0.9
 state_A = "A"
 state_B = "B"
 
-# two neighbouring ranges of phi, so that a 300 K path is found in seconds
+# two neighbouring ranges of phi, so that a 300 K path is found in seconds;
+# the minimised start (phi about -76 degrees) lies well inside A
 [states.A]
-phi = {{ atoms = {phi}, range = [-180, -95] }}
+phi = {{ atoms = {phi}, range = [-100, -55] }}
 
 [states.B]
-phi = {{ atoms = {phi}, range = [-75, -40] }}
+phi = {{ atoms = {phi}, range = [-180, -120] }}
 
 [tps]
 n_steps = 3
