@@ -1,13 +1,14 @@
 """Shared machinery of the feature classes: one AnalysisBase, many internal coordinates.
 
 Every feature class here computes a fixed set of internal coordinates (bond
-distances, angles or dihedrals) given as rows of atom indices, with mdtraj's
-compiled geometry kernels (:mod:`mda_rcxai.features._kernels`; MDAnalysis'
-``lib.distances`` where mdtraj is missing). With the serial backend, a
+distances, angles or dihedrals) given as rows of atom indices, with compiled
+geometry kernels (:mod:`mda_rcxai.features._kernels`: our numba kernels
+without a periodic box, mdtraj's minimum-image kernels with one; MDAnalysis'
+``lib.distances`` where neither is installed). With the serial backend, a
 trajectory in memory (:class:`MDAnalysis.coordinates.memory.MemoryReader`,
 e.g. after ``u.transfer_to_memory()``) or a DCD file is processed in blocks
-of frames with one kernel call per block (measured at or above mdtraj's own
-``compute_dihedrals`` speed, see ``benchmarks/features.py``); the parallel
+of frames with one kernel call per block (measured above mdtraj's own
+``compute_dihedrals``/``compute_distances``/``compute_angles`` speed, see ``benchmarks/features.py``); the parallel
 backends go frame by frame with the same kernel, so results are identical.
 Every column also gets a :class:`~mda_rcxai.features.columns.FeatureColumn`
 record in ``results.columns``.
@@ -207,7 +208,7 @@ class FeaturesBase(AnalysisBase):
         self.results.groups = groups
         self.results.units = self._units
         self.results.columns = self._make_columns(names, atom_indices, groups)
-        self.results.kernel = kernel_name()
+        self.results.kernel = kernel_name(periodic=self._uses_box())
         # the block path writes every row: np.empty spares calloc's zeroed pages (measured
         # 1.3-1.7x faster for cheap kernels such as distances)
         alloc = np.empty if getattr(self, "_in_blocks", False) else np.zeros
