@@ -137,7 +137,8 @@ def test_periodic_water_box_through_committor_shooting(tmp_path):
     pdb = mda.Universe(str(tmp_path / "ala_water.pdb"))
     from mda_rcxai.sampling import CommittorDataset
     ds = CommittorDataset.load(os.path.join(out, "dataset.npz"))
-    assert ds.n_atoms == len(pdb.atoms) > 500 and len(ds) == 3
+    # first_round = 3; fewer when the short paths of this tiny run have fewer unique frames
+    assert ds.n_atoms == len(pdb.atoms) > 500 and 1 <= len(ds) <= 3 and ds.complete
     assert np.all(np.asarray(ds.n_A) + np.asarray(ds.n_B) <= 2)
     u = ds.to_universe()
     # the box of the PDB (CRYST1, Angstrom) is kept by the dataset

@@ -33,7 +33,7 @@ from collections import deque
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError, SamplingError
-from ..systems import MolecularSystem, check_states
+from ..systems import MolecularSystem, check_states, platform_properties
 
 __all__ = ["build_replica_system", "shoot_batched", "shoot_plain",
            "COULOMB_CONSTANT", "BOLTZMANN_KJ_PER_MOL_K"]
@@ -320,11 +320,7 @@ def _make_context(omm_system, make_integrator, platform, threads):
     errors = []
     for name in cands:
         plat = openmm.Platform.getPlatformByName(name)
-        props = {}
-        if name == "CPU":
-            props["Threads"] = str(threads)
-        elif name in ("CUDA", "OpenCL", "HIP"):
-            props["Precision"] = "mixed"
+        props = platform_properties(name, threads)
         try:
             integ = make_integrator()
             return openmm.Context(omm_system, integ, plat, props), name

@@ -541,25 +541,28 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
         if out is not None:
             ds.save(out)
         bar.update(len(rows))
+        if interrupted[0]:  # a Ctrl-C whose KeyboardInterrupt was swallowed
+            raise KeyboardInterrupt
 
     try:
-        if len(todo):
-            parallel = client is not None or scheduler is not None or (
-                n_workers is None or int(n_workers) != 1)
-            if method == "batched":
-                _run_batched(system, spec, todo, x_nm, n_shots, seed, max_frames,
-                             client, n_workers, chunk_size, n_replicas, parallel,
-                             record, scheduler)
-            elif not parallel:
-                b = _bundle(spec)
-                for i in todo:
-                    t0 = time.perf_counter()
-                    r = shoot_configuration(b, x_nm[i], n_shots, seeds[i],
-                                            max_frames)
-                    record([(i, *r, time.perf_counter() - t0)])
-            else:
-                _run_dask(spec, todo, x_nm, n_shots, seeds, max_frames,
-                          client, n_workers, chunk_size, record, scheduler)
+        with _sigint_flag() as interrupted:
+            if len(todo):
+                parallel = client is not None or scheduler is not None or (
+                    n_workers is None or int(n_workers) != 1)
+                if method == "batched":
+                    _run_batched(system, spec, todo, x_nm, n_shots, seed, max_frames,
+                                 client, n_workers, chunk_size, n_replicas, parallel,
+                                 record, scheduler)
+                elif not parallel:
+                    b = _bundle(spec)
+                    for i in todo:
+                        t0 = time.perf_counter()
+                        r = shoot_configuration(b, x_nm[i], n_shots, seeds[i],
+                                                max_frames)
+                        record([(i, *r, time.perf_counter() - t0)])
+                else:
+                    _run_dask(spec, todo, x_nm, n_shots, seeds, max_frames,
+                              client, n_workers, chunk_size, record, scheduler)
     finally:
         bar.close()
     ds.metadata["wall_seconds_last_call"] = time.perf_counter() - t_start
@@ -576,6 +579,37 @@ def _box_angstrom(system):
         return None
     from .paths import box_dimensions
     return box_dimensions(system.box_vectors)
+
+
+@contextlib.contextmanager
+def _sigint_flag():
+    """Yield ``[False]``, set to ``[True]`` by a Ctrl-C (SIGINT) in this block.
+
+    The handler still raises KeyboardInterrupt at once, as Python's own does.
+    The flag is for the case where that exception is swallowed: a signal that
+    lands while a finaliser runs (dask ``Future.__del__`` runs in this thread
+    as results are collected) is printed as "Exception ignored in ..." and
+    the run would go on to the end as if no Ctrl-C had come; ``record``
+    raises it again after the next finished configuration. Installed only in
+    the main thread and only over Python's default handler.
+    """
+    import signal
+    import threading
+    flag = [False]
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag[0] = True
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _ignore_sigint():

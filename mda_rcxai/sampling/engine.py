@@ -321,11 +321,8 @@ def make_engine(system: MolecularSystem, temperature: float = 300.0,
 
 
 def _platform_properties(name, threads):
-    if name == "CPU":
-        return {"Threads": str(threads)}
-    if name in ("CUDA", "OpenCL", "HIP"):
-        return {"Precision": "mixed"}
-    return {}
+    from ..systems import platform_properties
+    return platform_properties(name, threads)
 
 
 def _engine_from_settings(system, settings, seed):

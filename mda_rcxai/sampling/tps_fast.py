@@ -53,6 +53,7 @@ import time
 import numpy as np
 
 from ..exceptions import InputError, SamplingError
+from ..systems import platform_properties
 
 __all__ = ["FastStateTest", "TPSChain", "acceptance_probability",
            "checkpoint_files", "CHECKPOINT_VERSION"]
@@ -276,10 +277,7 @@ class TPSChain:
             temperature * u.kelvin, friction_per_ps / u.picosecond,
             timestep_fs * u.femtosecond)
         integ.setRandomNumberSeed(integ_seed)
-        props = {"Threads": str(int(threads))} if self.platform == "CPU" \
-            else {}
-        if self.platform in ("CUDA", "OpenCL", "HIP"):
-            props["Precision"] = "mixed"
+        props = platform_properties(self.platform, threads)
         try:
             self.context = openmm.Context(
                 system.system, integ,

@@ -25,7 +25,7 @@ from .core import (ALANINE_DIPEPTIDE_DESCRIPTION, ALANINE_DIPEPTIDE_STATES,
                    MolecularSystem,
                    alanine_dipeptide, alanine_dipeptide_in_water,
                    from_amber, from_pdb_and_forcefield,
-                   from_system_xml)
+                   from_system_xml, platform_properties)
 from .states import (Feature, StateDefinition, check_states, dihedral_degrees,
                      minimum_image)
 from .nacl import NACL_STATES, nacl_water
@@ -36,7 +36,7 @@ __all__ = [
     "check_states", "dihedral_degrees", "ALANINE_DIPEPTIDE_STATES",
     "ALANINE_DIPEPTIDE_DESCRIPTION", "IMPLICIT_SOLVENTS", "NONBONDED_METHODS",
     "PHI", "PSI", "THETA", "states_from_selections", "validate_state_spec",
-    "alanine_dipeptide_in_water", "minimum_image",
+    "alanine_dipeptide_in_water", "minimum_image", "platform_properties",
 ]
 __all__ += ["nacl_water", "NACL_STATES"]
 

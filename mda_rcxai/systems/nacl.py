@@ -343,10 +343,9 @@ def nacl_initial_path(system=None, *, state_A="CIP", state_B="SSIP",
     temperature : float
         K.
     seed : int
-        Seeds velocities and the thermostat. On the CPU platform the same
-        seed gives the same path only with ``OPENMM_CPU_THREADS=1`` in the
-        environment (OpenMM's CPU PME does not follow the ``Threads``
-        property and sums in a varying order with several threads).
+        Seeds velocities and the thermostat; the same seed gives the same
+        path (one CPU thread with deterministic forces, see
+        :func:`~mda_rcxai.systems.platform_properties`).
     r_shoot_nm : float
         Distance the pull ends at, nm (the PMF barrier is at ~0.36 nm).
     pull_ps, hold_ps, between_ps : float
@@ -389,6 +388,7 @@ def nacl_initial_path(system=None, *, state_A="CIP", state_B="SSIP",
     import openmm.unit as u
 
     from ..exceptions import SamplingError
+    from .core import platform_properties
     from .states import check_states
     if system is None:
         system = nacl_water()
@@ -423,8 +423,7 @@ def nacl_initial_path(system=None, *, state_A="CIP", state_B="SSIP",
                                             friction_per_ps / u.picosecond, dt)
     integ.setRandomNumberSeed(int(seed) % 2**31 + 1)
     plat = openmm.Platform.getPlatformByName(platform)
-    props = {"Threads": "1"} if platform == "CPU" else {}
-    ctx = openmm.Context(omm, integ, plat, props)
+    ctx = openmm.Context(omm, integ, plat, platform_properties(platform))
     ctx.setPeriodicBoxVectors(*np.asarray(system.box_vectors))
     ctx.setPositions(system.positions)
     ctx.setVelocitiesToTemperature(temperature * u.kelvin, int(seed))

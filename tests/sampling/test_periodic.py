@@ -179,3 +179,25 @@ def test_platform_choice(ala):
                           verbose=False)
         with pytest.raises(InputError, match="CPU"):
             make_engine(ala, platform=missing)
+
+
+def test_same_seed_same_box_and_dynamics():
+    """One CPU thread with deterministic forces: the minimised box and a seeded
+    trajectory are the same every time (without it, PME sums in a varying order:
+    0.005 nm apart after minimisation, 0.01 nm after 200 steps)."""
+    from mda_rcxai.systems import platform_properties
+    a = alanine_dipeptide_in_water(box_nm=2.0)
+    b = alanine_dipeptide_in_water(box_nm=2.0)
+    assert np.array_equal(np.asarray(a.positions), np.asarray(b.positions))
+    assert platform_properties("CPU") == {"Threads": "1", "DeterministicForces": "true"}
+    ends = []
+    for _ in range(2):
+        integ = openmm.LangevinMiddleIntegrator(300, 1, 0.002)
+        integ.setRandomNumberSeed(3)
+        ctx = openmm.Context(a.system, integ, openmm.Platform.getPlatformByName("CPU"),
+                             platform_properties("CPU"))
+        ctx.setPositions(a.positions)
+        ctx.setVelocitiesToTemperature(300, 3)
+        integ.step(100)
+        ends.append(ctx.getState(getPositions=True).getPositions(asNumpy=True)._value)
+    assert np.array_equal(ends[0], ends[1])

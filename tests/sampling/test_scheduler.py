@@ -208,3 +208,23 @@ def test_sigkill_of_caller_leaves_no_workers(configs, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_ctrl_c_swallowed_by_a_finaliser_is_not_lost():
+    """A KeyboardInterrupt raised while a finaliser runs (dask's Future.__del__ runs
+    in the main thread as results are collected) is swallowed by Python; the flag
+    that run_committor checks after every configuration still records the Ctrl-C."""
+    from mda_rcxai.sampling.committor import _sigint_flag
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # the handler runs here, inside __del__
+
+    before = signal.getsignal(signal.SIGINT)
+    with _sigint_flag() as flag:
+        obj = Finalised()
+        del obj  # no KeyboardInterrupt reaches this frame
+        assert flag == [True]
+    assert signal.getsignal(signal.SIGINT) is before
