@@ -131,7 +131,9 @@ def test_bad_scheduler_address(ala, configs, monkeypatch):
 
 
 _CHILD = textwrap.dedent("""
-    import sys, warnings
+    import signal, sys, warnings
+    # as in a terminal (a suite started in the background inherits SIGINT ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     warnings.simplefilter("ignore")
     import numpy as np
     from mda_rcxai.systems import alanine_dipeptide
@@ -222,9 +224,14 @@ def test_ctrl_c_swallowed_by_a_finaliser_is_not_lost():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.2)  # the handler runs here, inside __del__
 
-    before = signal.getsignal(signal.SIGINT)
-    with _sigint_flag() as flag:
-        obj = Finalised()
-        del obj  # no KeyboardInterrupt reaches this frame
-        assert flag == [True]
-    assert signal.getsignal(signal.SIGINT) is before
+    # Python's own handler, as in a terminal (a suite started in the background
+    # inherits SIGINT ignored, and then _sigint_flag leaves it alone)
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _sigint_flag() as flag:
+            obj = Finalised()
+            del obj  # no KeyboardInterrupt reaches this frame
+            assert flag == [True]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, outer)
