@@ -112,11 +112,16 @@ def _numba_kernels():
     if _NUMBA is None:
         try:
             import numba
-            jit = numba.njit(cache=True, nogil=True, boundscheck=False)
-            _NUMBA = {"distance": jit(_dist_py), "angle": jit(_angle_py),
-                      "dihedral": jit(_dihedral_py)}
         except Exception:  # numba absent or broken: mdtraj / MDAnalysis instead
             _NUMBA = False
+            return None
+        fns = {"distance": _dist_py, "angle": _angle_py, "dihedral": _dihedral_py}
+        try:
+            jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+            _NUMBA = {k: jit(f) for k, f in fns.items()}
+        except Exception:  # no writable cache folder: compile in every process
+            jit = numba.njit(cache=False, nogil=True, boundscheck=False)
+            _NUMBA = {k: jit(f) for k, f in fns.items()}
     return _NUMBA or None
 
 
