@@ -320,7 +320,7 @@ def _make_context(omm_system, make_integrator, platform, threads):
     errors = []
     for name in cands:
         plat = openmm.Platform.getPlatformByName(name)
-        props = platform_properties(name, threads)
+        props = platform_properties(name, threads, omm_system)
         try:
             integ = make_integrator()
             return openmm.Context(omm_system, integ, plat, props), name

@@ -87,7 +87,7 @@ class _Bundle:
         self.context = openmm.Context(
             system.system, self.integ,
             openmm.Platform.getPlatformByName(self.platform),
-            _platform_properties(self.platform, settings.get("threads", 1)))
+            _platform_properties(self.platform, settings.get("threads", 1), system))
         self.box = (None if system.box_vectors is None else
                     np.array(system.box_vectors, dtype=float))
         self._box_q = (None if self.box is None else

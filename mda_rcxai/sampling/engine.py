@@ -320,9 +320,9 @@ def make_engine(system: MolecularSystem, temperature: float = 300.0,
     return _engine_from_settings(system, settings, seed)
 
 
-def _platform_properties(name, threads):
+def _platform_properties(name, threads, system=None):
     from ..systems import platform_properties
-    return platform_properties(name, threads)
+    return platform_properties(name, threads, system)
 
 
 def _engine_from_settings(system, settings, seed):
@@ -330,7 +330,7 @@ def _engine_from_settings(system, settings, seed):
     settings = dict(settings)
     settings["platform"] = resolve_platform(settings["platform"])
     integ = _make_integrator(settings, seed)
-    props = _platform_properties(settings["platform"], settings["threads"])
+    props = _platform_properties(settings["platform"], settings["threads"], system)
     engine = paths.engines.openmm.Engine(
         topology=ops_topology(system), system=system.system,
         integrator=integ, openmm_properties=props,

@@ -277,7 +277,7 @@ class TPSChain:
             temperature * u.kelvin, friction_per_ps / u.picosecond,
             timestep_fs * u.femtosecond)
         integ.setRandomNumberSeed(integ_seed)
-        props = platform_properties(self.platform, threads)
+        props = platform_properties(self.platform, threads, system)
         try:
             self.context = openmm.Context(
                 system.system, integ,

@@ -423,16 +423,18 @@ NONBONDED_METHODS = ("NoCutoff", "CutoffNonPeriodic", "CutoffPeriodic", "PME")
 _DEFAULT_CUTOFF_NM = 1.0
 
 
-def platform_properties(name, threads=1):
+def platform_properties(name, threads=1, system=None):
     """OpenMM Context properties for ``platform`` as this package uses them.
 
-    CPU: ``Threads`` and ``DeterministicForces="true"``. With one thread
-    (the default everywhere here) that makes a seeded run repeatable,
-    periodic PME systems included: without it, OpenMM 8's CPU PME sums
-    forces in a varying order and two runs of the same seed drift apart
-    (0.01 nm after 200 steps of a TIP3P box; measured cost of the flag ~2 %).
-    With several threads PME still varies (its FFT threads follow
-    ``OPENMM_CPU_THREADS``, not ``Threads``). GPU platforms: mixed precision.
+    CPU: ``Threads``, plus ``DeterministicForces="true"`` for a periodic
+    system (or when ``system`` is not given). OpenMM 8's CPU PME sums forces
+    in a varying order, so without the flag two runs of the same seed on a
+    TIP3P box drift apart (0.01 nm after 200 steps) even with one thread;
+    with it and one thread they are identical (cost ~2 %). A non-periodic
+    system with one thread is repeatable without the flag (20,000 steps of
+    alanine dipeptide in vacuum, identical), and there the flag costs ~11 %,
+    so it is left off. With several threads neither is repeatable. GPU
+    platforms: mixed precision.
 
     Parameters
     ----------
@@ -441,6 +443,8 @@ def platform_properties(name, threads=1):
         ``"Reference"``).
     threads : int
         CPU threads per Context.
+    system : openmm.System or MolecularSystem, optional
+        The system the Context is for; decides the CPU flag.
 
     Returns
     -------
@@ -448,13 +452,20 @@ def platform_properties(name, threads=1):
 
     Examples
     --------
+    >>> from mda_rcxai.systems import alanine_dipeptide, platform_properties
     >>> platform_properties("CPU")
     {'Threads': '1', 'DeterministicForces': 'true'}
+    >>> platform_properties("CPU", system=alanine_dipeptide())   # vacuum
+    {'Threads': '1'}
     >>> platform_properties("CUDA")
     {'Precision': 'mixed'}
     """
     if name == "CPU":
-        return {"Threads": str(int(threads)), "DeterministicForces": "true"}
+        props = {"Threads": str(int(threads))}
+        omm = getattr(system, "system", system)
+        if omm is None or omm.usesPeriodicBoundaryConditions():
+            props["DeterministicForces"] = "true"
+        return props
     if name in ("CUDA", "OpenCL", "HIP"):
         return {"Precision": "mixed"}
     return {}
@@ -873,7 +884,7 @@ def alanine_dipeptide_in_water(pdb_out=None, *, box_nm: float = 2.2,
     if minimize:
         ctx = openmm.Context(system, openmm.VerletIntegrator(0.001),
                              openmm.Platform.getPlatformByName("CPU"),
-                             platform_properties("CPU"))
+                             platform_properties("CPU", system=system))
         ctx.setPositions(pos)
         openmm.LocalEnergyMinimizer.minimize(ctx, 10.0, 100)
         pos = ctx.getState(getPositions=True).getPositions()

@@ -423,7 +423,7 @@ def nacl_initial_path(system=None, *, state_A="CIP", state_B="SSIP",
                                             friction_per_ps / u.picosecond, dt)
     integ.setRandomNumberSeed(int(seed) % 2**31 + 1)
     plat = openmm.Platform.getPlatformByName(platform)
-    ctx = openmm.Context(omm, integ, plat, platform_properties(platform))
+    ctx = openmm.Context(omm, integ, plat, platform_properties(platform, system=omm))
     ctx.setPeriodicBoxVectors(*np.asarray(system.box_vectors))
     ctx.setPositions(system.positions)
     ctx.setVelocitiesToTemperature(temperature * u.kelvin, int(seed))
