@@ -51,10 +51,11 @@ import time
 import numpy as np
 
 from ..exceptions import DatasetError, InputError, InputTypeError, StateError
-from ..systems import MolecularSystem, StateDefinition, check_states
+from ..systems import (MolecularSystem, StateDefinition, check_states,
+                       platform_properties)
 from .dataset import CommittorDataset, versions
 from .engine import (EngineSettings, _engine_from_settings, _make_integrator,
-                     _platform_properties, _quiet_ops, make_randomizer,
+                     _quiet_ops, make_randomizer,
                      make_volume, resolve_platform, seeded,
                      snapshot_from_positions)
 
@@ -87,7 +88,7 @@ class _Bundle:
         self.context = openmm.Context(
             system.system, self.integ,
             openmm.Platform.getPlatformByName(self.platform),
-            _platform_properties(self.platform, settings.get("threads", 1), system))
+            platform_properties(self.platform, settings.get("threads", 1), system))
         self.box = (None if system.box_vectors is None else
                     np.array(system.box_vectors, dtype=float))
         self._box_q = (None if self.box is None else
@@ -582,6 +583,23 @@ def _box_angstrom(system):
 
 
 @contextlib.contextmanager
+def _sigint_handler(handler):
+    """Install ``handler`` for SIGINT in this block (main thread only: elsewhere
+    Python cannot set handlers, and the block runs unchanged); the previous
+    handler is restored after. Yields whether it was installed."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
 def _sigint_flag():
     """Yield ``[False]``, set to ``[True]`` by a Ctrl-C (SIGINT) in this block.
 
@@ -594,10 +612,8 @@ def _sigint_flag():
     the main thread and only over Python's default handler.
     """
     import signal
-    import threading
     flag = [False]
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield flag
         return
 
@@ -605,11 +621,8 @@ def _sigint_flag():
         flag[0] = True
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGINT, handler)
-    try:
+    with _sigint_handler(handler):
         yield flag
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _ignore_sigint():
@@ -628,15 +641,8 @@ def _sigint_ignored_by_children():
     a Ctrl-C during start-up prints no worker traceback either. Restored
     for this process right after."""
     import signal
-    import threading
-    if threading.current_thread() is not threading.main_thread():
+    with _sigint_handler(signal.SIG_IGN):
         yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _quiet_dask_logs():

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError, StateError
-from ..systems import MolecularSystem, StateDefinition
+from ..systems import MolecularSystem, StateDefinition, platform_properties
 
 __all__ = [
     "make_engine",
@@ -320,17 +320,12 @@ def make_engine(system: MolecularSystem, temperature: float = 300.0,
     return _engine_from_settings(system, settings, seed)
 
 
-def _platform_properties(name, threads, system=None):
-    from ..systems import platform_properties
-    return platform_properties(name, threads, system)
-
-
 def _engine_from_settings(system, settings, seed):
     paths = _quiet_ops()
     settings = dict(settings)
     settings["platform"] = resolve_platform(settings["platform"])
     integ = _make_integrator(settings, seed)
-    props = _platform_properties(settings["platform"], settings["threads"], system)
+    props = platform_properties(settings["platform"], settings["threads"], system)
     engine = paths.engines.openmm.Engine(
         topology=ops_topology(system), system=system.system,
         integrator=integ, openmm_properties=props,
