@@ -369,15 +369,12 @@ class FeaturesBase(AnalysisBase):
 
 
 def _is_contiguous(frame_ids):
-    """True when frame_ids is first, first+1, ..., last (checked on a sample plus the
-    span: the ids come from ``arange()[slice]`` or a user's ``frames`` list)."""
+    """True when frame_ids is first, first+1, ..., last: n ids spanning n - 1 are
+    exactly that when they are strictly increasing (an ``arange()[slice]`` always
+    is; a user's ``frames`` list may not be)."""
     n = len(frame_ids)
     if n == 0 or int(frame_ids[-1]) - int(frame_ids[0]) != n - 1:
         return False
-    if n < 4096:
-        return bool(np.all(np.diff(frame_ids) == 1))
-    # a span of n - 1 with n ids is contiguous exactly when they are strictly increasing;
-    # an arange slice always is, a user list may not be: check it in chunks without a copy
     return bool(np.all(frame_ids[1:] > frame_ids[:-1]))
 
 
@@ -589,14 +586,23 @@ def check_rows(rows, k, atomgroup, what):
     return rows
 
 
+def _plain_label(name, index):
+    """Label of an atom of a topology without residues: name and index, or ``atom<i>``."""
+    return f"{name}{index}" if name else f"atom{index}"
+
+
 def _plain_atom_label(atom):
     name = getattr(atom, "name", None) if hasattr(atom.universe.atoms, "names") else None
-    return f"{name}{atom.index}" if name else f"atom{atom.index}"
+    return _plain_label(name, atom.index)
+
+
+def _names_and_residues(atoms):
+    """Whether a topology has atom names, residue names and ids (for ``'ALA2:CA'`` labels)."""
+    return hasattr(atoms, "resnames") and hasattr(atoms, "resids") and hasattr(atoms, "names")
 
 
 def _has_residues(atom):
-    atoms = atom.universe.atoms
-    return hasattr(atoms, "resnames") and hasattr(atoms, "resids") and hasattr(atoms, "names")
+    return _names_and_residues(atom.universe.atoms)
 
 
 def atom_label(atom, with_residue=True):
@@ -609,27 +615,17 @@ def atom_label(atom, with_residue=True):
     return f"{atom.resname}{atom.resid}:{atom.name}"
 
 
-def row_label(atoms):
-    """Readable label of a row of atoms: ``'ALA2:N-CA-CB-HB1'`` within a residue,
-    else every atom qualified (``'ACE1:O-ACE1:C-ALA2:N-ALA2:CA'``)."""
-    if not _has_residues(atoms[0]):
-        return "-".join(_plain_atom_label(a) for a in atoms)
-    res = {a.resindex for a in atoms}
-    if len(res) == 1:
-        a0 = atoms[0]
-        return f"{a0.resname}{a0.resid}:" + "-".join(a.name for a in atoms)
-    return "-".join(atom_label(a) for a in atoms)
-
-
 def row_labels(universe, rows):
-    """:func:`row_label` of many rows at once, from per-atom arrays (no Atom objects)."""
+    """Readable labels of rows of atom indices, from per-atom arrays (no Atom objects):
+    ``'ALA2:N-CA-CB-HB1'`` within a residue, else every atom qualified
+    (``'ACE1:O-ACE1:C-ALA2:N-ALA2:CA'``); ``'C4-N6'`` style without residues."""
     atoms = universe.atoms
     rows = [tuple(int(i) for i in r) for r in rows]
     if not rows:
         return []
-    if not (hasattr(atoms, "resnames") and hasattr(atoms, "resids") and hasattr(atoms, "names")):
+    if not _names_and_residues(atoms):
         names = atoms.names if hasattr(atoms, "names") else None
-        return ["-".join(f"{names[i]}{i}" if names is not None else f"atom{i}" for i in r)
+        return ["-".join(_plain_label(None if names is None else names[i], i) for i in r)
                 for r in rows]
     needed = sorted({i for r in rows for i in r})
     sub = atoms[needed]

@@ -170,8 +170,9 @@ def geometry(kind, xyz, rows, boxes=None, out=None):
         gamma]`` for the minimum-image convention, or None.
 
     out : numpy.ndarray, optional
-        C-contiguous float32 (n_frames, n_rows) array to write into (no
-        allocation); with the MDAnalysis fallback it is filled by a copy.
+        (n_frames, n_rows) array to write into: a C-contiguous float32 one
+        is written by the kernel directly (no allocation), any other is
+        filled from a temporary.
 
     Returns
     -------
@@ -184,17 +185,15 @@ def geometry(kind, xyz, rows, boxes=None, out=None):
     nf = xyz.shape[0]
     if out is None:
         out = np.empty((nf, rows.shape[0]), dtype=np.float32)
+    elif not (out.dtype == np.float32 and out.flags.c_contiguous):
+        out[...] = geometry(kind, xyz, rows, boxes)  # the kernels write C float32 only
+        return out
     if rows.shape[0] == 0 or nf == 0:
         return out
     if boxes is None:
         nb = _numba_kernels()
         if nb is not None:
-            if out.dtype == np.float32 and out.flags.c_contiguous:
-                nb[kind](xyz, rows, out)
-            else:
-                tmp = np.empty(out.shape, np.float32)
-                nb[kind](xyz, rows, tmp)
-                out[...] = tmp
+            nb[kind](xyz, rows, out)
             return out
     g = _mdtraj_geometry()
     if g is None:

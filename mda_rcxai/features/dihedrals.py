@@ -6,8 +6,8 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError, TopologyError
 from .columns import FeatureColumn
-from ._base import (_has_residues, _plain_atom_label, FeaturesBase, _ANGULAR_UNITS, _check_atomgroup, bond_graph,
-                    check_rows, check_units, row_labels)
+from ._base import (_ANGULAR_UNITS, FeaturesBase, _check_atomgroup, _has_residues,
+                    _plain_atom_label, bond_graph, check_rows, check_units, row_labels)
 
 __all__ = ["DihedralFeatures", "enumerate_dihedrals", "dihedral_alias"]
 
