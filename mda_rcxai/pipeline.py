@@ -466,6 +466,7 @@ def _rows_key(positions):
 def _fit_final(cfg, X, n_A, n_B, names, seed):
     """(model, ensemble or None, cv or None, held-out metrics, selection record)."""
     from .model import CommittorEnsemble, CommittorModel, CommittorModelCV
+    from .model import constant_loglik, pb_rmse
 
     cv = None
     if cfg.model.select:
@@ -478,10 +479,9 @@ def _fit_final(cfg, X, n_A, n_B, names, seed):
                "loglik_constant": float(m["log_likelihood_constant"]),
                "heldout": f"{cfg.model.cv}-fold out-of-fold predictions",
                "n_train": int(len(X) - len(X) // cfg.model.cv), "n_test": int(len(X))}
-        table = cv.results_table() if hasattr(cv, "results_table") else cv.cv_results_
         selection = {"best_params": _jsonable(dict(cv.best_params_)),
-                     "grid": [_jsonable(dict(r)) for r in _records(table)], "cv": cfg.model.cv,
-                     "at_grid_edge": _jsonable(list(getattr(cv, "at_grid_edge_", []) or []))}
+                     "grid": [_jsonable(dict(r)) for r in _records(cv.results_table())],
+                     "cv": cfg.model.cv, "at_grid_edge": list(cv.at_grid_edge_)}
         member = model
     else:
         # held-out quality: the config's network trained on 80 %, tested on 20 %
@@ -490,14 +490,10 @@ def _fit_final(cfg, X, n_A, n_B, names, seed):
         n_test = max(1, int(round(0.2 * len(X))))
         test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
         m80 = CommittorModel(seed=seed, **_base_params(cfg)).fit(X[train], n_A[train], n_B[train])
-        pb = n_B / (n_A + n_B)
-        tot = (n_A[train] + n_B[train]).sum()
-        p0 = float(np.clip(n_B[train].sum() / tot, 1e-6, 1 - 1e-6))
-        fit = {"rmse_pB_heldout": float(np.sqrt(np.mean((m80.predict_proba(X[test])
-                                                          - pb[test]) ** 2))),
+        p0 = n_B[train].sum() / (n_A[train] + n_B[train]).sum()  # the training rows' constant
+        fit = {"rmse_pB_heldout": pb_rmse(m80.predict_q(X[test]), n_A[test], n_B[test]),
                "loglik_heldout": float(m80.score(X[test], n_A[test], n_B[test])),
-               "loglik_constant": float(np.sum(n_A[test] * np.log(1 - p0) + n_B[test]
-                                               * np.log(p0)) / np.sum(n_A[test] + n_B[test])),
+               "loglik_constant": constant_loglik(n_A[test], n_B[test], p=p0),
                "heldout": "20 % of the configurations", "n_train": int(len(train)),
                "n_test": int(len(test))}
         selection = {}
