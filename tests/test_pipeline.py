@@ -108,3 +108,29 @@ def test_other_parameters_refused_then_overwritten(study, tmp_path):
     invalidated = {"explained.pdb", "explanations.json", "importance.csv", "report.html",
                    "validation.json"}
     assert invalidated <= moved <= invalidated | {"committor_test.npz"}
+
+
+def test_fixed_network_heldout_numbers_match_the_metrics():
+    """``[model] select = false``: the held-out numbers of the 80/20 split equal the
+    model module's metrics computed here on the same split, and beat a constant p_B."""
+    from mda_rcxai.model import CommittorModel, constant_loglik, pb_rmse
+    from mda_rcxai.pipeline import _fit_final
+    from mda_rcxai.study_dir import derived_seed
+
+    cfg = StudyConfig.from_dict({"model": {"select": False, "ensemble": 1, "max_epochs": 5}})
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    n_B = rng.binomial(10, (1 + np.tanh(2 * X[:, 0])) / 2)
+    n_A = 10 - n_B
+    model, ensemble, cv, fit, selection = _fit_final(cfg, X, n_A, n_B, list("abcd"), 1)
+    assert cv is None and ensemble is None and selection == {}
+    order = np.random.default_rng(derived_seed(cfg.seed, "holdout")).permutation(200)
+    test, train = np.sort(order[:40]), np.sort(order[40:])
+    assert fit["n_test"] == 40 and fit["n_train"] == 160
+    p0 = n_B[train].sum() / (n_A[train] + n_B[train]).sum()
+    assert fit["loglik_constant"] == pytest.approx(constant_loglik(n_A[test], n_B[test], p=p0))
+    m80 = CommittorModel(seed=1, **{k: v for k, v in model.get_params().items()
+                                    if k != "seed"}).fit(X[train], n_A[train], n_B[train])
+    assert fit["rmse_pB_heldout"] == pytest.approx(pb_rmse(m80.predict_q(X[test]), n_A[test],
+                                                           n_B[test]))
+    assert fit["loglik_heldout"] > fit["loglik_constant"] + 0.1
