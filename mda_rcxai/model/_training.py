@@ -1,7 +1,7 @@
 """The training loop of :class:`~mda_rcxai.model.CommittorModel`.
 
 Two solvers on the same objective (binomial negative log likelihood per shot
-plus ``weight_decay * sum(W**2)`` over the weight matrices):
+plus ``weight_decay`` times a weight penalty, :func:`penalty`):
 
 * ``"adam"``: mini-batches, one epoch = one pass over the training rows;
 * ``"lbfgs"``: full-batch L-BFGS with a strong-Wolfe line search in
@@ -39,6 +39,7 @@ LBFGS_ITER_PER_EPOCH = 20
 #: Training precision of ``solver="lbfgs"``.
 LBFGS_DTYPE = torch.float64
 _GRAD_TOL = 1e-7
+_GROUP_EPS = 1e-8
 
 
 @contextlib.contextmanager
@@ -58,13 +59,18 @@ def torch_threads(n_threads):
 
 
 def penalty(net, which="all"):
-    """``sum(W**2)`` over weight matrices (never the biases).
+    """The weight penalty (never the biases), before the ``weight_decay`` factor.
 
-    ``which="all"``: every ``nn.Linear`` layer (Mori et al. 2020);
-    ``"input"``: the first layer only (the weights on the features).
+    ``which="all"``: ``sum(W**2)`` over every ``nn.Linear`` layer (Mori et
+    al. 2020); ``"input"``: ``sum(W**2)`` of the first layer only (the
+    weights on the features); ``"group"``: the group lasso of the first
+    layer, ``sum_j sqrt(sum_i W[i, j]**2 + eps)``, one group per input
+    feature ``j`` (``eps = 1e-8`` keeps the gradient finite at zero).
     """
     if which == "input":
         return net[0].weight.square().sum()
+    if which == "group":
+        return (net[0].weight.square().sum(0) + _GROUP_EPS).sqrt().sum()
     return sum(m.weight.square().sum() for m in net if isinstance(m, nn.Linear))
 
 

@@ -40,7 +40,7 @@ __all__ = ["CommittorEnsemble", "select_for_shooting", "DEFAULT_ENSEMBLE_PARAMS"
 #: :data:`~mda_rcxai.model.selection.DEFAULT_CV_PARAMS` (L-BFGS to convergence
 #: on all rows) with the setting :class:`CommittorModelCV` chose most often on
 #: the synthetic test problems.
-DEFAULT_ENSEMBLE_PARAMS = {**DEFAULT_CV_PARAMS, "weight_decay": 3e-2, "hidden_layers": (32,)}
+DEFAULT_ENSEMBLE_PARAMS = {**DEFAULT_CV_PARAMS, "weight_decay": 1e-2, "hidden_layers": (32,)}
 
 _FORMAT_ENS = "mda_rcxai.CommittorEnsemble"
 

@@ -54,28 +54,61 @@ def test_issue_problem_default_cv_reaches_the_goal(issue_cv):
     assert corr > 0.97, corr  # issue 14: CommittorModel(seed=1) gave 0.958
     assert rmse_true(cv.predict_proba(X_test), q_test) < 0.05
     # the search is recorded: every setting, the choice, held-out numbers
-    assert len(cv.cv_results_) == 6
-    assert sorted(r["rank"] for r in cv.cv_results_) == list(range(1, 7))
+    assert len(cv.cv_results_) == 8
+    assert sorted(r["rank"] for r in cv.cv_results_) == list(range(1, 9))
     best = next(r for r in cv.cv_results_ if r["rank"] == 1)
     assert best["params"] == cv.best_params_
     assert best["mean_loglik"] == pytest.approx(cv.best_score_)
     assert all(best["mean_loglik"] >= r["mean_loglik"] for r in cv.cv_results_)
     assert len(best["fold_loglik"]) == 5
     table = cv.results_table()
-    assert len(table) == 6 and table["chosen"].tolist() == [True] + [False] * 5
+    assert len(table) == 8 and table["chosen"].tolist() == [True] + [False] * 7
     assert table["mean_loglik"].is_monotonic_decreasing
-    assert cv.at_grid_edge_ == (["weight_decay"] if cv.best_params_["weight_decay"] in (1e-2, 1e-1)
+    assert cv.at_grid_edge_ == (["weight_decay"] if cv.best_params_["weight_decay"] in (1e-3, 3e-2)
                                 else [])
     m = cv.cv_metrics_
     assert m["log_likelihood"] > m["log_likelihood_constant"] + 0.2
     assert m["n_configurations"] == 1500 and m["cv"] == 5
 
 
-@pytest.mark.parametrize("kind,shots", [("quadratic", 8), ("interaction", 6)])
-def test_other_problems_pB_within_0_05(kind, shots):
-    X, a, b, q = problem(kind, 1300, 15, shots, seed=3)
+@pytest.mark.parametrize("kind,shots,seed", [("quadratic", 8, 3), ("interaction", 6, 3),
+                                             ("interaction", 4, 7)])
+def test_other_problems_pB_within_0_05(kind, shots, seed):
+    # ("interaction", 4, 7): 0.055 with the previous default (L2 on the input layer)
+    X, a, b, q = problem(kind, 1300, 15, shots, seed=seed)
     cv = CommittorModelCV().fit(X[:1000], a[:1000], b[:1000])
     assert rmse_true(cv.predict_proba(X[1000:]), q[1000:]) < 0.05
+
+
+def test_group_lasso_penalty_is_the_sum_of_column_norms():
+    from mda_rcxai.model._training import penalty
+
+    m = CommittorModel(hidden_layers=(5, 3), solver="lbfgs", max_epochs=1, seed=0,
+                       validation_fraction=0.0)
+    X, a, b = small_data(n=40, d=4)
+    m.fit(X, a, b)
+    W = [layer.weight.detach().double().numpy() for layer in m.net_ if hasattr(layer, "weight")]
+    assert float(penalty(m.net_, "group")) == pytest.approx(
+        np.sqrt((W[0] ** 2).sum(axis=0) + 1e-8).sum(), rel=1e-6)
+    assert float(penalty(m.net_, "input")) == pytest.approx((W[0] ** 2).sum(), rel=1e-6)
+    assert float(penalty(m.net_, "all")) == pytest.approx(sum((w ** 2).sum() for w in W),
+                                                          rel=1e-6)
+
+
+def test_group_lasso_silences_uninformative_features():
+    # q depends on x3 and x7 only: with the group lasso the other 28 columns keep under
+    # 10 % of the input layer's column norms (measured 6.5 %), with L2 most of it (73 %)
+    X, a, b, _ = problem("issue", 1500, 30, 12, seed=0)
+    norms = {}
+    for pen, wd in (("group", 1e-2), ("input", 3e-2)):
+        m = CommittorModel(**{**DEFAULT_CV_PARAMS, "penalty": pen, "weight_decay": wd,
+                              "hidden_layers": (32,), "seed": 0}).fit(X, a, b)
+        norms[pen] = np.linalg.norm(m.net_[0].weight.detach().numpy(), axis=0)
+    for n in norms.values():
+        assert set(np.argsort(-n)[:2]) == {3, 7}
+    other = np.delete(np.arange(30), [3, 7])
+    share = {k: n[other].sum() / n.sum() for k, n in norms.items()}
+    assert share["group"] < 0.1 and share["input"] > 0.5, share
 
 
 def test_cv_beats_over_regularised_fit_and_oof_is_honest(issue_cv):
@@ -129,7 +162,7 @@ def test_cv_grid_scores_are_the_fold_likelihoods():
     assert r["std_loglik"] == pytest.approx(np.std(r["fold_loglik"]))
     # the refit is the chosen setting on all data
     assert cv.best_estimator_.weight_decay == cv.best_params_["weight_decay"]
-    assert cv.best_estimator_.solver == "lbfgs" and cv.best_estimator_.penalty == "input"
+    assert cv.best_estimator_.solver == "lbfgs" and cv.best_estimator_.penalty == "group"
     np.testing.assert_array_equal(cv.predict_q(X), cv.best_estimator_.predict_q(X))
     assert cv.score(X, a, b) == pytest.approx(cv.best_estimator_.score(X, a, b))
     # same seed, same everything
