@@ -470,7 +470,7 @@ def _fit_final(cfg, X, n_A, n_B, names, seed):
 
     cv = None
     if cfg.model.select:
-        # weight decay x architecture by k-fold CV (L-BFGS, penalty on the input layer);
+        # weight decay x architecture by k-fold CV (L-BFGS, group lasso on the input layer);
         # held-out metrics from the out-of-fold predictions, the choice refitted on all rows
         cv = CommittorModelCV(cv=cfg.model.cv, seed=seed).fit(X, n_A, n_B, feature_names=names)
         model = cv.best_estimator_

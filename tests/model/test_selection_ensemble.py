@@ -347,7 +347,7 @@ def test_baselines_order_the_feature_sets():
     with pytest.raises(InputError, match="not in feature_names"):
         baseline_loglik(X, a, b, {"phi": ["phi"]}, feature_names=names)
     # a fitted CommittorModelCV lends folds, parameters and the full model's scores
-    cv = CommittorModelCV(param_grid={"weight_decay": [3e-2]}, cv=3, max_epochs=5,
+    cv = CommittorModelCV(param_grid={"weight_decay": [1e-2]}, cv=3, max_epochs=5,
                           hidden_layers=(32,)).fit(X, a, b, feature_names=names)
     reused = {r["name"]: r for r in baseline_loglik(X, a, b, {"x3": ["x3"]}, cv=cv)}
     assert reused["full"]["fold_loglik"] == pytest.approx(cv.cv_results_[0]["fold_loglik"])
