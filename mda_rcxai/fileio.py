@@ -12,7 +12,7 @@ Examples
 
 import os
 
-__all__ = ["atomic_write", "to_jsonable"]
+__all__ = ["atomic_write", "to_jsonable", "json_default"]
 
 
 def atomic_write(path, write):
@@ -53,8 +53,35 @@ def atomic_write(path, write):
             os.remove(tmp)
 
 
+def json_default(obj):
+    """``json.dump(..., default=json_default)``: numpy scalars and arrays, dataclasses.
+
+    Raises ``TypeError`` for anything else, as ``json`` expects.
+
+    Examples
+    --------
+    >>> import json
+    >>> import numpy as np
+    >>> json.dumps({"x": np.float32(0.5), "a": np.arange(2)}, default=json_default)
+    '{"x": 0.5, "a": [0, 1]}'
+    """
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, "__dataclass_fields__") and not isinstance(obj, type):
+        from dataclasses import asdict
+        return asdict(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
 def to_jsonable(obj):
     """Nested dicts, lists, tuples, numpy scalars and arrays as plain JSON types.
+
+    Other objects are returned unchanged (:func:`json_default` is the strict
+    variant for ``json.dump``).
 
     Examples
     --------
@@ -68,8 +95,6 @@ def to_jsonable(obj):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return json_default(obj)
     return obj

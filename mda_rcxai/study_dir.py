@@ -30,7 +30,7 @@ import numpy as np
 
 from .config import StudyConfig
 from .exceptions import InputError
-from .fileio import atomic_write
+from .fileio import atomic_write, json_default
 
 __all__ = ["Study", "STAGES", "DEPENDS", "ARTEFACTS", "derived_seed", "write_json",
            "write_text", "savez", "read_json", "load_npz", "log", "json_default"]
@@ -291,13 +291,3 @@ class Study:
         box["seconds"] = time.perf_counter() - t0
 
 
-def json_default(o):
-    """``json.dump(default=...)`` for numpy scalars, arrays and dataclasses."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if hasattr(o, "__dataclass_fields__"):
-        from dataclasses import asdict
-        return asdict(o)
-    raise TypeError(type(o))

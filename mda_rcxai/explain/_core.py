@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError, NotFittedError
-from ._explanation import Explanation, _atom_rows, column_meta, legacy_columns
+from ._explanation import Explanation, atom_rows, column_meta, legacy_columns
 
 __all__ = ["explain", "METHODS", "ALGORITHMS"]
 
@@ -477,7 +477,7 @@ def explain(model, X, feature_names=None, atom_indices=None, method="shap", *,
             "X has 1 configuration: SHAP would use it as its own background, so every "
             "attribution would be 0; pass the dataset (more configurations), or an explicit "
             "background= array of other configurations")
-    rows = _atom_rows(atom_indices, d)
+    rows = atom_rows(atom_indices, d)
     lab, feat_names = _column_groups(col_names, groups, metas)
     if len(set(feat_names)) != len(feat_names):
         raise InputError("feature names after summing column groups are not unique; check "

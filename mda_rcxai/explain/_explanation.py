@@ -98,7 +98,7 @@ def _frozen(arr):
     return arr
 
 
-def _atom_rows(atom_indices, n, name="atom_indices"):
+def atom_rows(atom_indices, n, name="atom_indices"):
     """Normalise to a tuple of int tuples (rows may differ in length), or None."""
     if atom_indices is None:
         return None
@@ -424,7 +424,7 @@ class Explanation:
             raise InputError(f"data must have the shape of values {values.shape}, got "
                              f"{data.shape}")
         s(self, "data", _frozen(data))
-        s(self, "atom_indices", _atom_rows(atom_indices, d))
+        s(self, "atom_indices", atom_rows(atom_indices, d))
         s(self, "indices", None if indices is None else
           _frozen(np.asarray(indices, dtype=np.int64).reshape(-1)))
         s(self, "p_B", vec(p_B, "p_B"))

@@ -31,16 +31,16 @@ from .columns import FeatureColumn
 
 __all__ = ["FeaturesBase", "bond_graph", "check_run_frames"]
 
-_ANGULAR_UNITS = ("degrees", "radians")
-_LENGTH_UNITS = ("angstrom", "nm")
+ANGULAR_UNITS = ("degrees", "radians")
+LENGTH_UNITS = ("angstrom", "nm")
 
 
-def _first(values):
+def first_value(values):
     """Aggregator for static results: every worker computed the same value."""
     return values[0]
 
 
-def _check_atomgroup(atomgroup, minimum, what):
+def check_atomgroup(atomgroup, minimum, what):
     if not isinstance(atomgroup, AtomGroup):
         raise InputTypeError(
             f"atomgroup must be an MDAnalysis AtomGroup (e.g. u.atoms or "
@@ -217,13 +217,13 @@ class FeaturesBase(AnalysisBase):
     def _get_aggregator(self):
         return ResultsGroup(lookup={
             "features": ResultsGroup.ndarray_vstack,
-            "names": _first,
-            "labels": _first,
-            "atom_indices": _first,
-            "groups": _first,
-            "units": _first,
-            "columns": _first,
-            "kernel": _first,
+            "names": first_value,
+            "labels": first_value,
+            "atom_indices": first_value,
+            "groups": first_value,
+            "units": first_value,
+            "columns": first_value,
+            "kernel": first_value,
         })
 
     def _box(self, ts):
@@ -601,14 +601,14 @@ def _names_and_residues(atoms):
     return hasattr(atoms, "resnames") and hasattr(atoms, "resids") and hasattr(atoms, "names")
 
 
-def _has_residues(atom):
+def has_residues(atom):
     return _names_and_residues(atom.universe.atoms)
 
 
 def atom_label(atom, with_residue=True):
     """``'ALA2:CA'`` style label of one atom (``'CA8'``, name and index, or
     ``'atom8'`` when the topology has no residue or atom names)."""
-    if not _has_residues(atom):
+    if not has_residues(atom):
         return _plain_atom_label(atom)
     if not with_residue:
         return atom.name

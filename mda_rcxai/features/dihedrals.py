@@ -6,7 +6,7 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError, TopologyError
 from .columns import FeatureColumn
-from ._base import (_ANGULAR_UNITS, FeaturesBase, _check_atomgroup, _has_residues,
+from ._base import (ANGULAR_UNITS, FeaturesBase, check_atomgroup, has_residues,
                     _plain_atom_label, bond_graph, check_rows, check_units, row_labels)
 
 __all__ = ["DihedralFeatures", "enumerate_dihedrals", "dihedral_alias"]
@@ -65,7 +65,7 @@ def _bond_group_labels(rows, is_improper, aliases, labels, atoms):
             return key[1]
         i, j = key[1]
         a, b = atoms[i], atoms[j]
-        if not _has_residues(a):
+        if not has_residues(a):
             s = f"{_plain_atom_label(a)}-{_plain_atom_label(b)}"
         elif qualified:
             s = f"{a.resname}{a.resid}:{a.name}-{b.resname}{b.resid}:{b.name}"
@@ -113,7 +113,7 @@ def dihedral_alias(atoms):
     'phi'
     """
     atoms = list(atoms)
-    if not atoms or not _has_residues(atoms[0]):
+    if not atoms or not has_residues(atoms[0]):
         return None  # no atom/residue names: no conventional alias
     hit = _alias_oriented(atoms)
     if hit:
@@ -124,7 +124,7 @@ def dihedral_alias(atoms):
     return None
 
 
-def _is_heavy(atom):
+def is_heavy(atom):
     el = getattr(atom, "element", None) if hasattr(atom, "element") else None
     if el:
         return el.strip().upper() not in ("H", "D")
@@ -191,7 +191,7 @@ def enumerate_dihedrals(atomgroup, which="all", impropers=True):
         oriented.append(tuple(row[::-1]) if hit and hit[2] else row)
     rows = oriented
     if which == "heavy":
-        rows = [r for r in rows if all(_is_heavy(atoms[i]) for i in r)]
+        rows = [r for r in rows if all(is_heavy(atoms[i]) for i in r)]
     if which == "backbone":
         order = {"phi": 0, "psi": 1, "omega": 2}
         keyed = []
@@ -221,7 +221,7 @@ def enumerate_dihedrals(atomgroup, which="all", impropers=True):
                     improper_rows.append((nb[0], nb[1], centre, nb[2]))
         if which == "heavy":
             improper_rows = [r for r in improper_rows
-                             if all(_is_heavy(atoms[i]) for i in r)]
+                             if all(is_heavy(atoms[i]) for i in r)]
     is_imp = np.array([False] * len(rows) + [True] * len(improper_rows))
     allrows = rows + improper_rows
     if not allrows:
@@ -307,9 +307,9 @@ class DihedralFeatures(FeaturesBase):
 
     def __init__(self, atomgroup, dihedrals="all", impropers=True, sincos=False,
                  units="degrees", pbc=True, **kwargs):
-        _check_atomgroup(atomgroup, 4, "dihedrals")
+        check_atomgroup(atomgroup, 4, "dihedrals")
         self._sincos = bool(sincos)
-        units = "sincos" if self._sincos else check_units(units, _ANGULAR_UNITS)
+        units = "sincos" if self._sincos else check_units(units, ANGULAR_UNITS)
         if isinstance(dihedrals, str):
             rows, is_imp = enumerate_dihedrals(atomgroup, dihedrals, impropers)
         else:

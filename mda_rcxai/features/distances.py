@@ -5,9 +5,9 @@ import itertools
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError, TopologyError
-from ._base import (FeaturesBase, _ANGULAR_UNITS, _LENGTH_UNITS, _check_atomgroup,
+from ._base import (FeaturesBase, ANGULAR_UNITS, LENGTH_UNITS, check_atomgroup,
                     bond_graph, check_rows, check_units, row_labels)
-from .dihedrals import _is_heavy
+from .dihedrals import is_heavy
 
 __all__ = ["DistanceFeatures", "AngleFeatures"]
 
@@ -70,14 +70,14 @@ class DistanceFeatures(FeaturesBase):
 
     def __init__(self, atomgroup, pairs="heavy", exclude_bonded=False,
                  units="angstrom", pbc=True, **kwargs):
-        _check_atomgroup(atomgroup, 2, "distances")
-        units = check_units(units, _LENGTH_UNITS)
+        check_atomgroup(atomgroup, 2, "distances")
+        units = check_units(units, LENGTH_UNITS)
         if isinstance(pairs, str):
             if pairs not in ("heavy", "all"):
                 raise InputError(
                     f"pairs={pairs!r} is not known; use 'heavy', 'all' or a list of "
                     "2-atom index tuples")
-            pool = [a.index for a in atomgroup if pairs == "all" or _is_heavy(a)]
+            pool = [a.index for a in atomgroup if pairs == "all" or is_heavy(a)]
             if len(pool) < 2:
                 raise InputError(
                     f"pairs={pairs!r} leaves {len(pool)} atom(s) in atomgroup; "
@@ -148,8 +148,8 @@ class AngleFeatures(FeaturesBase):
     """
 
     def __init__(self, atomgroup, angles="all", units="degrees", pbc=True, **kwargs):
-        _check_atomgroup(atomgroup, 3, "angles")
-        units = check_units(units, _ANGULAR_UNITS)
+        check_atomgroup(atomgroup, 3, "angles")
+        units = check_units(units, ANGULAR_UNITS)
         atoms = atomgroup.universe.atoms
         if isinstance(angles, str):
             if angles not in ("all", "heavy"):
@@ -162,7 +162,7 @@ class AngleFeatures(FeaturesBase):
                 for a, c in itertools.combinations(sorted(g[b]), 2):
                     rows.append((a, b, c))
             if angles == "heavy":
-                rows = [r for r in rows if all(_is_heavy(atoms[i]) for i in r)]
+                rows = [r for r in rows if all(is_heavy(atoms[i]) for i in r)]
             if not rows:
                 raise TopologyError(
                     "atomgroup has no bonded triplets; select bonded atoms or give "

@@ -36,7 +36,7 @@ from MDAnalysis.core.groups import AtomGroup
 from MDAnalysis.lib import distances as mdadist
 
 from ..exceptions import InputError, InputTypeError
-from ._base import _first, atom_label, check_run_frames
+from ._base import first_value, atom_label, check_run_frames
 from .columns import FeatureColumn
 
 __all__ = ["SymmetryFunctionFeatures", "CoordinationFeatures", "switching_function",
@@ -194,7 +194,7 @@ class _SolventBase(AnalysisBase):
     def _get_aggregator(self):
         return ResultsGroup(lookup={
             "features": ResultsGroup.ndarray_vstack,
-            **{k: _first for k in ("names", "labels", "atom_indices", "groups", "units",
+            **{k: first_value for k in ("names", "labels", "atom_indices", "groups", "units",
                                    "columns", "kernel")},
         })
 

@@ -176,7 +176,7 @@ class CommittorEnsemble:
         CommittorEnsemble
             ``self``, fitted.
         """
-        from .selection import _run_generic
+        from .selection import run_parallel
 
         t0 = time.perf_counter()
         X, columns = check_X(X, "X")
@@ -193,7 +193,7 @@ class CommittorEnsemble:
             rows = np.sort(rng.integers(0, n, size=n)) if self.bootstrap else np.arange(n)
             rows_all.append(rows)
             jobs.append(({**params, "seed": member_seed}, X, a, b, rows, names))
-        self.models_ = _run_generic(_fit_member, jobs, self.n_jobs)
+        self.models_ = run_parallel(_fit_member, jobs, self.n_jobs)
         self.member_params_ = params
         self.bootstrap_indices_ = rows_all
         self.n_features_in_ = int(X.shape[1])

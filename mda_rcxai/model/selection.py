@@ -152,7 +152,7 @@ def _fit_score(params, X, a, b, train, test):
     return m.predict_q(X[test]), time.perf_counter() - t
 
 
-def _run_generic(fn, jobs, n_jobs):
+def run_parallel(fn, jobs, n_jobs):
     """``[fn(*job) for job in jobs]``, in joblib worker processes when ``n_jobs != 1``."""
     if n_jobs in (None, 1) or len(jobs) <= 1:
         return [fn(*j) for j in jobs]
@@ -170,7 +170,7 @@ def _run_generic(fn, jobs, n_jobs):
 
 
 def _run(jobs, n_jobs):
-    return _run_generic(_fit_score, jobs, n_jobs)
+    return run_parallel(_fit_score, jobs, n_jobs)
 
 
 def _check_data(X, n_A, n_B, p_B=None):

@@ -757,8 +757,8 @@ def shoot_batched(system: MolecularSystem, configurations_nm, n_shots, *,
                           settings["steps_per_frame"], noise)
     logger.info("batched shooting: %d shots of %d configurations, K=%d "
                 "replicas on %s", total, n_conf, K, batch.platform)
-    from .tps import _tqdm
-    bar = _tqdm(verbose, total=total, unit="shot",
+    from .tps import progress_bar
+    bar = progress_bar(verbose, total=total, unit="shot",
                 desc=f"batched shooting (K={K}, {batch.platform})")
 
     task = [None] * K           # (config, shot) per slot, None = idle
@@ -890,8 +890,8 @@ def shoot_plain(system: MolecularSystem, configurations_nm, n_shots, *,
     tol = integ.getConstraintTolerance()
     sigma = _velocity_sigma(system.system, settings["temperature"])
     spf, n_max = settings["steps_per_frame"], settings["n_frames_max"]
-    from .tps import _tqdm
-    bar = _tqdm(verbose, total=int(shots.sum()), unit="shot",
+    from .tps import progress_bar
+    bar = progress_bar(verbose, total=int(shots.sum()), unit="shot",
                 desc=f"plain shooting ({name})")
     n_steps = 0
     for i in range(n_conf):

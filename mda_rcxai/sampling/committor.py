@@ -54,8 +54,8 @@ from ..exceptions import DatasetError, InputError, InputTypeError, StateError
 from ..systems import (MolecularSystem, StateDefinition, check_states,
                        platform_properties)
 from .dataset import CommittorDataset, versions
-from .engine import (EngineSettings, _engine_from_settings, _make_integrator,
-                     _quiet_ops, make_randomizer,
+from .engine import (EngineSettings, engine_from_settings, make_integrator,
+                     import_ops, make_randomizer,
                      make_volume, resolve_platform, seeded,
                      snapshot_from_positions)
 
@@ -84,7 +84,7 @@ class _Bundle:
         import openmm
         import openmm.unit as u
         self.platform = resolve_platform(settings.get("platform", "CPU"))
-        self.integ = _make_integrator(settings, seed=1)
+        self.integ = make_integrator(settings, seed=1)
         self.context = openmm.Context(
             system.system, self.integ,
             openmm.Platform.getPlatformByName(self.platform),
@@ -150,7 +150,7 @@ def shoot_configuration(bundle: _Bundle, x_nm, n_shots: int, seeds,
         ``(n_A, n_B, n_undecided, n_frames)``; ``n_frames`` is the number of
         frames integrated (``steps_per_frame`` MD steps each).
     """
-    from .engine import _in_box
+    from .engine import in_box
     ctx, integ = bundle.context, bundle.integ
     integ.setRandomNumberSeed(int(seeds[0]) % 2**31 or 1)
     ctx.reinitialize(preserveState=False)
@@ -174,10 +174,10 @@ def shoot_configuration(bundle: _Bundle, x_nm, n_shots: int, seeds,
             frames += 1
             pos = ctx.getState(getPositions=True).getPositions(
                 asNumpy=True)._value
-            if _in_box(pos, fA, rA, box):
+            if in_box(pos, fA, rA, box):
                 outcome = "A"
                 break
-            if _in_box(pos, fB, rB, box):
+            if in_box(pos, fB, rB, box):
                 outcome = "B"
                 break
         if outcome == "A":
@@ -527,8 +527,8 @@ def run_committor(system: MolecularSystem, configurations, n_shots: int,
             "system": system, "settings": dict(settings),
             "state_A": st_A.to_dict(), "state_B": st_B.to_dict()}
 
-    from .tps import _tqdm
-    bar = _tqdm(verbose, total=n, initial=n - len(todo),
+    from .tps import progress_bar
+    bar = progress_bar(verbose, total=n, initial=n - len(todo),
                 desc=f"committor {n_shots} shots")
     frames = int(ds.metadata.get("frames", 0))
 
@@ -779,7 +779,7 @@ def _ops_shoot(paths, system, x_nm, n_shots, seed, settings, st_A, st_B,
                storage):
     import contextlib
     import io
-    engine = _engine_from_settings(system, settings, seed=seed)
+    engine = engine_from_settings(system, settings, seed=seed)
     engine.options["on_max_length"] = "stop"
     vol_A = make_volume(st_A, system.box_vectors)
     vol_B = make_volume(st_B, system.box_vectors)
@@ -806,7 +806,7 @@ def _ops_shoot(paths, system, x_nm, n_shots, seed, settings, st_A, st_B,
 def _run_ops(system, x, x_nm, n_shots, seed, settings, st_A, st_B, meta, topo,
              out, storage, verbose, t_start):
     """OPS' own CommittorSimulation into an OPS storage file."""
-    paths = _quiet_ops()
+    paths = import_ops()
     if storage is None:
         if out is None:
             raise InputError("method='ops' needs storage= (an OPS .nc file) "

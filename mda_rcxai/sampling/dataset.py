@@ -350,8 +350,8 @@ class CommittorDataset:
         --------
         >>> ds = CommittorDataset.from_ops_storage("committor.nc")  # doctest: +SKIP
         """
-        from .engine import _quiet_ops, make_volume
-        paths = _quiet_ops()
+        from .engine import import_ops, make_volume
+        paths = import_ops()
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise DatasetError(f"{path!r}: no such OPS storage file")

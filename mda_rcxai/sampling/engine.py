@@ -25,6 +25,7 @@ __all__ = [
     "seed_everything",
     "seeded",
     "resolve_platform",
+    "import_ops",
     "EngineSettings",
 ]
 
@@ -34,8 +35,19 @@ _RESOLVED: dict = {}
 _INTEGRATORS = ("langevin_middle", "langevin", "vvvr")
 
 
-def _quiet_ops():
-    """Import OpenPathSampling with its deprecation chatter silenced."""
+def import_ops():
+    """Import OpenPathSampling (and its OpenMM engines) with its deprecation chatter silenced.
+
+    Returns
+    -------
+    module
+        ``openpathsampling``.
+
+    Examples
+    --------
+    >>> import_ops().__name__
+    'openpathsampling'
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import openpathsampling as paths
@@ -94,12 +106,20 @@ def platform_names() -> list:
             for i in range(openmm.Platform.getNumPlatforms())]
 
 
-def resolve_platform(platform: str = "auto") -> str:
+#: Below this many atoms ``resolve_platform("auto", n_atoms=...)`` picks the
+#: CPU platform: one small molecule's trajectory (TPS shooting) runs faster
+#: there than on a GPU, whose per-step launch latency dominates.
+SMALL_SYSTEM_ATOMS = 5000
+
+
+def resolve_platform(platform: str = "auto", n_atoms: int | None = None) -> str:
     """The OpenMM platform name to use; ``"auto"``: the fastest that works.
 
     ``"auto"`` tries the platforms in OpenMM's speed order (CUDA, OpenCL,
     CPU, Reference ...) with a one-particle Context and keeps the first one
-    that starts (a CUDA plugin without a GPU fails here, not later).
+    that starts (a CUDA plugin without a GPU fails here, not later). With
+    ``n_atoms`` below :data:`SMALL_SYSTEM_ATOMS` it is ``"CPU"`` when this
+    OpenMM has it (the policy of the single-trajectory TPS chains).
 
     Raises
     ------
@@ -113,6 +133,8 @@ def resolve_platform(platform: str = "auto") -> str:
     'CPU'
     >>> resolve_platform("auto") in platform_names()
     True
+    >>> resolve_platform("auto", n_atoms=22)
+    'CPU'
     """
     import openmm
     if not isinstance(platform, str):
@@ -124,6 +146,8 @@ def resolve_platform(platform: str = "auto") -> str:
             raise InputError(f"platform={platform!r} is not available; this "
                              f"OpenMM has {names} (or use 'auto')")
         return platform
+    if n_atoms is not None and n_atoms < SMALL_SYSTEM_ATOMS and "CPU" in names:
+        return "CPU"
     if "auto" in _RESOLVED:
         return _RESOLVED["auto"]
     for name in sorted(names, key=lambda nm: -openmm.Platform
@@ -207,7 +231,7 @@ def ops_topology(system: MolecularSystem):
     >>> ops_topology(alanine_dipeptide()).n_atoms
     22
     """
-    _quiet_ops()
+    import_ops()
     import mdtraj as md
     from openpathsampling.engines.topology import MDTrajTopology
     return MDTrajTopology(md.Topology.from_openmm(system.topology))
@@ -240,7 +264,7 @@ def beta_for(temperature):
     return 1.0 / kt
 
 
-def _make_integrator(settings, seed):
+def make_integrator(settings, seed):
     import openmm
     import openmm.unit as u
     t = settings["temperature"] * u.kelvin
@@ -317,14 +341,14 @@ def make_engine(system: MolecularSystem, temperature: float = 300.0,
     settings = EngineSettings.make(temperature, timestep_fs, steps_per_frame,
                                    friction_per_ps, integrator, platform,
                                    threads, n_frames_max)
-    return _engine_from_settings(system, settings, seed)
+    return engine_from_settings(system, settings, seed)
 
 
-def _engine_from_settings(system, settings, seed):
-    paths = _quiet_ops()
+def engine_from_settings(system, settings, seed):
+    paths = import_ops()
     settings = dict(settings)
     settings["platform"] = resolve_platform(settings["platform"])
-    integ = _make_integrator(settings, seed)
+    integ = make_integrator(settings, seed)
     props = platform_properties(settings["platform"], settings["threads"], system)
     engine = paths.engines.openmm.Engine(
         topology=ops_topology(system), system=system.system,
@@ -385,7 +409,7 @@ def snapshot_from_positions(engine, positions_nm, velocities=None,
     >>> snap.xyz.shape
     (22, 3)
     """
-    paths = _quiet_ops()
+    paths = import_ops()
     import openmm.unit as u
     pos = np.asarray(positions_nm, dtype=float)
     if pos.shape != (engine.topology.n_atoms, 3):
@@ -403,7 +427,7 @@ def snapshot_from_positions(engine, positions_nm, velocities=None,
         engine=engine)
 
 
-def _in_box(x, features, ranges, box=None):
+def in_box(x, features, ranges, box=None):
     """True if positions ``x`` (n_atoms, 3) nm lie in the box of a state.
 
     ``features``: ``[[kind, atoms], ...]``; ``ranges``: ``[[lo, hi], ...]``
@@ -451,10 +475,10 @@ def _state_indicator(snapshot, features, ranges, box=None):
     """1.0 if the snapshot is inside the box, else 0.0 (OPS-storable)."""
     import numpy as np
 
-    from mda_rcxai.sampling.engine import _in_box
+    from mda_rcxai.sampling.engine import in_box
     x = np.asarray(snapshot.xyz, dtype=float)
     bx = None if box is None else np.asarray(box, dtype=float)
-    return 1.0 if _in_box(x, features, ranges, bx) else 0.0
+    return 1.0 if in_box(x, features, ranges, bx) else 0.0
 
 
 def make_volume(state: StateDefinition, box_vectors=None):
@@ -484,7 +508,7 @@ def make_volume(state: StateDefinition, box_vectors=None):
     if not isinstance(state, StateDefinition):
         raise StateError(f"expected a StateDefinition, got "
                          f"{type(state).__name__}")
-    paths = _quiet_ops()
+    paths = import_ops()
     kw = {}
     if isinstance(box_vectors, MolecularSystem):
         box_vectors = box_vectors.box_vectors
@@ -513,5 +537,5 @@ def make_randomizer(engine, temperature: float):
     >>> bool(abs(snap.velocities._value).sum() > 0)
     True
     """
-    paths = _quiet_ops()
+    paths = import_ops()
     return paths.RandomVelocities(beta=beta_for(temperature), engine=engine)

@@ -56,8 +56,8 @@ def _engine(system, engine):
 
 
 def _trajectory(engine, frames_nm, box):
-    from .engine import _quiet_ops, snapshot_from_positions
-    paths = _quiet_ops()
+    from .engine import import_ops, snapshot_from_positions
+    paths = import_ops()
     return paths.Trajectory([snapshot_from_positions(engine, x, box_vectors=box)
                              for x in frames_nm])
 
@@ -225,8 +225,8 @@ def path_from_ops_storage(filename, system: MolecularSystem, *,
     >>> from mda_rcxai.systems import alanine_dipeptide
     >>> path = path_from_ops_storage("tps.nc", alanine_dipeptide())  # doctest: +SKIP
     """
-    from .engine import _quiet_ops
-    paths = _quiet_ops()
+    from .engine import import_ops
+    paths = import_ops()
     if not isinstance(filename, (str, os.PathLike)):
         raise InputTypeError(f"filename must be a path, got "
                              f"{type(filename).__name__}")

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError, SamplingError, StateError
 from ..systems import MolecularSystem, check_states
-from .engine import (_quiet_ops, make_engine, make_randomizer,
-                     make_volume, seed_everything, snapshot_from_positions)
+from .engine import (import_ops, make_engine, make_randomizer, make_volume,
+                     resolve_platform, seed_everything, snapshot_from_positions)
 
 __all__ = ["initial_path", "run_tps", "harvest", "TPSResult",
            "trajectory_positions"]
@@ -26,7 +26,7 @@ __all__ = ["initial_path", "run_tps", "harvest", "TPSResult",
 NM_TO_ANGSTROM = 10.0
 
 
-def _tqdm(verbose, **kw):
+def progress_bar(verbose, **kw):
     import sys
     from tqdm.auto import tqdm
     if not sys.stderr.isatty():  # a log file: a line every 15 s, not every step
@@ -159,7 +159,7 @@ def _check_storage(storage):
 
 def _as_path(path):
     """The OPS Trajectory of ``path`` (a TPSResult continues from its final path), checked."""
-    paths = _quiet_ops()
+    paths = import_ops()
     if isinstance(path, TPSResult):
         path = path.final_path
     if not isinstance(path, paths.Trajectory):
@@ -191,7 +191,7 @@ def _run_steps(sampler, n_steps, verbose, desc, stop_after_accepted=None):
     accepted, lengths, new_paths = [], [], []
     sampler.run_hooks("before_simulation", sim=sampler, n_steps=n_steps)
     hook_state = None
-    bar = _tqdm(verbose, total=n_steps, desc=desc)
+    bar = progress_bar(verbose, total=n_steps, desc=desc)
     try:
         for i in range(n_steps):
             hook_state, mcstep = sampler.run_one_step((i, n_steps),
@@ -360,7 +360,7 @@ def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
 def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
                  temperature, timestep_fs, steps_per_frame, friction_per_ps,
                  n_frames_max, engine, verbose, _stop_after_accepted):
-    paths = _quiet_ops()
+    paths = import_ops()
     if engine is None:
         engine = make_engine(system, temperature, timestep_fs,
                              steps_per_frame, friction_per_ps=friction_per_ps,
@@ -452,7 +452,7 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
                   checkpoint_interval_s, platform, stop_after_accepted,
                   keep_trials):
     from .engine import EngineSettings
-    from .tps_fast import _chain_worker, _resolve_platform, checkpoint_files
+    from .tps_fast import chain_worker, checkpoint_files
     EngineSettings.make(temperature, timestep_fs, steps_per_frame,
                         friction_per_ps, n_frames_max=n_frames_max)
     if seed is not None and (isinstance(seed, bool) or int(seed) != seed
@@ -475,7 +475,7 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
     if not checkpoint_interval_s >= 0:
         raise InputError(f"checkpoint_interval_s={checkpoint_interval_s!r} "
                          "must be >= 0 (seconds)")
-    platform = _resolve_platform(platform, system.n_atoms)
+    platform = resolve_platform(platform, n_atoms=system.n_atoms)
     files = checkpoint_files(checkpoint, n_chains)
     for f in files:
         if f is not None and not os.path.isdir(
@@ -499,7 +499,7 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
                  stop_after_accepted=stop_after_accepted,
                  keep_trials=keep_trials) for k in range(n_chains)]
     desc = f"TPS {st_A.name}->{st_B.name}"
-    bar = _tqdm(verbose, total=n_steps, desc=desc)
+    bar = progress_bar(verbose, total=n_steps, desc=desc)
     results = []
     try:
         if n_workers == 1:
@@ -512,13 +512,13 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
                 bar.set_postfix(acc=f"{stats['acc'] / stats['n']:.2f}",
                                 L=length, refresh=False)
             for job in jobs:
-                results.append(_chain_worker(dict(job, progress=progress)))
+                results.append(chain_worker(dict(job, progress=progress)))
         else:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(n_workers, mp_context=ctx) as pool:
-                futs = [pool.submit(_chain_worker,
+                futs = [pool.submit(chain_worker,
                                     dict(job, parent_pid=os.getpid()))
                         for job in jobs]
                 for fut, k in zip(futs, range(n_chains)):
@@ -566,7 +566,7 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
 
 def _trajectory(engine, x, v, system):
     """An OPS Trajectory of ``engine`` snapshots (positions nm, velocities nm/ps)."""
-    paths = _quiet_ops()
+    paths = import_ops()
     import inspect
     kw = {}
     box = getattr(system, "box_vectors", None)
@@ -579,7 +579,7 @@ def _trajectory(engine, x, v, system):
 
 def _save_ops_storage(storage, trajectories, final_path, system=None):
     """Accepted paths (and the final path) as trajectories in an OPS file."""
-    paths = _quiet_ops()
+    paths = import_ops()
     d = os.path.dirname(os.path.abspath(storage))
     tmp = os.path.join(d, f".{os.path.basename(storage)}.{os.getpid()}.tmp")
     # copies (new snapshot objects): the returned paths stay untied to the
@@ -734,7 +734,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
     >>> len(path) > 2                                        # doctest: +SKIP
     True
     """
-    _quiet_ops()  # OPS imported (quietly) before anything prints
+    import_ops()  # OPS imported (quietly) before anything prints
     st_A, st_B = _states(system, state_A, state_B)
     for name, val, low in (("max_frames", max_frames, 2),
                            ("relax_moves", relax_moves, 1),
@@ -746,8 +746,8 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
         raise StateError(f"system.positions are inside the final state "
                          f"{st_B.name!r}; start from a structure in or near "
                          f"{st_A.name!r}")
-    from .tps_fast import TPSChain, _resolve_platform, run_chain
-    platform = _resolve_platform(platform, system.n_atoms)
+    from .tps_fast import TPSChain, run_chain
+    platform = resolve_platform(platform, n_atoms=system.n_atoms)
     engine = make_engine(system, temperature, timestep_fs, steps_per_frame,
                          friction_per_ps=friction_per_ps,
                          n_frames_max=n_frames_max, seed=seed)
@@ -778,7 +778,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
         x0, v0 = hot._state()
         xs, vs = [x0], [v0]
         seen_A = bool(in_A(system.positions)[0])
-        bar = _tqdm(verbose, total=int(max_frames),
+        bar = progress_bar(verbose, total=int(max_frames),
                     desc=f"hot MD {high_temperature:g} K (try {attempt + 1})")
         found = False
         try:
@@ -833,7 +833,7 @@ def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
 # ----------------------------------------------------------------------
 def _pool(paths_in, system):
     """Unique interior frames: (positions Angstrom, fraction along path)."""
-    ops = _quiet_ops()
+    ops = import_ops()
     if isinstance(paths_in, TPSResult):
         # no move accepted: the chain's path is still the (valid) initial path
         paths_in = paths_in.accepted_paths or [paths_in.final_path]

@@ -54,6 +54,7 @@ import numpy as np
 
 from ..exceptions import InputError, SamplingError
 from ..systems import platform_properties
+from .engine import resolve_platform
 
 __all__ = ["FastStateTest", "TPSChain", "acceptance_probability",
            "checkpoint_files", "CHECKPOINT_VERSION"]
@@ -213,22 +214,6 @@ def _chain_seeds(seed, chain):
     return np.random.default_rng(ss), integ_seed
 
 
-def _resolve_platform(platform, n_atoms):
-    """OpenMM platform name; "auto" is CPU below 5000 atoms, else the fastest."""
-    import openmm
-    names = [openmm.Platform.getPlatform(i).getName()
-             for i in range(openmm.Platform.getNumPlatforms())]
-    if platform == "auto":
-        if n_atoms < 5000 and "CPU" in names:
-            return "CPU"
-        return max(names, key=lambda nm: openmm.Platform.getPlatformByName(
-            nm).getSpeed())
-    if platform not in names:
-        raise InputError(f"platform={platform!r} is not available; this "
-                         f"OpenMM has {names} (or use 'auto')")
-    return platform
-
-
 class TPSChain:
     """One two-way shooting TPS chain on one OpenMM Context.
 
@@ -272,7 +257,7 @@ class TPSChain:
         self.n_frames_max = int(n_frames_max)
         self.n_atoms = system.n_atoms
         self.rng, integ_seed = _chain_seeds(seed, chain)
-        self.platform = _resolve_platform(platform, system.n_atoms)
+        self.platform = resolve_platform(platform, n_atoms=system.n_atoms)
         integ = openmm.LangevinMiddleIntegrator(
             temperature * u.kelvin, friction_per_ps / u.picosecond,
             timestep_fs * u.femtosecond)
@@ -540,7 +525,7 @@ def _watch_parent(parent_pid, interval_s=1.0):
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _chain_worker(kw):
+def chain_worker(kw):
     """Entry point of a worker process (one chain)."""
     if kw.get("parent_pid") is not None:
         _watch_parent(kw["parent_pid"])
