@@ -16,6 +16,11 @@ from .report import Report, plot_molecule
 
 __all__ = ["write_report"]
 
+#: How the report names CommittorModel's ``penalty`` (what weight decay scales).
+_PENALTY_WORDS = {"group": " (of a group lasso on the input layer: one group per feature)",
+                  "input": " (of an L2 penalty on the input layer)",
+                  "all": " (of an L2 penalty on all layers)"}
+
 
 def _hist_pB(p_B):
     import matplotlib.pyplot as plt
@@ -176,8 +181,10 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     if train.selection:
         r.section("Model selection")
         sel = train.selection
-        r.text(f"Weight decay and architecture chosen by {sel.get('cv')}-fold cross-validated "
-               f"binomial log-likelihood per shot; chosen: {sel.get('best_params')}."
+        pen = _PENALTY_WORDS.get((fit.get("params") or {}).get("penalty"), "")
+        r.text(f"Weight decay{pen} and architecture chosen by {sel.get('cv')}-fold "
+               f"cross-validated binomial log-likelihood per shot; chosen: "
+               f"{sel.get('best_params')}."
                + (f" The choice of {', '.join(sel['at_grid_edge'])} lies at the edge of the "
                   "grid: a wider grid might do better." if sel.get("at_grid_edge") else ""))
         grid = sel.get("grid", [])

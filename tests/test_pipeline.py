@@ -60,6 +60,10 @@ def test_outputs_and_report(study):
     imp = ex["shap/global"]["grouped_importance"][first]
     std = ex["shap/global"]["grouped_std"][first]
     assert f"<td>{first} ({imp:.3g} ± {std:.2g})</td>" in html.replace("&#x27;", "'")
+    # the model-selection section names the penalty the chosen model was fitted with
+    fit = json.loads((out / "fit.json").read_text())
+    assert fit["params"]["penalty"] == "group"
+    assert "Weight decay (of a group lasso on the input layer" in html
     # the bundled system's own description (with its expected answer) is quoted
     from mda_rcxai.systems import alanine_dipeptide
     import html as html_mod
