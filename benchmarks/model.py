@@ -172,8 +172,8 @@ def cost(args):
     rows.append(("one fit, CommittorModel() defaults (Adam)", t_single, *quality(single)))
     t = time.perf_counter()
     cv = CommittorModelCV(seed=args.seed).fit(X, n_A, n_B)
-    rows.append(("CommittorModelCV() 6 settings x 5 folds + refit", time.perf_counter() - t,
-                 *quality(cv)))
+    rows.append((f"CommittorModelCV() {len(cv.cv_results_)} settings x 5 folds + refit",
+                 time.perf_counter() - t, *quality(cv)))
     t = time.perf_counter()
     one = CommittorModel(**cv.best_estimator_.get_params()).fit(X, n_A, n_B)
     rows.append(("one fit of the chosen setting (L-BFGS)", time.perf_counter() - t,

@@ -152,7 +152,7 @@ class CommittorModel(BaseEstimator):
         held-out p_B RMSE against the true p_B, 30 or 15 standard-normal
         features of which 2-3 informative): with 4 shots per configuration
         ``"group"`` gave 0.025-0.041 on 9 problems where ``"input"`` gave
-        0.042-0.083; with 6-12 shots 0.018-0.035 against 0.024-0.048;
+        0.038-0.083; with 6-12 shots 0.018-0.035 against 0.024-0.048;
         ``"all"`` was worse than ``"input"`` (0.055-0.066 at 6 shots).
         Caveat for ``"input"`` and ``"group"``: they are not
         scale-invariant. Shrinking the input weights and growing the
