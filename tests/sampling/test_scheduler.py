@@ -183,14 +183,19 @@ def test_ctrl_c_quiet_and_no_processes_left(configs, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines()[-1] == (
-        "interrupted; rerun the same command to resume")
-    time.sleep(1.0)
+        "interrupted; rerun the same command to resume"), err
+    # the workers go with their caller; on a loaded machine the nannies may need a few
+    # seconds. (The test failed once in a full-suite run without a recorded reason; a
+    # fixed 1 s wait here was its one timing assumption, and the messages now carry err.)
+    deadline = time.time() + 30
+    while time.time() < deadline and _session_pids(proc.pid):
+        time.sleep(0.2)
     assert _session_pids(proc.pid) == []
     partial = CommittorDataset.load(out)
-    assert 0 < partial.done.sum() < len(partial)
+    assert 0 < partial.done.sum() < len(partial), (partial.done.sum(), len(partial))
 
 
 def test_sigkill_of_caller_leaves_no_workers(configs, tmp_path):
