@@ -47,8 +47,8 @@ from .committor import ACTIVATIONS, SOLVERS, CommittorModel
 from .ensemble import DEFAULT_ENSEMBLE_PARAMS, CommittorEnsemble, select_for_shooting
 from .loss import binomial_nll
 from .metrics import constant_loglik, evaluate_q, loglik_per_shot, p_B_from_q, pb_rmse
-from .selection import (DEFAULT_CV_PARAMS, DEFAULT_PARAM_GRID, CommittorModelCV,
-                        baseline_loglik, kfold_indices)
+from .selection import (DEFAULT_CV_PARAMS, DEFAULT_FIT_PARAMS, DEFAULT_PARAM_GRID,
+                        CommittorModelCV, baseline_loglik, kfold_indices)
 
 __all__ = [
     "CommittorModel",
@@ -67,6 +67,7 @@ __all__ = [
     "SOLVERS",
     "DEFAULT_PARAM_GRID",
     "DEFAULT_CV_PARAMS",
+    "DEFAULT_FIT_PARAMS",
     "DEFAULT_ENSEMBLE_PARAMS",
     "ModelFileError",
     "ModelFileNotFoundError",

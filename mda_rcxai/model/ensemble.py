@@ -32,15 +32,15 @@ from ..exceptions import InputError, InputTypeError, NotFittedError
 from . import _io
 from ._validation import check_feature_names, check_targets, check_X
 from .metrics import evaluate_q, loglik_per_shot, p_B_from_q
-from .selection import DEFAULT_CV_PARAMS
+from .selection import DEFAULT_FIT_PARAMS
 
 __all__ = ["CommittorEnsemble", "select_for_shooting", "DEFAULT_ENSEMBLE_PARAMS"]
 
 #: Member settings when neither ``base_estimator`` nor parameters are given:
-#: :data:`~mda_rcxai.model.selection.DEFAULT_CV_PARAMS` (L-BFGS to convergence
-#: on all rows) with the setting :class:`CommittorModelCV` chose most often on
-#: the synthetic test problems.
-DEFAULT_ENSEMBLE_PARAMS = {**DEFAULT_CV_PARAMS, "weight_decay": 1e-2, "hidden_layers": (32,)}
+#: :data:`~mda_rcxai.model.selection.DEFAULT_FIT_PARAMS` (L-BFGS to convergence
+#: on all rows, group lasso at the weight decay chosen most often on the
+#: synthetic test problems).
+DEFAULT_ENSEMBLE_PARAMS = DEFAULT_FIT_PARAMS
 
 _FORMAT_ENS = "mda_rcxai.CommittorEnsemble"
 

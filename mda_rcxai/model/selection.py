@@ -40,7 +40,7 @@ from ._validation import check_feature_names, check_targets, check_X
 from .metrics import constant_loglik, evaluate_q, loglik_per_shot, pb_rmse
 
 __all__ = ["CommittorModelCV", "baseline_loglik", "kfold_indices", "DEFAULT_PARAM_GRID",
-           "DEFAULT_CV_PARAMS"]
+           "DEFAULT_CV_PARAMS", "DEFAULT_FIT_PARAMS"]
 
 #: The grid :class:`CommittorModelCV` searches by default: 4 x 2 = 8 settings
 #: (strength of the group lasso on the input layer, see :data:`DEFAULT_CV_PARAMS`).
@@ -60,6 +60,12 @@ DEFAULT_PARAM_GRID = {
 #: (held-out quality had settled by then on the synthetic problems).
 DEFAULT_CV_PARAMS = {"solver": "lbfgs", "validation_fraction": 0.0, "max_epochs": 10,
                      "penalty": "group"}
+
+#: One fit without a search (the default of :func:`baseline_loglik` and of
+#: :class:`~mda_rcxai.model.CommittorEnsemble` members): :data:`DEFAULT_CV_PARAMS`
+#: with the setting :class:`CommittorModelCV` chose most often on the synthetic
+#: test problems (weight decay 1e-2 in 10 of 14 of ``benchmarks/penalty.py``).
+DEFAULT_FIT_PARAMS = {**DEFAULT_CV_PARAMS, "weight_decay": 1e-2, "hidden_layers": (32,)}
 
 _FORMAT_CV = "mda_rcxai.CommittorModelCV"
 
@@ -596,8 +602,8 @@ def baseline_loglik(X, n_A, n_B, feature_sets, *, cv=5, seed=0, feature_names=No
         Parallel fits (joblib processes).
     **model_params
         :class:`CommittorModel` parameters of every fit, on top of
-        :data:`DEFAULT_CV_PARAMS` plus ``weight_decay=1e-2``,
-        ``hidden_layers=(32,)``; pass ``**cv.best_params_`` to use a
+        :data:`DEFAULT_FIT_PARAMS` (``weight_decay=1e-2``,
+        ``hidden_layers=(32,)``); pass ``**cv.best_params_`` to use a
         selection's choice.
 
     Returns
@@ -649,8 +655,7 @@ def baseline_loglik(X, n_A, n_B, feature_sets, *, cv=5, seed=0, feature_names=No
         folds = fitted_cv.folds_
     else:
         folds = kfold_indices(len(X), cv, seed)
-    params = {**DEFAULT_CV_PARAMS, "weight_decay": 1e-2, "hidden_layers": (32,),
-              "seed": seed, **model_params}
+    params = {**DEFAULT_FIT_PARAMS, "seed": seed, **model_params}
     CommittorModel(**params)  # checks the parameters before any fitting
     sets = [(str(k), _resolve_columns(k, v, d, names)) for k, v in feature_sets.items()]
     reuse_full = fitted_cv is not None and include_full
