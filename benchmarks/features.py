@@ -59,8 +59,6 @@ def paired(fa, fb, repeat=1):
 def solvent_case(n_frames=200):
     """ACSF of Na+ and Cl- over water O and H on a periodic TIP3P box (OpenMM Modeller):
     ours against dscribe 2.1.2 (ase.Atoms per frame, the same functions)."""
-    import sys
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         import ase
         from dscribe.descriptors import ACSF
@@ -68,7 +66,7 @@ def solvent_case(n_frames=200):
         print("solvent descriptors: dscribe/ase not installed, skipped")
         return
     from mda_rcxai.features import CoordinationFeatures, SymmetryFunctionFeatures
-    from tests.features.waterbox import make_nacl_box
+    from mda_rcxai.tests.features.waterbox import make_nacl_box
     u = make_nacl_box(n_frames=n_frames, seed=0, box_nm=2.2)
     c = u.select_atoms("name NA CL")
     sets = {"water O": u.select_atoms("resname HOH and name O"),

@@ -10,7 +10,7 @@ from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import DatasetError, InputError, RcxaiError
 from mda_rcxai.features import (AngleFeatures, DihedralFeatures, DistanceFeatures,
                                 FeatureColumn, build_features, load_features, save_features)
-from tests.features.waterbox import make_nacl_box
+from mda_rcxai.tests.features.waterbox import make_nacl_box
 
 
 def test_build_concatenates_kinds_and_metadata(ala_universe):

@@ -14,7 +14,7 @@ from mda_rcxai.config import StudyConfig
 from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(ROOT, "examples", "own_system", "alanine_obc2.toml")
 
 PHI = ["resid 1 and name C", "resid 2 and name N", "resid 2 and name CA", "resid 2 and name C"]

@@ -5,9 +5,9 @@ import re
 
 import MDAnalysis as mda
 
-from tests.features.waterbox import make_nacl_box
+from mda_rcxai.tests.features.waterbox import make_nacl_box
 
-DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "solvent_descriptors.rst")
+DOC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "solvent_descriptors.rst")
 
 
 def _first_python_block(text):

@@ -8,7 +8,7 @@ from MDAnalysis.analysis.dihedrals import Dihedral, Ramachandran
 from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError, RcxaiError, TopologyError
 from mda_rcxai.features import DihedralFeatures, enumerate_dihedrals
-from tests.features.peptide import make_peptide
+from mda_rcxai.tests.features.peptide import make_peptide
 
 
 def angle_diff(a, b):

@@ -20,8 +20,8 @@ import pytest
 from mda_rcxai.exceptions import InputError
 from mda_rcxai.sampling import CommittorDataset, harvest, run_committor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 def _free_port():

@@ -8,7 +8,7 @@ import pytest
 from mda_rcxai.exceptions import InputError, RcxaiError
 from mda_rcxai.features import (CoordinationFeatures, SymmetryFunctionFeatures,
                                 switching_function)
-from tests.features.waterbox import make_nacl_box
+from mda_rcxai.tests.features.waterbox import make_nacl_box
 
 G2 = [(0.5, 2.5), (0.1, 3.5), (0.0, 0.0)]
 G5 = [(0.01, 1, -1), (0.01, 2, 1), (0.005, 4, 1)]

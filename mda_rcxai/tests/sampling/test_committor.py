@@ -6,7 +6,7 @@ import pytest
 from mda_rcxai.exceptions import DatasetError, InputError, StateError
 from mda_rcxai.sampling import CommittorDataset, harvest, run_committor
 from mda_rcxai.systems import PHI, PSI, StateDefinition
-from tests.sampling.killing import kill_after_configurations
+from mda_rcxai.tests.sampling.killing import kill_after_configurations
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +254,7 @@ def test_stale_temporary_of_a_killed_save_is_removed(ala, tmp_path):
     """A SIGKILL between writing the temporary file and the rename leaves
     ``.tmp_<name>.*.npz``; the next run on the same out removes it (and
     only it)."""
-    from tests.sampling.test_committor import _basin_frames
+    from mda_rcxai.tests.sampling.test_committor import _basin_frames
     eq, _ = _basin_frames()
     small = ala.with_states({
         "A": StateDefinition("A", [PHI, PSI], [(-180, -70), (0, 200)]),

@@ -1,10 +1,5 @@
-import os
-import sys
-
 import pytest
 
-# make tests/ importable as a package root for helpers such as tests.features.peptide
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture

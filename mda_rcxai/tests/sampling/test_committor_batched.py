@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mda_rcxai.sampling import harvest, run_committor
-from tests.sampling.killing import kill_after_configurations
+from mda_rcxai.tests.sampling.killing import kill_after_configurations
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError
 from mda_rcxai.explain import Explanation, explain
 from mda_rcxai.features import DihedralFeatures, build_features
-from tests.features.waterbox import make_nacl_box
+from mda_rcxai.tests.features.waterbox import make_nacl_box
 
 
 @pytest.fixture(scope="module")

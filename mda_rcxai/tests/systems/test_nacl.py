@@ -274,7 +274,7 @@ def test_initial_path_is_a_continuous_cip_to_ssip_path(nacl):
 
 def test_docs_page_quotes_the_table():
     import os
-    page = os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+    page = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs",
                         "nacl.rst")
     if not os.path.exists(page):
         pytest.skip("docs/ not present (installed package)")
