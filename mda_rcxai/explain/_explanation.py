@@ -678,8 +678,18 @@ class Explanation:
         ----------
         universe_or_atomgroup : MDAnalysis.Universe or AtomGroup
             The system the features were computed on (``atom_indices`` are
-            indices into its atoms). With an AtomGroup, only its atoms get
-            values and only they are returned.
+            indices into its atoms). It is checked against what the
+            explanation knows of that system: every feature atom must
+            exist, and where the explanation carries atom names
+            (``atom_names``, as :func:`~mda_rcxai.explain.run.explain_all`
+            and ``explain(..., atom_names=u)`` record them) the feature
+            atoms must have the same names and, for names given as a
+            Universe, the universe the same number of atoms; a mismatch
+            raises :class:`~mda_rcxai.exceptions.InputError` saying what
+            differs. With an AtomGroup, only its atoms get values and only
+            they are returned; it must hold every atom that gets a nonzero
+            value (select afterwards, ``ex.to_atomgroup(u).select_atoms(...)``,
+            to show fewer).
         scale : float or "max", optional
             Multiplier of the per-atom values; ``"max"`` scales them so that
             the most important atom reads 100 (handy for the PDB B-factor
@@ -714,10 +724,23 @@ class Explanation:
         if u is None or ag is None:
             raise InputTypeError("to_atomgroup() needs an MDAnalysis Universe or AtomGroup, got "
                                  f"{type(universe_or_atomgroup).__name__}")
+        self._check_universe(u)
         if frame is None:
             values = self.per_atom(len(u.atoms))
         else:
             values = self._per_atom_in_frame(u, frame, neighbor_share)
+        left_out = np.ones(len(values), dtype=bool)
+        left_out[ag.indices] = False
+        lost = np.flatnonzero(left_out & (values != 0))
+        if len(lost):
+            share = 100.0 * values[lost].sum() / values.sum()
+            shown = ", ".join(str(i) for i in lost[:8]) + (", ..." if len(lost) > 8 else "")
+            raise InputError(
+                f"to_atomgroup(): the AtomGroup holds {len(ag)} of the universe's {len(values)} "
+                f"atoms and leaves out {len(lost)} atoms that carry importance (indices "
+                f"{shown}; {share:.0f}% of the total); pass the whole Universe, or an AtomGroup "
+                "that contains those atoms, and select afterwards: "
+                "ex.to_atomgroup(u).select_atoms(...)")
         if isinstance(scale, str):
             if scale != "max":
                 raise InputError(f"scale={scale!r} is not known; use a number or 'max'")
@@ -729,6 +752,38 @@ class Explanation:
             u.add_TopologyAttr("tempfactors")
         ag.tempfactors = values[ag.indices]
         return ag
+
+    def _check_universe(self, u):
+        """Refuse a universe that is not the features' system (count, then names)."""
+        n = len(u.atoms)
+        known = self.atom_names
+        if known is None or (self.atom_indices is None and self.columns is None):
+            return  # per_atom() checks that every feature atom exists
+        if hasattr(known, "atoms"):
+            strict = True
+            known_u = known.atoms.universe
+            known = (tuple(str(a) for a in known_u.atoms.names)
+                     if hasattr(known_u.atoms, "names") else None)
+            m = len(known_u.atoms)
+        else:
+            strict = False  # a sequence of names may cover only the first atoms
+            m = len(known)
+        what = f"the universe has {n} atoms but the features were computed on {m}"
+        fix = "pass the Universe the features were computed on (the same topology)"
+        if (strict and m != n) or m > n:
+            raise InputError(f"to_atomgroup(): {what}; {fix}")
+        if known is None or not hasattr(u.atoms, "names"):
+            return
+        here = u.atoms.names
+        atoms = sorted({a for r in self._rows() for a in r if a < min(len(known), n)})
+        bad = [a for a in atoms if str(here[a]) != known[a]]
+        if bad:
+            a = bad[0]
+            count = "" if m == n else f"; {what}"
+            raise InputError(
+                f"to_atomgroup(): the universe does not match the features' atoms: atom {a} is "
+                f"named {known[a]!r} in the features' system but {str(here[a])!r} here "
+                f"({len(bad)} of {len(atoms)} feature atoms differ{count}); {fix}")
 
     def _per_atom_in_frame(self, u, frame, neighbor_share):
         from MDAnalysis.lib.distances import distance_array, minimize_vectors

@@ -134,9 +134,10 @@ def test_per_atom_and_to_atomgroup_pdb(ala_atoms, tmp_path):
                                100 * expect / expect.max())
     with pytest.raises(InputError, match="scale"):
         ex.to_atomgroup(u, scale="min")
-    # an AtomGroup: only its atoms get (and return) values
-    sub = u.atoms[4:9]
-    assert ex.to_atomgroup(sub).tempfactors.tolist() == pytest.approx(expect[4:9].tolist())
+    # an AtomGroup: only its atoms get (and return) values; it must hold the atoms that
+    # carry importance (PHI and OMEGA0 span atoms 1..14)
+    sub = u.atoms[1:15]
+    assert ex.to_atomgroup(sub).tempfactors.tolist() == pytest.approx(expect[1:15].tolist())
 
 
 def test_to_atomgroup_adds_tempfactors_and_checks_range():
@@ -210,3 +211,36 @@ def test_compare_grouped(ala_atoms):
     assert not r["top1_agree"] and r["grouped_top1_agree"]
     assert r["grouped_top_k_shared"] == ["N-CA (phi)"]
     assert r["grouped_n_features"] == 3
+
+
+def test_to_atomgroup_refuses_another_system_or_a_cut_atomgroup(ala_atoms):
+    """Issue 23 case 6: another system's Universe, or an AtomGroup that drops feature atoms,
+    is refused in one line saying what differs (was: silently annotated)."""
+    import MDAnalysis as mda
+    from mda_rcxai.data import NACL_WATER_PDB
+    u = ala_atoms.copy()
+    vals = np.array([[0.8, -0.4], [-0.8, 0.0]])
+    ex = Explanation(vals, ["phi", "omega(ACE1)"], atom_indices=[PHI, OMEGA0],
+                     atom_names=list(u.atoms.names))
+    nacl = mda.Universe(NACL_WATER_PDB)
+    with pytest.raises(InputError, match=r"atom 1 is named 'CH3' in the features' system but "
+                                         r".* here \(5 of 5 feature atoms differ; the universe "
+                                         r"has \d+ atoms but the features were computed on 22"):
+        ex.to_atomgroup(nacl)
+    # names given as a Universe: the atom count must match too
+    ex_u = Explanation(vals, ["phi", "omega(ACE1)"], atom_indices=[PHI, OMEGA0], atom_names=u)
+    bigger = mda.Merge(u.atoms, u.atoms)
+    with pytest.raises(InputError, match="the universe has 44 atoms but the features were "
+                                         "computed on 22"):
+        ex_u.to_atomgroup(bigger)
+    renamed = u.copy()
+    renamed.atoms[6].name = "NX"
+    with pytest.raises(InputError, match="atom 6 is named 'N' in the features' system but "
+                                         "'NX' here"):
+        ex.to_atomgroup(renamed)
+    # an AtomGroup that leaves out atoms carrying importance
+    with pytest.raises(InputError, match=r"the AtomGroup holds 10 of the universe's 22 atoms and "
+                                         r"leaves out 1 atoms that carry importance \(indices 14;"
+                                         r".*select_atoms"):
+        ex.to_atomgroup(u.atoms[:10])
+    assert len(ex.to_atomgroup(u)) == 22  # the matching universe still works
