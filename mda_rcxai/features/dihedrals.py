@@ -124,6 +124,30 @@ def dihedral_alias(atoms):
     return None
 
 
+def check_heavy_info(atomgroup, option):
+    """Refuse a heavy-atom choice on a topology with neither elements nor names.
+
+    Parameters
+    ----------
+    atomgroup : MDAnalysis.core.groups.AtomGroup
+    option : str
+        The argument that asked for heavy atoms (``"pairs='heavy'"``), named
+        in the error.
+
+    Raises
+    ------
+    InputError
+        When the topology carries neither ``elements`` nor ``names``, so a
+        hydrogen cannot be told from a heavy atom.
+    """
+    atoms = atomgroup.universe.atoms
+    if not hasattr(atoms, "elements") and not hasattr(atoms, "names"):
+        raise InputError(
+            f"{option} needs atom elements or names to tell hydrogens from heavy atoms, and "
+            "this topology has neither; add them (u.add_TopologyAttr('names', [...]) or "
+            "'elements') or choose the atoms yourself ('all' or a list of index tuples)")
+
+
 def is_heavy(atom):
     el = getattr(atom, "element", None) if hasattr(atom, "element") else None
     if el:
@@ -191,6 +215,7 @@ def enumerate_dihedrals(atomgroup, which="all", impropers=True):
         oriented.append(tuple(row[::-1]) if hit and hit[2] else row)
     rows = oriented
     if which == "heavy":
+        check_heavy_info(atomgroup, "dihedrals='heavy'")
         rows = [r for r in rows if all(is_heavy(atoms[i]) for i in r)]
     if which == "backbone":
         order = {"phi": 0, "psi": 1, "omega": 2}

@@ -7,7 +7,7 @@ import numpy as np
 from ..exceptions import InputError, InputTypeError, TopologyError
 from ._base import (FeaturesBase, ANGULAR_UNITS, LENGTH_UNITS, check_atomgroup,
                     bond_graph, check_rows, check_units, row_labels)
-from .dihedrals import is_heavy
+from .dihedrals import check_heavy_info, is_heavy
 
 __all__ = ["DistanceFeatures", "AngleFeatures"]
 
@@ -77,6 +77,8 @@ class DistanceFeatures(FeaturesBase):
                 raise InputError(
                     f"pairs={pairs!r} is not known; use 'heavy', 'all' or a list of "
                     "2-atom index tuples")
+            if pairs == "heavy":
+                check_heavy_info(atomgroup, "pairs='heavy'")
             pool = [a.index for a in atomgroup if pairs == "all" or is_heavy(a)]
             if len(pool) < 2:
                 raise InputError(
@@ -162,6 +164,7 @@ class AngleFeatures(FeaturesBase):
                 for a, c in itertools.combinations(sorted(g[b]), 2):
                     rows.append((a, b, c))
             if angles == "heavy":
+                check_heavy_info(atomgroup, "angles='heavy'")
                 rows = [r for r in rows if all(is_heavy(atoms[i]) for i in r)]
             if not rows:
                 raise TopologyError(

@@ -4,7 +4,7 @@ from MDAnalysis.lib.distances import calc_bonds
 
 from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError
-from mda_rcxai.features import AngleFeatures, DistanceFeatures
+from mda_rcxai.features import AngleFeatures, DihedralFeatures, DistanceFeatures
 
 
 def test_heavy_distances_match_mdtraj(ala_universe):
@@ -59,3 +59,21 @@ def test_errors(ala_universe):
         AngleFeatures(u.atoms, angles="weird")
     with pytest.raises(InputError, match="not in atomgroup"):
         AngleFeatures(u.atoms[:5], angles=[(4, 6, 8)])
+
+
+@pytest.mark.parametrize("cls, kw", [(DistanceFeatures, {"pairs": "heavy"}),
+                                     (AngleFeatures, {"angles": "heavy"}),
+                                     (DihedralFeatures, {"dihedrals": "heavy"})])
+def test_heavy_choice_on_a_topology_without_names(cls, kw):
+    """Issue 23 case 8: a 'heavy' choice on a Universe with neither names nor elements ends
+    in one line naming the option and the fix (was MDAnalysis' NoDataError, no hint)."""
+    import MDAnalysis as mda
+    u = mda.Universe.empty(5, trajectory=True)
+    u.atoms.positions = np.arange(15, dtype=float).reshape(5, 3) ** 1.1
+    u.add_TopologyAttr("bonds", [(0, 1), (1, 2), (2, 3), (3, 4)])
+    (option, value), = kw.items()
+    with pytest.raises(InputError, match=rf"^{option}='heavy' needs atom elements or names .*"
+                                         r"add them \(u.add_TopologyAttr\('names'"):
+        cls(u.atoms, **kw)
+    # the same universe works when the atoms are chosen without names
+    assert cls(u.atoms, **{option: "all"}).run().results.features.shape[0] == 1
