@@ -20,6 +20,7 @@ from .dihedrals import DihedralFeatures, dihedral_alias, enumerate_dihedrals
 from .build import FEATURE_KINDS, build_features, load_features, save_features
 from .columns import FeatureColumn
 from .distances import AngleFeatures, DistanceFeatures
+from .solvent_potential import SolventPotentialFeatures, charges_from_system
 from .solvent import (CoordinationFeatures, SymmetryFunctionFeatures, cosine_cutoff,
                       switching_function)
 
@@ -28,3 +29,4 @@ __all__ = ["DihedralFeatures", "DistanceFeatures", "AngleFeatures",
            "switching_function", "cosine_cutoff", "build_features", "save_features",
            "load_features", "FEATURE_KINDS",
            "enumerate_dihedrals", "dihedral_alias", "bond_graph"]
+__all__ += ["SolventPotentialFeatures", "charges_from_system"]
