@@ -105,7 +105,7 @@ def build_parser():
 def _config(args):
     from importlib.resources import files
 
-    from .config import StudyConfig
+    from .study.config import StudyConfig
     from .exceptions import InputError
 
     if args.command == "run" and not args.config:
@@ -260,7 +260,7 @@ def _cmd_explain_files(args):
 
 
 def _cmd_study(args):
-    from .pipeline import run_study
+    from .study import run_study
 
     if getattr(args, "features", None):
         if args.command == "train":

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mda_rcxai.cli import main
-from mda_rcxai.config import StudyConfig
+from mda_rcxai.study.config import StudyConfig
 from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError
 
@@ -98,7 +98,7 @@ def test_train_refuses_negative_counts(tmp_path):
 
 def test_damaged_study_file_is_named_not_a_bad_zip(tmp_path):
     """A truncated features.npz of a finished train stage: one line, the file and the fix."""
-    from mda_rcxai.study_dir import Study, load_npz
+    from mda_rcxai.study.directory import Study, load_npz
 
     s = Study(tmp_path / "D", StudyConfig(), verbose=False)
     p = s.path("features.npz")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mda_rcxai.cli import main
-from mda_rcxai.config import StudyConfig
+from mda_rcxai.study.config import StudyConfig
 from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError
 

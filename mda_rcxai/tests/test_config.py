@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from mda_rcxai.config import StudyConfig
+from mda_rcxai.study.config import StudyConfig
 from mda_rcxai.exceptions import InputError
 
 

@@ -8,8 +8,8 @@ import pytest
 MODULES = [
     "mda_rcxai.exceptions",
     "mda_rcxai.data",
-    "mda_rcxai.config",
-    "mda_rcxai.report",
+    "mda_rcxai.study.config",
+    "mda_rcxai.study.html",
     "mda_rcxai.features",
     "mda_rcxai.features._base",
     "mda_rcxai.features.dihedrals",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mda_rcxai.cli import main
-from mda_rcxai.config import StudyConfig
+from mda_rcxai.study.config import StudyConfig
 from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB
 from mda_rcxai.exceptions import InputError
 
@@ -49,7 +49,7 @@ def _example(**changes):
 
 def test_example_config_states_are_the_bundled_dihedrals():
     """Selections in the example resolve to the atoms of the bundled phi/psi (independent)."""
-    from mda_rcxai.inputs import build_system
+    from mda_rcxai.study.inputs import build_system
     from mda_rcxai.systems import PHI as PHI_IDX, PSI as PSI_IDX, alanine_dipeptide
 
     system = build_system(StudyConfig.load(EXAMPLE))

@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from mda_rcxai.config import StudyConfig
+from mda_rcxai.study.config import StudyConfig
 from mda_rcxai.exceptions import InputError
-from mda_rcxai.pipeline import STAGES, run_study
+from mda_rcxai.study import STAGES, run_study
 
 TINY = """
 seed = 1
@@ -118,15 +118,15 @@ def test_fixed_network_heldout_numbers_match_the_metrics():
     """``[model] select = false``: the held-out numbers of the 80/20 split equal the
     model module's metrics computed here on the same split, and beat a constant p_B."""
     from mda_rcxai.model import CommittorModel, constant_loglik, pb_rmse
-    from mda_rcxai.pipeline import _fit_final
-    from mda_rcxai.study_dir import derived_seed
+    from mda_rcxai.study.train import fit_final
+    from mda_rcxai.study.directory import derived_seed
 
     cfg = StudyConfig.from_dict({"model": {"select": False, "ensemble": 1, "max_epochs": 5}})
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 4))
     n_B = rng.binomial(10, (1 + np.tanh(2 * X[:, 0])) / 2)
     n_A = 10 - n_B
-    model, ensemble, cv, fit, selection = _fit_final(cfg, X, n_A, n_B, list("abcd"), 1)
+    model, ensemble, cv, fit, selection = fit_final(cfg, X, n_A, n_B, list("abcd"), 1)
     assert cv is None and ensemble is None and selection == {}
     order = np.random.default_rng(derived_seed(cfg.seed, "holdout")).permutation(200)
     test, train = np.sort(order[:40]), np.sort(order[40:])

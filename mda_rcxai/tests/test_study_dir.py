@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from mda_rcxai.config import StudyConfig
+from mda_rcxai.study.config import StudyConfig
 from mda_rcxai.exceptions import InputError
-from mda_rcxai.study_dir import STAGES, Study, derived_seed
+from mda_rcxai.study.directory import STAGES, Study, derived_seed
 
 
 def _finish(study, stages, files):

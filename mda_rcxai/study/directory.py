@@ -10,7 +10,7 @@ sections each stage depends on and which files it writes are listed in
 Examples
 --------
 >>> import tempfile
->>> from mda_rcxai.config import StudyConfig
+>>> from mda_rcxai.study.config import StudyConfig
 >>> s = Study(tempfile.mkdtemp(), StudyConfig(seed=1), verbose=False)
 >>> s.done("sample")
 False
@@ -29,8 +29,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from .config import StudyConfig
-from .exceptions import InputError
-from .fileio import atomic_write, json_default
+from ..exceptions import InputError
+from ..fileio import atomic_write, json_default
 
 __all__ = ["Study", "STAGES", "DEPENDS", "ARTEFACTS", "derived_seed", "write_json",
            "write_text", "savez", "read_json", "load_npz", "log", "json_default"]
@@ -162,7 +162,7 @@ class Study:
         then every file of the stages those parameters affect is moved to
         ``out/.previous/<time>/`` and those stages rerun.
     config : StudyConfig, optional
-        Parameters; default :class:`~mda_rcxai.config.StudyConfig()`.
+        Parameters; default :class:`~mda_rcxai.study.config.StudyConfig()`.
     verbose : bool
         Progress bars and a one-line summary per stage.
     overwrite : bool

@@ -1,7 +1,7 @@
 """The HTML report of a study (``report.html``): a view of the stages' typed results.
 
 It computes nothing the stages did not: :func:`write_report` takes the
-results of :mod:`mda_rcxai.pipeline` (``SampleResult``, ``CommittorResult``,
+results of :mod:`mda_rcxai.study` (``SampleResult``, ``CommittorResult``,
 ``TrainResult``, ``ExplainResult``, ``ValidationResult``) as arguments and
 draws them.
 """
@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from .report import Report, plot_molecule
+from .html import Report, plot_molecule
 
 __all__ = ["write_report"]
 
@@ -115,7 +115,7 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     stages : dict
         ``state.json`` contents: seconds and summary per stage.
     sample, committor, train, explain, validation
-        The typed results of :mod:`mda_rcxai.pipeline`'s stages.
+        The typed results of :mod:`mda_rcxai.study`'s stages.
     versions : dict, optional
         Package versions.
     fes_first : str, optional
@@ -128,7 +128,7 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
         ``path``.
     """
 
-    from .explain import plot_beeswarm, plot_committor_fit, plot_free_energy, plot_importance
+    from ..explain import plot_beeswarm, plot_committor_fit, plot_free_energy, plot_importance
 
     cfg = config
     a, b = (cfg.system.state_A, cfg.system.state_B)
@@ -326,7 +326,7 @@ def _molecule_section(r, explain, train, system):
 
     ex = explain.explanations.get(("shap", "global")) or next(iter(explain.explanations.values()))
     k = int(np.argmin(np.abs(train.model.predict_proba(train.X) - 0.5)))
-    from .sampling import universe_from_system
+    from ..sampling import universe_from_system
     u = universe_from_system(system, train.positions[k:k + 1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

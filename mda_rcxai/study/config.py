@@ -18,7 +18,7 @@ with the same parameters resumes, a rerun with other parameters is refused
 
 Examples
 --------
->>> from mda_rcxai.config import StudyConfig
+>>> from mda_rcxai.study.config import StudyConfig
 >>> cfg = StudyConfig(seed=3)
 >>> cfg.committor.shots
 20
@@ -41,7 +41,7 @@ from typing import Literal, Optional
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
-from .exceptions import InputError
+from ..exceptions import InputError
 
 __all__ = ["StudyConfig", "SystemConfig", "StateVariable", "TPSConfig",
            "CommittorConfig", "FeaturesConfig", "ModelConfig", "ExplainConfig",

@@ -7,8 +7,8 @@ minutes of sampling.
 
 Examples
 --------
->>> from mda_rcxai.config import StudyConfig
->>> from mda_rcxai.inputs import build_system
+>>> from mda_rcxai.study.config import StudyConfig
+>>> from mda_rcxai.study.inputs import build_system
 >>> system = build_system(StudyConfig())
 >>> system.name, sorted(system.states)
 ('alanine_dipeptide', ['C7ax', 'C7eq'])
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import SOLUTE_SELECTION, StudyConfig
-from .exceptions import InputError, RcxaiError
+from ..exceptions import InputError, RcxaiError
 
 __all__ = ["build_system", "state_names", "topology_universe", "featurize",
            "feature_options", "bundled_baselines", "check_features", "SOLUTE_SELECTION"]
@@ -33,7 +33,7 @@ def state_names(cfg: StudyConfig) -> tuple[str, str]:
 
     Examples
     --------
-    >>> from mda_rcxai.config import StudyConfig
+    >>> from mda_rcxai.study.config import StudyConfig
     >>> state_names(StudyConfig())
     ('C7eq', 'C7ax')
     """
@@ -44,7 +44,7 @@ def state_names(cfg: StudyConfig) -> tuple[str, str]:
 
 
 def _load(cfg: StudyConfig):
-    from . import systems
+    from .. import systems
 
     s = cfg.system
     opts = {}
@@ -79,7 +79,7 @@ def topology_universe(cfg: StudyConfig, system=None):
     -------
     MDAnalysis.Universe
     """
-    from .sampling import universe_from_system
+    from ..sampling import universe_from_system
 
     system = system if system is not None else _load(cfg)
     return universe_from_system(system, np.asarray(system.positions)[None] * 10.0)
@@ -104,7 +104,7 @@ def build_system(cfg: StudyConfig):
 
     Examples
     --------
-    >>> from mda_rcxai.config import StudyConfig
+    >>> from mda_rcxai.study.config import StudyConfig
     >>> build_system(StudyConfig()).n_atoms
     22
     """
@@ -113,7 +113,7 @@ def build_system(cfg: StudyConfig):
     except RcxaiError as err:
         raise InputError(f"config: [system]: {err}") from None
     if cfg.states:
-        from .systems import states_from_selections
+        from ..systems import states_from_selections
 
         u = topology_universe(cfg, system)
         spec = {name: {v: var.model_dump() for v, var in vars_.items()}
@@ -129,7 +129,7 @@ def build_system(cfg: StudyConfig):
             raise InputError(f"config: [system] {key} = {name!r} is not a state of "
                              f"{system.name} (have {sorted(system.states)}); define it under "
                              f"[states.{name}]")
-    from .systems import check_states
+    from ..systems import check_states
     try:
         check_states(system.states, [a, b], system.n_atoms)
     except RcxaiError as err:
@@ -150,7 +150,7 @@ def bundled_baselines(cfg: StudyConfig) -> dict:
 
     Examples
     --------
-    >>> from mda_rcxai.config import StudyConfig
+    >>> from mda_rcxai.study.config import StudyConfig
     >>> sorted(bundled_baselines(StudyConfig()))
     ['phi', 'phi + psi', 'phi + theta']
     """
@@ -201,7 +201,7 @@ def featurize(cfg: StudyConfig, universe):
         ``features`` ``(n_frames, n_features)``, ``names``, ``atom_indices``,
         ``groups``, ``columns`` (structured metadata per column).
     """
-    from .features import build_features
+    from ..features import build_features
 
     sel = cfg.features.selection or SOLUTE_SELECTION
     if not {"dihedrals", "distances", "angles"} & set(cfg.features.kind):

@@ -5,7 +5,7 @@ Examples
 >>> import matplotlib
 >>> matplotlib.use("Agg")
 >>> import matplotlib.pyplot as plt
->>> from mda_rcxai.report import Report
+>>> from mda_rcxai.study.html import Report
 >>> r = Report("demo")
 >>> fig, ax = plt.subplots(); _ = ax.plot([0, 1])
 >>> _ = r.section("A figure").figure(fig, "a line")
@@ -126,7 +126,7 @@ class Report:
 
     def write(self, path):
         """Write the page to ``path`` (atomically: the old file or the whole new one)."""
-        from .fileio import atomic_write
+        from ..fileio import atomic_write
 
         text = self.to_html()
         atomic_write(path, lambda tmp: open(tmp, "w", encoding="utf-8").write(text))

@@ -1,0 +1,102 @@
+"""Stage 5, ``validate``: the committor test and the baselines.
+
+Writes ``validation.json`` and ``committor_test.npz``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..exceptions import InputError
+from ..fileio import to_jsonable as _jsonable
+from .common import base_params, md_kwargs, records, reserved_mask
+from .directory import derived_seed, log, read_json, write_json
+from .inputs import bundled_baselines, state_names
+from .results import ExplainResult, SampleResult, TrainResult, ValidationResult
+
+__all__ = ["stage_validate", "choose_engine"]
+
+
+def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
+    """Named column sets: the top-1/2/3 groups, the system's own and the config's sets."""
+    sets = {}
+    summ = explain.summary.get("shap/global") or next(
+        (v for k, v in explain.summary.items() if k != "agreement" and "grouped_ranking" in v),
+        None)
+    col = {n: i for i, n in enumerate(train.names)}
+    if summ:
+        ranking, members = summ["grouped_ranking"], summ.get("grouped_members", {})
+        for k in (1, 2, 3):
+            if len(ranking) >= k:
+                names = [m for g in ranking[:k] for m in members.get(g, [g])]
+                sets[f"top {k}: " + " + ".join(ranking[:k])] = sorted(
+                    {col[n] for n in names if n in col})
+    labels = [c.get("group") for c in train.columns] if train.columns else [None] * len(col)
+    named = dict(bundled_baselines(cfg))
+    named.update(cfg.explain.baselines)
+    for name, wanted in named.items():
+        cols = []
+        for m in wanted:
+            hit = [i for i, n in enumerate(train.names)
+                   if m == n or m == labels[i] or (train.columns and
+                                                   m == train.columns[i].get("alias"))]
+            if not hit:
+                raise InputError(f"config: [explain] baselines.{name}: {m!r} is neither a feature "
+                                 "name, an alias nor a group label of this study's features")
+            cols += hit
+        sets[name] = sorted(set(cols))
+    return sets
+
+
+def stage_validate(study, system, sample: SampleResult, train: TrainResult,
+                   explain: ExplainResult) -> ValidationResult:
+    """The committor test and the baselines; ``validation.json``."""
+    from ..model import baseline_loglik
+
+    cfg = study.config
+    v = cfg.validation
+    out_json = study.path("validation.json")
+    if study.done("validate"):
+        log("   validate: done before, reusing " + out_json, study.verbose)
+        d = read_json(out_json, "validation")
+        return ValidationResult(d.get("committor_test"), d.get("baselines", []))
+    with study.stage("validate") as st:
+        sets = _baseline_sets(cfg, system, train, explain)
+        if train.cv is not None:  # the selection's folds, choice and full-model scores
+            base = baseline_loglik(train.X, train.n_A, train.n_B, sets, cv=train.cv,
+                                   feature_names=train.names)
+        else:
+            base = baseline_loglik(train.X, train.n_A, train.n_B, sets, cv=3,
+                                   seed=derived_seed(cfg.seed, "baselines"),
+                                   feature_names=train.names, **base_params(cfg))
+        baselines = [_jsonable(dict(r)) for r in records(base)]
+        ct = None
+        if v.committor_test:
+            from ..sampling import committor_test
+            a, b = state_names(cfg)
+            # frames reserved from every round (never shot, never trained on)
+            unseen = ~train.path_is_training & reserved_mask(cfg, sample.frames)
+            frames = sample.frames[unseen]
+            pred = train.model.predict_proba(train.X_paths[unseen])
+            res = committor_test(system, frames, pred, window=tuple(v.window),
+                                 n_configurations=v.configurations, n_shots=v.shots,
+                                 seed=derived_seed(cfg.seed, "committor test"),
+                                 out=study.path("committor_test.npz"), n_workers=cfg.workers,
+                                 scheduler=cfg.committor.scheduler,
+                                 temperature=cfg.system.temperature, state_A=a, state_B=b,
+                                 max_frames=cfg.committor.max_frames, verbose=study.verbose,
+                                 method=choose_engine(system, cfg), **md_kwargs(cfg))
+            ct = _jsonable(dict(res.to_dict(), summary=res.summary()))
+        write_json(out_json, {"committor_test": ct, "baselines": baselines})
+    verdict = f"committor test: {ct['verdict']}" if ct else "committor test off"
+    best = max(baselines, key=lambda r: r.get("loglik", -np.inf)) if baselines else {}
+    summary = f"{verdict}; {len(baselines)} baselines; {st['seconds']:.0f} s"
+    study.record("validate", st["seconds"], summary, best_baseline=best.get("name"))
+    log("   " + summary, study.verbose)
+    return ValidationResult(ct, baselines)
+
+
+def choose_engine(system, cfg):
+    """The committor engine the study uses for ``system`` ("batched" or "lean", ...)."""
+    from ..sampling import choose_method
+    return choose_method(system, cfg.committor.engine)[0]
