@@ -455,43 +455,59 @@ class SolventPotentialFeatures(_SolventBase):
             out.append(np.einsum("ij,ij->i", 0.5 * (field[a] + field[b]), u))
         return np.concatenate(out)
 
-    def _kvectors(self, h):
-        """Half of the reciprocal lattice vectors with 0 < |k| <= kmax (1/Angstrom)."""
+    def _kgrid(self, h):
+        """Reciprocal vectors on the grid n1 in [0, N1], n2, n3 in [-N, N] (1/Angstrom)
+        and the Ewald weight of each (0 outside the sphere |k| <= kmax and outside the
+        half space n1 > 0 or (n1 = 0, n2 > 0) or (n1 = n2 = 0, n3 > 0))."""
         recip = 2.0 * np.pi * np.linalg.inv(h).T  # rows b_i with a_i . b_j = 2 pi delta_ij
         kmax = self._kmax
         nmax = [int(kmax * np.linalg.norm(h[i]) / (2.0 * np.pi)) for i in range(3)]
-        g = np.mgrid[0:nmax[0] + 1, -nmax[1]:nmax[1] + 1, -nmax[2]:nmax[2] + 1]
-        n = g.reshape(3, -1).T
-        half = (n[:, 0] > 0) | ((n[:, 0] == 0) & ((n[:, 1] > 0) |
-                                                  ((n[:, 1] == 0) & (n[:, 2] > 0))))
-        k = n[half] @ recip
-        k2 = np.einsum("ij,ij->i", k, k)
-        keep = k2 <= kmax * kmax
-        return k[keep], k2[keep]
-
-    def _reciprocal(self, cpos, spos, box, want_field):
-        h = _box_matrix(box)
+        n = [np.arange(0, nmax[0] + 1), np.arange(-nmax[1], nmax[1] + 1),
+             np.arange(-nmax[2], nmax[2] + 1)]
+        n1, n2, n3 = np.meshgrid(*n, indexing="ij")
+        k = (n1[..., None] * recip[0] + n2[..., None] * recip[1] + n3[..., None] * recip[2])
+        k2 = np.einsum("...i,...i->...", k, k)
+        half = (n1 > 0) | ((n1 == 0) & ((n2 > 0) | ((n2 == 0) & (n3 > 0))))
+        keep = half & (k2 <= kmax * kmax) & (k2 > 0)
         vol = abs(np.linalg.det(h))
         a = self._alpha
-        k, k2 = self._kvectors(h)
+        w = np.zeros(k2.shape)
         # 2 for the half space (k and -k give complex conjugate terms)
-        w = 2.0 * (4.0 * np.pi / vol) * np.exp(-k2 / (4.0 * a * a)) / k2
-        pot = np.zeros(len(cpos))
-        field = np.zeros((len(cpos), 3)) if want_field else None
+        w[keep] = 2.0 * (4.0 * np.pi / vol) * np.exp(-k2[keep] / (4.0 * a * a)) / k2[keep]
+        return recip, n, k, w
+
+    @staticmethod
+    def _phases(pos, recip, n):
+        """exp(-i n_d b_d . r) per atom and grid index, one array per dimension d."""
+        t = pos @ recip.T
+        return [np.exp(-1j * t[:, d:d + 1] * n[d][None, :]) for d in range(3)]
+
+    def _reciprocal(self, cpos, spos, box, want_field):
+        """Reciprocal-space potential (and field) at the solute atoms, by the structure
+        factor S(k) = sum_j q_j exp(-i k.r_j) built from per-dimension phase factors
+        (no transcendental function per k and atom)."""
+        h = _box_matrix(box)
+        vol = abs(np.linalg.det(h))
+        recip, n, k, w = self._kgrid(h)
+        A, B, C = w.shape
         q = self._q
-        # S(k) = sum_j q_j exp(-i k.r_j), in chunks of k to bound memory
-        step = max(1, (1 << 22) // max(len(spos), 1))
-        for lo in range(0, len(k), step):
-            kk = k[lo:lo + step]
-            ph = spos @ kk.T                                    # (n_s, n_k)
-            s_re = q @ np.cos(ph)
-            s_im = -(q @ np.sin(ph))
-            pc = cpos @ kk.T                                    # (n_c, n_k)
-            c, s = np.cos(pc), np.sin(pc)
-            re = c * s_re - s * s_im                            # Re(exp(i k.r_i) S(k))
-            pot += re @ w[lo:lo + step]
-            if want_field:
-                im = s * s_re + c * s_im                        # Im(exp(i k.r_i) S(k))
-                field += (im * w[lo:lo + step]) @ kk
-        pot -= np.pi * q.sum() / (vol * a * a)  # uniform neutralising background
+        S = np.zeros((A * B, C), dtype=np.complex128)
+        for lo in range(0, len(spos), 2048):  # bounded memory for large solvents
+            e1, e2, e3 = self._phases(spos[lo:lo + 2048], recip, n)
+            e12 = ((q[lo:lo + 2048, None] * e1)[:, :, None] * e2[:, None, :]).reshape(len(e1), -1)
+            S += e12.T @ e3
+        S = S.reshape(A, B, C)
+        p1, p2, p3 = (np.conj(x) for x in self._phases(cpos, recip, n))  # exp(+i k.r_i)
+        p12 = (p1[:, :, None] * p2[:, None, :]).reshape(len(cpos), -1)
+
+        def at_solute(T):  # sum_k T(k) exp(i k.r_i) for every solute atom i
+            m = T.reshape(A * B, C) @ p3.T               # (A*B, n_c)
+            return np.einsum("ij,ji->i", p12, m)
+
+        ws = w * S
+        pot = at_solute(ws).real
+        field = None
+        if want_field:
+            field = np.stack([at_solute(ws * k[..., d]).imag for d in range(3)], axis=1)
+        pot -= np.pi * q.sum() / (vol * self._alpha ** 2)  # uniform neutralising background
         return pot, field

@@ -29,6 +29,7 @@ from .core import (ALANINE_DIPEPTIDE_DESCRIPTION, ALANINE_DIPEPTIDE_STATES,
 from .states import (Feature, StateDefinition, check_states, dihedral_degrees,
                      minimum_image)
 from .nacl import NACL_STATES, nacl_water
+from .alanine_water import ALANINE_WATER_STATES, PAPER_ATOM_NAMES, alanine_dipeptide_water
 
 __all__ = [
     "MolecularSystem", "StateDefinition", "Feature", "alanine_dipeptide",
@@ -39,6 +40,7 @@ __all__ = [
     "alanine_dipeptide_in_water", "minimum_image", "platform_properties",
 ]
 __all__ += ["nacl_water", "NACL_STATES"]
+__all__ += ["alanine_dipeptide_water", "ALANINE_WATER_STATES", "PAPER_ATOM_NAMES"]
 
 
 def __getattr__(name):  # MDAnalysis is imported only when selections are used
