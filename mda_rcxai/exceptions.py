@@ -27,6 +27,7 @@ __all__ = [
     "ModelFileError",
     "ModelFileNotFoundError",
     "TrainingError",
+    "StudyInUseError",
 ]
 
 
@@ -83,3 +84,7 @@ class ModelFileNotFoundError(RcxaiError, FileNotFoundError):
 
 class TrainingError(RcxaiError, RuntimeError):
     """Training diverged (non-finite loss); lower the learning rate."""
+
+
+class StudyInUseError(RcxaiError, RuntimeError):
+    """Another run holds the study directory's lock; the message names the holder."""

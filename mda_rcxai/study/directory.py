@@ -5,7 +5,8 @@ with other parameters before touching anything (naming what differs), resumes
 one with the same parameters, and with ``overwrite=True`` moves every file of
 the stages the new parameters affect into ``.previous/<time>/``. Which config
 sections each stage depends on and which files it writes are listed in
-``DEPENDS`` and ``ARTEFACTS``; every file is written atomically.
+``DEPENDS`` and ``ARTEFACTS`` (the latter built from each stage module's
+``WRITES``); every file is written atomically.
 
 Examples
 --------
@@ -19,21 +20,24 @@ False
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 from contextlib import contextmanager
 
-import numpy as np
+import filelock
 
+from ..exceptions import InputError, StudyInUseError
+from . import committor, explain, report, sample, train, validate
 from .config import StudyConfig
-from ..exceptions import InputError
-from ..fileio import atomic_write, json_default
+from .files import derived_seed, load_npz, log, read_json, savez, write_json, write_text
 
-__all__ = ["Study", "STAGES", "DEPENDS", "ARTEFACTS", "derived_seed", "write_json",
-           "write_text", "savez", "read_json", "load_npz", "log", "json_default"]
+
+__all__ = ["Study", "STAGES", "DEPENDS", "ARTEFACTS", "BOOKKEEPING",
+           # re-exported from .files
+           "derived_seed", "write_json", "write_text", "savez", "read_json", "load_npz", "log"]
 
 STAGES = ("sample", "committor", "train", "explain", "validate", "report")
 
@@ -48,103 +52,13 @@ DEPENDS = {
     "validate": _ALL,
     "report": _ALL,
 }
-# the files each stage writes (globs in the study directory)
-ARTEFACTS = {
-    "sample": ("paths.npz", "tps.nc", "tps_checkpoint*", "initial_path.npz"),
-    "committor": ("committor_round*.npz*", "dataset.npz"),
-    "train": ("features.npz", "model.pt", "model_member*.pt", "fit.json"),
-    "explain": ("explanations.json", "importance.csv", "explained.pdb"),
-    "validate": ("validation.json", "committor_test.npz*"),
-    "report": ("report.html",),
-}
-_BOOK = ("config.toml", "state.json")
-
-
-def log(msg, verbose):
-    """Print ``msg`` (flushed) when ``verbose``: a stage's one-line summary."""
-    if verbose:
-        print(msg, flush=True)
-
-
-def derived_seed(seed: int, *tags) -> int:
-    """A seed for one random step of a study, derived from the study seed and a tag.
-
-    Different tags (or studies) give unrelated seeds (a hash, not
-    ``seed + 1000 * k``, whose values collide between studies).
-
-    Examples
-    --------
-    >>> derived_seed(0, "committor", 1) == derived_seed(0, "committor", 1)
-    True
-    >>> derived_seed(0, "committor", 2) != derived_seed(1, "committor", 1)
-    True
-    """
-    h = hashlib.sha256(json.dumps([int(seed), *map(str, tags)]).encode()).digest()
-    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
-
-
-def write_json(path, obj):
-    """Write ``obj`` as JSON atomically (numpy values converted).
-
-    Examples
-    --------
-    >>> import tempfile, os, numpy as np
-    >>> p = os.path.join(tempfile.mkdtemp(), "a.json")
-    >>> write_json(p, {"x": np.float32(1.5)})
-    >>> read_json(p, "test file")
-    {'x': 1.5}
-    """
-    def w(tmp):
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1, default=json_default)
-    atomic_write(path, w)
-
-
-def write_text(path, text):
-    """Write ``text`` (UTF-8) atomically."""
-    def w(tmp):
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    atomic_write(path, w)
-
-
-def savez(path, **arrays):
-    """Write arrays to a compressed ``.npz`` atomically (the name is kept as given).
-
-    Examples
-    --------
-    >>> import tempfile, os, numpy as np
-    >>> p = os.path.join(tempfile.mkdtemp(), "a.npz")
-    >>> savez(p, x=np.arange(3))
-    >>> load_npz(p, "test file")["x"].tolist()
-    [0, 1, 2]
-    """
-    def w(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-    atomic_write(path, w)
-
-
-def read_json(path, what):
-    """Read a JSON file of the study; a damaged one is a one-line :class:`InputError`
-    naming the file, ``what`` it holds and the fix."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: damaged or unreadable {what} ({err}); rerun with "
-                         "--overwrite to redo it") from None
-
-
-def load_npz(path, what):
-    """All arrays of an ``.npz`` file (no pickles); a truncated or foreign file is a
-    one-line :class:`InputError` naming the file, ``what`` it holds and the fix."""
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            return {k: d[k] for k in d.files}
-    except (OSError, ValueError, EOFError, Exception) as err:  # BadZipFile, truncated arrays
-        raise InputError(f"{path}: damaged or unreadable {what} ({type(err).__name__}); "
-                         "rerun with --overwrite to redo it") from None
+# the files each stage writes (globs in the study directory), as each stage module declares
+ARTEFACTS = {name: mod.WRITES for name, mod in (
+    ("sample", sample), ("committor", committor), ("train", train), ("explain", explain),
+    ("validate", validate), ("report", report))}
+#: The study's own bookkeeping files (never retired): its parameters, which stages are
+#: done, the advisory lock and who holds it.
+BOOKKEEPING = ("config.toml", "state.json", ".lock", ".lock.holder")
 
 
 # -----------------------------------------------------------------------------
@@ -185,6 +99,16 @@ class Study:
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise InputError(f"--out {self.out!r} is a file, not a directory; give a new or "
                              "study directory")
+        # one run per directory: taken before anything is read, released by close()
+        # (or when the last Study of this directory in this process is gone)
+        self._lock = _lock(self.out)
+        try:
+            self._open(overwrite)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, overwrite):
         self._state_path = self.path("state.json")
         cfg_path = self.path("config.toml")
         self.state = {}
@@ -240,6 +164,19 @@ class Study:
             self._retire(retire)
         write_text(cfg_path, self.config.to_toml())
 
+    # -- the lock ------------------------------------------------------------
+    def close(self):
+        """Release this study's hold on the directory's lock (idempotent)."""
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     # -- files ---------------------------------------------------------------
     def path(self, *parts):
         """Path of a file in the study directory."""
@@ -291,3 +228,33 @@ class Study:
         box["seconds"] = time.perf_counter() - t0
 
 
+def _lock(out):
+    """Take the advisory lock of study directory ``out`` (created) without waiting.
+
+    The lock (:mod:`filelock`, ``out/.lock``) is re-entrant within one process
+    (``is_singleton``), so code that opens the same study twice in one program
+    works; a second process is refused with :class:`StudyInUseError` naming the
+    holder recorded in ``out/.lock.holder``. The operating system frees the lock
+    when its process ends, however it ends.
+    """
+    os.makedirs(out, exist_ok=True)
+    lock = filelock.FileLock(os.path.join(out, ".lock"), timeout=0, is_singleton=True)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise StudyInUseError(f"--out {out!r} is in use by another run ({_holder(out)}); wait "
+                              "for it to finish, stop it, or use another --out") from None
+    if lock.lock_counter == 1:  # first hold in this process: say who holds it
+        write_json(os.path.join(out, ".lock.holder"),
+                   {"pid": os.getpid(), "host": socket.gethostname(),
+                    "since": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+    return lock
+
+
+def _holder(out):
+    try:
+        with open(os.path.join(out, ".lock.holder"), encoding="utf-8") as fh:
+            h = json.load(fh)
+        return f"pid {h['pid']} on {h['host']}, since {h['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "holder unknown"

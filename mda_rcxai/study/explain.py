@@ -9,10 +9,13 @@ import numpy as np
 
 from ..fileio import atomic_write
 from .common import path_universe
-from .directory import derived_seed, log, read_json, write_json
+from .files import derived_seed, log, read_json, write_json
 from .results import ExplainResult, TrainResult
 
-__all__ = ["stage_explain"]
+__all__ = ["stage_explain", "WRITES"]
+
+#: Files this stage writes in the study directory; ``--overwrite`` retires them.
+WRITES = ("explanations.json", "importance.csv", "explained.pdb")
 
 
 def _by(train: TrainResult):

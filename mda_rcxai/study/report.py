@@ -14,7 +14,10 @@ import numpy as np
 
 from .html import Report, plot_molecule
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "WRITES"]
+
+#: Files the report stage writes in the study directory.
+WRITES = ("report.html",)
 
 #: How the report names CommittorModel's ``penalty`` (what weight decay scales).
 _PENALTY_WORDS = {"group": " (of a group lasso on the input layer: one group per feature)",

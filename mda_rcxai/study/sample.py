@@ -8,11 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from .common import angstrom, md_kwargs, path_universe
-from .directory import derived_seed, load_npz, log, savez
+from .files import derived_seed, load_npz, log, savez
 from .inputs import state_names
 from .results import SampleResult
 
-__all__ = ["stage_sample"]
+__all__ = ["stage_sample", "WRITES"]
+
+#: Files this stage writes in the study directory (globs); ``--overwrite`` retires them.
+WRITES = ("paths.npz", "tps_checkpoint*")
 
 
 def _initial_path(study, system):

@@ -1,6 +1,7 @@
 """The whole study on the bundled system at a tiny size: files, report, resume, refusal,
 overwrite, and a kill in the middle of committor shooting."""
 
+import fnmatch
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import pytest
 from mda_rcxai.study.config import StudyConfig
 from mda_rcxai.exceptions import InputError
 from mda_rcxai.study import STAGES, run_study
+from mda_rcxai.study.directory import ARTEFACTS, BOOKKEEPING
 
 TINY = """
 seed = 1
@@ -79,6 +81,20 @@ def test_outputs_and_report(study):
     import MDAnalysis as mda
     u = mda.Universe(str(out / "explained.pdb"))
     assert abs(u.atoms.tempfactors.max() - 100.0) < 0.01
+
+
+def test_every_file_of_the_study_is_in_the_artefact_table(study):
+    """What --overwrite retires is what the stages wrote: each file in the directory
+    matches a glob some stage declares (``WRITES``) or is bookkeeping, and no temporary
+    file is left behind."""
+    out, cfg, _ = study
+    declared = {p: st for st, pats in ARTEFACTS.items() for p in pats}
+    names = set(os.listdir(out))
+    for name in names:
+        assert any(fnmatch.fnmatch(name, p) for p in (*declared, *BOOKKEEPING)), (
+            f"{name} is written by a stage but in no stage's WRITES")
+    # the tiny study runs every stage and fits an ensemble and a model selection
+    assert {"model_ensemble.pt", "model_cv.pt", "report.html"} <= names
 
 
 def test_rerun_resumes_without_redoing(study, capsys):
