@@ -1,47 +1,85 @@
-"""Atomic file writing: a file is either the old one or the whole new one, never half.
+"""Writing files atomically: a file is either the old one or the whole new one, never half.
+
+:func:`atomic_write` is the one writer every module of the package uses (model
+files, datasets, checkpoints, study files, reports, PDB files).
 
 Examples
 --------
 >>> import tempfile, os
 >>> from mda_rcxai.fileio import atomic_write
 >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
->>> atomic_write(p, lambda tmp: open(tmp, "w").write("x"))
+>>> _ = atomic_write(p, "x")
 >>> open(p).read()
 'x'
 """
 
+import contextlib
 import os
+import secrets
+
+from .exceptions import InputError
 
 __all__ = ["atomic_write", "to_jsonable", "json_default"]
 
 
 def atomic_write(path, write):
-    """Write a file atomically: ``write(tmp_path)`` then rename over ``path``.
+    """Write a file atomically: the whole new file, then one rename over ``path``.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Final file name.
-    write : callable
-        ``write(tmp)`` writes the whole file to ``tmp`` (a hidden name in the
-        same folder, with the same extension as ``path``, so writers that
-        pick the format from the suffix work). If it raises, ``path`` is
-        left as it was and ``tmp`` is removed.
+        Final file name; its folder must exist.
+    write : callable, str or bytes
+        ``write(tmp)`` writes the whole file to ``tmp`` (a hidden, unique name
+        in the same folder that ends in the same extension as ``path``, so
+        writers that pick the format from the suffix work); or the text (UTF-8)
+        or bytes to write. If it raises, ``path`` is left as it was and ``tmp``
+        is removed.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        The folder of ``path`` does not exist.
+
+    Notes
+    -----
+    The new file is flushed to disk (``fsync``) before the rename and the
+    folder after it, so after a crash ``path`` holds the old or the new
+    content. Concurrent writers of the same ``path`` (threads or processes)
+    each use their own temporary file; the last rename wins.
 
     Examples
     --------
     >>> import tempfile, os, numpy as np
     >>> p = os.path.join(tempfile.mkdtemp(), "x.npy")
-    >>> atomic_write(p, lambda tmp: np.save(tmp, np.arange(3)))
+    >>> _ = atomic_write(p, lambda tmp: np.save(tmp, np.arange(3)))
     >>> np.load(p).tolist()
     [0, 1, 2]
+    >>> atomic_write(p, lambda tmp: 1 / 0)
+    Traceback (most recent call last):
+    ...
+    ZeroDivisionError: division by zero
+    >>> np.load(p).tolist(), os.listdir(os.path.dirname(p))
+    ([0, 1, 2], ['x.npy'])
     """
     path = os.fspath(path)
     folder, name = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{path!r}: the folder {folder!r} does not exist; create it first")
     stem, ext = os.path.splitext(name)
-    tmp = os.path.join(folder, f".{stem}.tmp{os.getpid()}{ext}")
+    tmp = os.path.join(folder, f".{stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{ext}")
     try:
-        write(tmp)
+        if isinstance(write, (str, bytes)):
+            data = write
+            with open(tmp, "wb") as fh:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        else:
+            write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -51,6 +89,13 @@ def atomic_write(path, write):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    with contextlib.suppress(OSError):  # the rename itself survives a crash
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return path
 
 
 def json_default(obj):

@@ -1,5 +1,8 @@
 """Files shipped with mda_rcxai, exposed as paths (like MDAnalysisTests.datafiles).
 
+Data only: the scripts that rebuild these files live in ``scripts/`` of the
+source tree, outside the package.
+
 Attributes
 ----------
 ALANINE_DIPEPTIDE_PDB : str
@@ -7,15 +10,17 @@ ALANINE_DIPEPTIDE_PDB : str
     records for all 21 bonds; energy-minimised with amber99sb (C7eq).
 ALANINE_DIPEPTIDE_DCD : str
     1000 frames (1 ps apart) of the same molecule at 300 K: 500 in C7eq,
-    then 500 in C7ax. How both were made: :mod:`mda_rcxai.data.generate`.
+    then 500 in C7ax. How both were made:
+    ``scripts/make_alanine_dipeptide.py`` in the source tree.
 NACL_WATER_PDB : str
     Na+ (atom 0) and Cl- (atom 1) in contact in a 1.954 nm cube of 245
     TIP3P waters, equilibrated at 300 K with amber14 + TIP3P
     (Joung-Cheatham ions); CRYST1 box. Made by
-    :mod:`mda_rcxai.data.make_nacl_water`.
+    ``scripts/make_nacl_water.py`` (recipe: :mod:`mda_rcxai.systems.nacl_build`).
 NACL_PMF_TXT : str
     Potential of mean force along the Na-Cl distance of that box (r in
-    Angstrom, kT, kJ/mol), by :mod:`mda_rcxai.data.nacl_pmf`.
+    Angstrom, kT, kJ/mol), by ``scripts/nacl_pmf.py``
+    (analysis: :mod:`mda_rcxai.systems.nacl_pmf`).
 
 Examples
 --------

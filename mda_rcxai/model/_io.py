@@ -2,24 +2,23 @@
 
 Files hold tensors and plain data only (numbers, strings, lists, dicts), so
 they load with ``torch.load(weights_only=True)``, which cannot execute code.
-Every file is written atomically: a temporary file in the same folder, then
-``os.replace``.
+Every file is written atomically (:func:`mda_rcxai.fileio.atomic_write`, also
+importable from here under its old name).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..exceptions import InputError, ModelFileError, ModelFileNotFoundError
+from ..exceptions import ModelFileError, ModelFileNotFoundError
+from ..fileio import atomic_write
 from ._validation import check_feature_names
 
 __all__ = ["atomic_write", "save_model", "load_model", "export_torchscript", "read_payload",
@@ -27,26 +26,6 @@ __all__ = ["atomic_write", "save_model", "load_model", "export_torchscript", "re
 
 FORMAT = "mda_rcxai.CommittorModel"
 FORMAT_VERSION = 1
-
-
-def atomic_write(path, write):
-    """Call ``write(tmp_path)`` then move the file onto ``path``; no partial file is left."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise InputError(
-            f"path={path!r}: the directory {directory!r} does not exist; create it first"
-        )
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    return path
 
 
 def _plain(value):

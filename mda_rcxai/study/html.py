@@ -20,6 +20,8 @@ import io
 
 import numpy as np
 
+from ..fileio import atomic_write
+
 __all__ = ["Report", "plot_molecule"]
 
 _CSS = """
@@ -126,11 +128,7 @@ class Report:
 
     def write(self, path):
         """Write the page to ``path`` (atomically: the old file or the whole new one)."""
-        from ..fileio import atomic_write
-
-        text = self.to_html()
-        atomic_write(path, lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
-        return path
+        return atomic_write(path, self.to_html())
 
 
 def _fmt(v):

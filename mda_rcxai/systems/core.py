@@ -16,6 +16,7 @@ from typing import Mapping
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError, TopologyError
+from ..fileio import atomic_write
 from .states import StateDefinition, check_states
 
 __all__ = [
@@ -894,10 +895,10 @@ def alanine_dipeptide_in_water(pdb_out=None, *, box_nm: float = 2.2,
         d = os.path.dirname(os.path.abspath(pdb_out))
         if not os.path.isdir(d):
             raise InputError(f"pdb_out={pdb_out!r}: folder {d!r} does not exist")
-        tmp = os.path.join(d, f".tmp_{os.getpid()}_{os.path.basename(pdb_out)}")
-        with open(tmp, "w") as fh:
-            app.PDBFile.writeFile(mod.topology, pos, fh, keepIds=True)
-        os.replace(tmp, pdb_out)
+        def write(tmp):
+            with open(tmp, "w") as fh:
+                app.PDBFile.writeFile(mod.topology, pos, fh, keepIds=True)
+        atomic_write(pdb_out, write)
         s = from_pdb_and_forcefield(pdb_out, files, states=states,
                                     nonbonded="PME", cutoff_nm=cutoff_nm,
                                     name="alanine_dipeptide_in_water")

@@ -141,7 +141,7 @@ _SSIP_RANGE_NM = (0.46, 0.56)
 _STATES_SOURCE = (
     "Na-Cl distance ranges (nm, minimum image) from the umbrella-sampling "
     "PMF of this box (mda_rcxai/data/nacl_pmf.txt, made by "
-    "mda_rcxai.data.nacl_pmf): CIP minimum at 2.75 A, barrier at 3.55 A "
+    "scripts/nacl_pmf.py): CIP minimum at 2.75 A, barrier at 3.55 A "
     "(4.9 kT above CIP), SSIP minimum at 5.05 A (0.6 kT above CIP). CIP = "
     "r <= 3.0 A (the contact well up to ~1.4 kT above its minimum); SSIP = "
     "4.6-5.6 A (the solvent-separated well within ~0.7 kT of its minimum); "
@@ -160,18 +160,19 @@ _DESCRIPTION = """\
 Na+ and Cl- in a cubic box of TIP3P water (OpenMM amber14-all.xml +
 amber14/tip3p.xml, Joung-Cheatham ions), PME with a 0.9 nm cutoff, bonds to
 H constrained, rigid water; equilibrated at 300 K and 1 bar, then NVT
-(mda_rcxai.data.make_nacl_water). Atom 0 is Na+, atom 1 Cl-.
+(scripts/make_nacl_water.py; recipe: mda_rcxai.systems.nacl_build).
+Atom 0 is Na+, atom 1 Cl-.
 States on the minimum-image Na-Cl distance r: CIP (contact ion pair) and
 SSIP (solvent-separated ion pair), chosen from the potential of mean force
 w(r) computed for this box by umbrella sampling + WHAM
-(mda_rcxai.data.nacl_pmf, table mda_rcxai/data/nacl_pmf.txt); a gap is
+(scripts/nacl_pmf.py, table mda_rcxai/data/nacl_pmf.txt); a gap is
 left around the barrier between them.
 Expected from the literature (Geissler, Dellago and Chandler, J. Phys.
 Chem. B 103, 3706 (1999)): r alone is not a good reaction coordinate;
 configurations at the top of w(r) have committors spread from 0 to 1, and
 the solvent (the number of water molecules coordinating the ions, in
 particular Na+) decides whether the pair separates. Measured on this box
-(mda_rcxai.data.nacl_pmf --committor): 20 configurations at r = 3.50-3.59 A
+(scripts/nacl_pmf.py --committor): 20 configurations at r = 3.50-3.59 A
 (the PMF top) had p_SSIP from 0.1 to 1.0 (10 shots each). Okada et al.
 (arXiv:2512.09468) found water-oxygen coordination of Na+ and the waters
 bridging both ions among the decisive descriptors."""
@@ -196,7 +197,7 @@ def _pmf_marks():
     import os
     if not os.path.exists(NACL_PMF_TXT):
         return None
-    from ..data.nacl_pmf import read_table
+    from .nacl_pmf import read_table
     t = read_table(NACL_PMF_TXT)
     keys = ("r_cip", "r_ts", "barrier_kT", "r_ssip", "ssip_kT")
     return {k: t[k] for k in keys} if all(k in t for k in keys) else None
@@ -211,7 +212,7 @@ def nacl_water(box_nm: float | None = None, *, seed: int = 2026,
     box_nm : float or None
         None (default): the bundled, equilibrated box (245 waters, 737
         atoms, side 1.954 nm, ions in contact). A number: build a new box of
-        that side with :func:`mda_rcxai.data.make_nacl_water.build_nacl_water`
+        that side with :func:`mda_rcxai.systems.nacl_build.build_nacl_water`
         (Modeller, minimisation, NVT/NPT/NVT equilibration, about 40 ps of
         MD: minutes on one core); the final side is a few percent smaller
         after NPT. At least 1.95 nm (the 0.9 nm cutoff must stay below half
@@ -266,7 +267,8 @@ def nacl_water(box_nm: float | None = None, *, seed: int = 2026,
         import os
         import tempfile
 
-        from ..data.make_nacl_water import build_nacl_water, pdb_text
+        # nacl_build imports this module's force field and restraint: a real circle
+        from .nacl_build import build_nacl_water, pdb_text
         top, pos, info = build_nacl_water(float(box_nm), seed,
                                           platform=platform)
         with tempfile.TemporaryDirectory() as tmp:

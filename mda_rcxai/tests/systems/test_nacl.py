@@ -7,8 +7,8 @@ openmm = pytest.importorskip("openmm")
 import openmm.unit as u  # noqa: E402
 
 from mda_rcxai.data import NACL_PMF_TXT, NACL_WATER_PDB  # noqa: E402
-from mda_rcxai.data.nacl_pmf import (landmarks, radial_pmf, read_table,  # noqa: E402
-                                     wham)
+from mda_rcxai.systems.nacl_pmf import (landmarks, radial_pmf, read_table,  # noqa: E402
+                                        wham)
 from mda_rcxai.exceptions import InputError, RcxaiError, StateError  # noqa: E402
 from mda_rcxai.systems import NACL_STATES, check_states, nacl_water  # noqa: E402
 from mda_rcxai.systems.nacl import (CL_INDEX, NA_INDEX,  # noqa: E402
@@ -243,7 +243,7 @@ def test_initial_path_arguments_checked(nacl):
 
 
 @pytest.mark.parametrize("name", ["mda_rcxai.systems.nacl",
-                                  "mda_rcxai.data.nacl_pmf"])
+                                  "mda_rcxai.systems.nacl_pmf"])
 def test_docstring_examples(name):
     import doctest
     import importlib

@@ -1,6 +1,8 @@
+#!/usr/bin/env python3
 """How the bundled alanine dipeptide files were made (run once; kept for the record).
 
-``python -m mda_rcxai.data.generate`` rewrites the files in this folder:
+``python scripts/make_alanine_dipeptide.py`` (in the source tree, outside the
+package) rewrites these files in ``mda_rcxai/data/``:
 
 ``alanine_dipeptide.pdb``
     ACE-ALA-NME, 22 atoms, AMBER (tleap) atom names and order, CONECT records
@@ -21,7 +23,8 @@ import os
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mda_rcxai",
+                    "data")
 
 AMBER_NAMES = [
     ("ACE", ["HH31", "CH3", "HH32", "HH33", "C", "O"]),

@@ -1,7 +1,9 @@
 """How the bundled NaCl-in-water box was made (run once; kept for the record).
 
-``python -m mda_rcxai.data.make_nacl_water [--box-nm 2.0] [--seed 2026]``
-rewrites ``nacl_water.pdb`` in this folder.
+``python scripts/make_nacl_water.py [--box-nm 2.0] [--seed 2026]`` (in the
+source tree, outside the package) rewrites ``mda_rcxai/data/nacl_water.pdb``
+with :func:`build_nacl_water` and :func:`pdb_text`;
+:func:`mda_rcxai.systems.nacl_water` calls them for a box of another size.
 
 Recipe (OpenMM, CPU platform, one thread: the script sets
 ``OPENMM_CPU_THREADS=1``, because the CPU platform's PME does not follow the
@@ -43,13 +45,13 @@ PMF and the states belong to the shipped file. Measured there
 
 from __future__ import annotations
 
-import argparse
-import os
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-OUT_PDB = os.path.join(HERE, "nacl_water.pdb")
+from ..exceptions import InputError
+from .nacl import (NACL_CUTOFF_NM, NACL_FORCEFIELD, add_distance_restraint, create_nacl_system,
+                   minimum_image_distance)
+
 
 
 def _run(integrator, context, n_steps, log=None, every=500):
@@ -92,17 +94,13 @@ def build_nacl_water(box_nm: float = 2.0, seed: int = 2026, *,
 
     Examples
     --------
-    >>> from mda_rcxai.data.make_nacl_water import build_nacl_water
+    >>> from mda_rcxai.systems.nacl_build import build_nacl_water
     >>> top, pos, info = build_nacl_water(2.0)  # doctest: +SKIP
     """
     import openmm
     import openmm.app as app
     import openmm.unit as u
 
-    from mda_rcxai.exceptions import InputError
-    from mda_rcxai.systems.nacl import (NACL_CUTOFF_NM, NACL_FORCEFIELD,
-                                        add_distance_restraint,
-                                        create_nacl_system, minimum_image_distance)
 
     box_nm = float(box_nm)
     if not np.isfinite(box_nm) or box_nm < 2 * NACL_CUTOFF_NM / 0.95 + 0.05:
@@ -235,40 +233,3 @@ def pdb_text(topology, positions_nm, remarks=()) -> str:
         lines = lines[1:]  # it carries the date: the file would not repeat
     rem = [f"REMARK   1 {r}\n" for r in remarks]
     return "".join(rem) + "".join(lines)
-
-
-def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def main(argv=None):  # pragma: no cover - run by hand
-    # OpenMM's CPU PME does not follow the Context's Threads property; with
-    # more threads its sums change order from run to run and the MD is not
-    # bitwise repeatable. One thread makes the same seed give the same file.
-    os.environ["OPENMM_CPU_THREADS"] = "1"
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--box-nm", type=float, default=2.0)
-    p.add_argument("--seed", type=int, default=2026)
-    p.add_argument("--out", default=OUT_PDB)
-    a = p.parse_args(argv)
-    top, pos, info = build_nacl_water(a.box_nm, a.seed, verbose=True)
-    import openmm
-    remarks = [
-        f"Made with OpenMM {openmm.__version__}.",
-        "Na+ Cl- in TIP3P, amber14-all.xml + amber14/tip3p.xml (Joung-Cheatham",
-        "ions), PME 0.9 nm, HBonds, rigid water; NVT/NPT/NVT equilibrated at",
-        f"300 K (mda_rcxai.data.make_nacl_water, box_nm={a.box_nm}, "
-        f"seed={a.seed}).",
-        f"{info['n_waters']} waters, box {info['box_nm']:.4f} nm, "
-        f"r(Na-Cl) {info['r_nacl_nm']:.4f} nm.",
-    ]
-    write_atomic(a.out, pdb_text(top, pos, remarks))
-    print(f"wrote {a.out}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
