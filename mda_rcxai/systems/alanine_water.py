@@ -55,7 +55,8 @@ from .states import StateDefinition
 
 __all__ = ["alanine_dipeptide_water", "create_alanine_water_system", "ALANINE_WATER_STATES",
            "ALANINE_WATER_FORCEFIELD", "ALANINE_WATER_CUTOFF_NM", "ALANINE_WATER_PDB",
-           "PAPER_ATOM_NAMES", "H18_INDEX", "N_SOLUTE_ATOMS", "ALANINE_WATER_DESCRIPTION"]
+           "PAPER_ATOM_NAMES", "H18_INDEX", "N_SOLUTE_ATOMS", "ALANINE_WATER_DESCRIPTION",
+           "alanine_water_initial_path"]
 
 #: OpenMM force-field files: AMBER ff99SB-ILDN (identical to ff99SB for ACE-ALA-NME) + TIP3P.
 ALANINE_WATER_FORCEFIELD = ("amber99sbildn.xml", "tip3p.xml")
@@ -181,3 +182,206 @@ def alanine_dipeptide_water(states=None):
 # the dihedrals named in the description, for users of this module
 PHI_PSI_THETA = {"phi": PHI, "psi": PSI, "theta": THETA}
 __all__ += ["PHI_PSI_THETA"]
+
+
+def _phi_states(state_a, state_b):
+    """The dihedral (atoms) and ranges (degrees) of two states on one dihedral."""
+    from ..exceptions import InputError, InputTypeError
+    out = []
+    for st in (state_a, state_b):
+        if not isinstance(st, StateDefinition):
+            raise InputTypeError(f"states must be StateDefinition objects, got "
+                                 f"{type(st).__name__}")
+        if len(st.features) != 1 or st.features[0].kind != "dihedral":
+            raise InputError(f"state {st.name!r} is not a single dihedral range; the pull "
+                             "needs states on one dihedral (as ALANINE_WATER_STATES)")
+        out.append((tuple(st.features[0].atoms), st.ranges[0]))
+    if out[0][0] != out[1][0]:
+        raise InputError("the two states use different dihedrals; give states on the same "
+                         "dihedral")
+    return out[0][0], out[0][1], out[1][1]
+
+
+def alanine_water_initial_path(system=None, *, state_A="C7eq", state_B="C7ax",
+                               temperature: float = 300.0, seed: int = 0,
+                               phi_shoot: float = 0.0, pull_ps: float = 2.0,
+                               hold_ps: float = 1.0, between_ps: float = 0.5,
+                               max_shots: int = 40, max_frames: int = 2000,
+                               timestep_fs: float = 2.0, steps_per_frame: int = 10,
+                               friction_per_ps: float = 1.0, adapt_deg: float = 3.0,
+                               platform: str = "CPU", return_info: bool = False):
+    """A C7eq -> C7ax transition path in water by a pull on phi and two-way shots (nm).
+
+    The transition is rare at 300 K (and hot MD would boil the water), so:
+
+    1. Pull: a harmonic restraint on the dihedral of the states (500
+       kJ/mol/rad^2, minimum-image angle difference) moves its centre from
+       the starting value to ``phi_shoot`` (degrees) in ``pull_ps`` and holds
+       it there for ``hold_ps`` (Langevin at ``temperature``).
+    2. Two-way shots from the restrained configuration: fresh
+       Maxwell-Boltzmann velocities, free MD forward until the dihedral is in
+       ``state_A`` or ``state_B``, and from the same configuration with the
+       velocities reversed. If one half ends in A and the other in B, the
+       two halves joined (A first) are the path; otherwise the restrained run
+       goes on for ``between_ps`` and the next shot is tried, with the
+       restraint's centre moved by ``adapt_deg`` towards B when both halves
+       ended in A (towards A when both ended in B), so the shooting points
+       drift to where the committor is near 1/2.
+
+    Parameters
+    ----------
+    system : MolecularSystem, optional
+        Default :func:`alanine_dipeptide_water`; its states must be ranges on
+        one dihedral (as :data:`ALANINE_WATER_STATES`).
+    state_A, state_B : str
+        Names of the states in ``system.states``.
+    temperature : float
+        K.
+    seed : int
+        Seeds velocities and the thermostat.
+    phi_shoot : float
+        First centre of the restraint at the shooting points, degrees (the
+        barrier between the negative- and positive-phi basins is near 0).
+    adapt_deg : float
+        Step of the restraint's centre after a shot whose halves both ended
+        in one state, degrees (0 keeps it fixed).
+    pull_ps, hold_ps, between_ps : float
+        Restrained MD, ps.
+    max_shots, max_frames : int
+        Two-way shots to try; longest half-path in frames.
+    timestep_fs, steps_per_frame, friction_per_ps : float, int, float
+        Integrator settings.
+    platform : str
+        OpenMM platform name ("CPU" runs one thread).
+    return_info : bool
+        Also return ``shots``, ``shooting_frame``, ``frame_ps`` and ``phi``
+        (degrees per frame).
+
+    Returns
+    -------
+    positions : numpy.ndarray
+        ``(n_frames, n_atoms, 3)`` nm, molecules whole (not wrapped), frame 0
+        in ``state_A``, the last in ``state_B``, none between in either.
+    info : dict
+        Only with ``return_info=True``.
+
+    Raises
+    ------
+    SamplingError
+        No shot joined A and B within ``max_shots``.
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems.alanine_water import alanine_water_initial_path
+    >>> x = alanine_water_initial_path(seed=0)  # doctest: +SKIP
+    """
+    import numpy as np
+    import openmm
+    import openmm.unit as u
+
+    from ..exceptions import InputError, SamplingError
+    from .core import platform_properties
+    from .states import check_states, dihedral_degrees
+    if system is None:
+        system = alanine_dipeptide_water()
+    sa, sb = check_states(system.states, [state_A, state_B], system.n_atoms)
+    idx, range_a, range_b = _phi_states(sa, sb)
+    for name, v in (("temperature", temperature), ("timestep_fs", timestep_fs),
+                    ("pull_ps", pull_ps)):
+        if not (np.isfinite(v) and v > 0):
+            raise InputError(f"{name}={v} must be a positive number")
+    for name, v in (("max_shots", max_shots), ("max_frames", max_frames),
+                    ("steps_per_frame", steps_per_frame)):
+        if int(v) != v or v < 1:
+            raise InputError(f"{name}={v} must be a positive integer")
+    if not (np.isfinite(adapt_deg) and adapt_deg >= 0):
+        raise InputError(f"adapt_deg={adapt_deg} must be a number >= 0 (degrees)")
+    rows = np.array([idx])
+
+    def angle(x):
+        return float(dihedral_degrees(x, rows)[0])
+
+    def where(p):
+        for lab, (lo, hi) in (("A", range_a), ("B", range_b)):
+            if ((p - lo) % 360.0) <= (hi - lo):
+                return lab
+        return None
+
+    omm = openmm.XmlSerializer.deserialize(openmm.XmlSerializer.serialize(system.system))
+    f = openmm.CustomTorsionForce("0.5*k_dih*d^2; d = min(dt, 2*pi - dt); "
+                                  "dt = abs(theta - theta0); pi = 3.141592653589793")
+    f.addGlobalParameter("k_dih", 500.0)
+    f.addGlobalParameter("theta0", 0.0)
+    f.addTorsion(*[int(i) for i in idx], [])
+    f.setForceGroup(31)
+    omm.addForce(f)
+    integ = openmm.LangevinMiddleIntegrator(temperature * u.kelvin,
+                                            friction_per_ps / u.picosecond,
+                                            timestep_fs * u.femtosecond)
+    integ.setRandomNumberSeed(int(seed) % 2**31 + 1)
+    plat = openmm.Platform.getPlatformByName(platform)
+    ctx = openmm.Context(omm, integ, plat, platform_properties(platform, system=omm))
+    if system.box_vectors is not None:
+        ctx.setPeriodicBoxVectors(*np.asarray(system.box_vectors))
+    ctx.setPositions(system.positions)
+    ctx.setVelocitiesToTemperature(temperature * u.kelvin, int(seed))
+    start = angle(system.positions)
+    delta = (phi_shoot - start + 180.0) % 360.0 - 180.0
+    n_pull = max(1, int(round(pull_ps * 1000 / timestep_fs / 50)))
+    for s in range(n_pull):
+        ctx.setParameter("theta0", np.radians(start + delta * (s + 1) / n_pull))
+        integ.step(50)
+    integ.step(max(1, int(round(hold_ps * 1000 / timestep_fs))))
+    centre = start + delta
+    rng = np.random.default_rng(seed)
+    n_between = max(1, int(round(between_ps * 1000 / timestep_fs)))
+
+    def positions():
+        x = ctx.getState(getPositions=True).getPositions(asNumpy=True)
+        return np.asarray(x.value_in_unit(u.nanometer))
+
+    def half(x0, v0):
+        ctx.setParameter("k_dih", 0.0)
+        ctx.setPositions(x0)
+        ctx.setVelocities(v0)
+        frames = []
+        for _ in range(int(max_frames)):
+            integ.step(int(steps_per_frame))
+            x = positions()
+            frames.append(x)
+            end = where(angle(x))
+            if end is not None:
+                return frames, end
+        return frames, None
+
+    for shot in range(1, int(max_shots) + 1):
+        ctx.setParameter("k_dih", 500.0)
+        integ.step(n_between)
+        x0 = positions()
+        if where(angle(x0)) is not None:
+            continue
+        ctx.setVelocitiesToTemperature(temperature * u.kelvin, int(rng.integers(1, 2**31 - 1)))
+        ctx.applyVelocityConstraints(1e-6)
+        v0 = ctx.getState(getVelocities=True).getVelocities(asNumpy=True)
+        fwd, end_f = half(x0, v0)
+        bwd, end_b = half(x0, -v0)
+        if end_f is None or end_b is None or end_f == end_b:
+            ctx.setPositions(x0)
+            ctx.setVelocities(v0)
+            if end_f == end_b and end_f is not None:  # move the restraint towards the other side
+                centre += adapt_deg if end_f == "A" else -adapt_deg
+                ctx.setParameter("theta0", np.radians(centre))
+            continue
+        if end_f == "B":
+            frames, shoot = bwd[::-1] + [x0] + fwd, len(bwd)
+        else:
+            frames, shoot = fwd[::-1] + [x0] + bwd, len(fwd)
+        pos = np.stack(frames)
+        if not return_info:
+            return pos
+        return pos, {"shots": shot, "shooting_frame": shoot, "phi_restraint": centre,
+                     "frame_ps": steps_per_frame * timestep_fs / 1000.0,
+                     "phi": dihedral_degrees(pos, rows)[:, 0]}
+    raise SamplingError(f"no {sa.name} -> {sb.name} path in max_shots={max_shots} two-way "
+                        f"shots from phi_shoot={phi_shoot}; raise max_shots or max_frames, or "
+                        "move phi_shoot closer to the barrier top")
