@@ -121,16 +121,24 @@ def _config(args):
         cfg = StudyConfig.load(str(bundled))
     else:
         cfg = StudyConfig()
-    changes = {}
+    flags = []
     if args.seed is not None:
-        changes["seed"] = args.seed
+        flags.append(("--seed", args.seed, {"seed": args.seed}))
     if args.workers is not None:
-        changes["workers"] = args.workers
+        flags.append(("--workers", args.workers, {"workers": args.workers}))
     if getattr(args, "scheduler", None):
         d = cfg.committor.model_dump(exclude_none=True)
         d["scheduler"] = args.scheduler
-        changes["committor"] = d
-    return cfg.replace(**changes) if changes else cfg
+        flags.append(("--scheduler", args.scheduler, {"committor": d}))
+    for flag, value, change in flags:
+        try:
+            cfg = cfg.replace(**change)
+        except InputError as err:  # the config's message names the key; name the flag
+            import re
+            m = re.search(r"= [^:]*: (.*?)(; fix this key in the config file.*)?$", str(err))
+            why = m.group(1) if m else str(err)
+            raise InputError(f"{flag} {value}: {why}; give another {flag}") from None
+    return cfg
 
 
 def _load_npz(path, what):

@@ -12,18 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import InputError
-from .common import (base_params, dataset_features, md_kwargs, path_universe, reserved_mask,
+from .common import (dataset_features, md_kwargs, path_universe, reserved_mask,
                      rows_key, training_paths)
-from .files import derived_seed, log
+from .directory import derived_seed, log
 from .inputs import featurize, state_names
 from .results import CommittorResult, SampleResult
 
-__all__ = ["stage_committor", "WRITES"]
-
-#: Files this stage writes in the study directory (globs): each round's dataset (with
-#: its ``.partial`` resume file, or an OPS ``.nc`` storage with ``engine = "ops"``) and
-#: the merged one. ``--overwrite`` retires them.
-WRITES = ("committor_round*.npz*", "committor_round*.nc", "dataset.npz")
+__all__ = ["stage_committor"]
 
 
 def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
@@ -121,14 +116,10 @@ def _next_round(cfg, system, sample, datasets, k):
 
 
 def _round_model(cfg, X, n_A, n_B, seed):
-    """The model that picks the next round: an ensemble (its spread marks where it is unsure)
-    of fast L-BFGS fits (:data:`~mda_rcxai.model.DEFAULT_ENSEMBLE_PARAMS`), or the config's
-    network when ``[model] select = false``."""
-    from ..model import CommittorEnsemble, CommittorModel
+    """The model that picks the next round: an ensemble of ``[model] ensemble`` fast
+    L-BFGS fits (:data:`~mda_rcxai.model.DEFAULT_FIT_PARAMS`; its spread marks where it is
+    unsure). It depends on no other ``[model]`` key, so a change of the final model's
+    keys never re-shoots the committor stage (``DEPENDS``)."""
+    from ..model import CommittorEnsemble
 
-    n = max(cfg.model.ensemble, 1)
-    if cfg.model.select:
-        return CommittorEnsemble(n_models=n, seed=seed).fit(X, n_A, n_B)
-    if n > 1:
-        return CommittorEnsemble(n_models=n, seed=seed, **base_params(cfg)).fit(X, n_A, n_B)
-    return CommittorModel(seed=seed, **base_params(cfg)).fit(X, n_A, n_B)
+    return CommittorEnsemble(n_models=max(cfg.model.ensemble, 1), seed=seed).fit(X, n_A, n_B)

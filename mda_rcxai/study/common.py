@@ -7,7 +7,7 @@ import hashlib
 
 import numpy as np
 
-from .files import derived_seed
+from .directory import derived_seed
 from .inputs import featurize
 
 __all__ = ["md_kwargs", "angstrom", "path_universe", "reserved_mask", "training_paths",
@@ -61,11 +61,8 @@ def dataset_features(cfg, dataset):
 
 
 def base_params(cfg):
-    m = cfg.model
-    return dict(hidden_layers=tuple(m.hidden_layers), activation=m.activation,
-                weight_decay=m.weight_decay, learning_rate=m.learning_rate,
-                max_epochs=m.max_epochs, batch_size=m.batch_size,
-                validation_fraction=m.validation_fraction, early_stopping=m.early_stopping)
+    """The ``[model]`` keys given, as model arguments (:meth:`ModelConfig.fit_params`)."""
+    return cfg.model.fit_params()
 
 
 def records(table):

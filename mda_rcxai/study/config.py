@@ -38,7 +38,7 @@ import os
 import tomllib
 from typing import Literal, Optional
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError,
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
                       field_validator, model_validator)
 
 from ..exceptions import InputError
@@ -402,20 +402,34 @@ class FeaturesConfig(_Section):
 class ModelConfig(_Section):
     """The committor network (see :class:`mda_rcxai.model.CommittorModel`).
 
+    Every key reaches the model that is fitted, or is refused when it cannot:
+    with ``select = true`` (the default) :class:`~mda_rcxai.model.CommittorModelCV`
+    chooses ``weight_decay`` and ``hidden_layers`` by cross-validation, so
+    those two are refused there (set ``select = false`` to fix them); the
+    other keys are passed to every fit of the search, to the final model and
+    to the ensemble members. A key left out takes the fitting routine's
+    default (:data:`~mda_rcxai.model.DEFAULT_CV_PARAMS` with ``select``,
+    :class:`~mda_rcxai.model.CommittorModel`'s defaults without).
+
     Attributes
     ----------
-    hidden_layers : list of int
-        Widths of the hidden layers.
-    activation : str
+    hidden_layers : list of int, optional
+        Widths of the hidden layers (``select = false`` only).
+    activation : str, optional
         ``"tanh"``, ``"relu"``, ``"elu"``, ``"gelu"``, ``"silu"`` or ``"sigmoid"``.
-    weight_decay : float
-        L2 penalty (AdamW); used when ``select`` is false.
-    learning_rate : float
-    max_epochs : int
-    batch_size : int
-    validation_fraction : float
-        Fraction held out for early stopping, in (0, 1).
-    early_stopping : int
+    weight_decay : float, optional
+        Penalty strength (``select = false`` only).
+    solver : str, optional
+        ``"lbfgs"`` (full batch) or ``"adam"`` (mini-batches, early stopping).
+    learning_rate : float, optional
+        Adam step size (``solver = "adam"`` only).
+    max_epochs : int, optional
+        Adam epochs, or blocks of 20 L-BFGS iterations.
+    batch_size : int, optional
+        Adam mini-batch size (``solver = "adam"`` only).
+    validation_fraction : float, optional
+        Fraction held out for early stopping, in [0, 1).
+    early_stopping : int, optional
         Patience in epochs.
     select : bool
         Choose weight decay and architecture by k-fold cross-validated
@@ -424,17 +438,19 @@ class ModelConfig(_Section):
         Folds of the selection.
     ensemble : int
         Members of the ensemble that gives q and the importances error bars
-        (1 = a single model, no error bars).
+        (1 = a single model, no error bars); also the size of the ensemble
+        that picks each later committor round.
     """
 
-    hidden_layers: list[int] = Field(default_factory=lambda: [64, 64], min_length=1)
-    activation: Literal["tanh", "relu", "elu", "gelu", "silu", "sigmoid"] = "tanh"
-    weight_decay: float = Field(default=1e-2, ge=0.0)
-    learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0)
-    max_epochs: int = Field(default=500, ge=1)
-    batch_size: int = Field(default=64, ge=1)
-    validation_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
-    early_stopping: int = Field(default=50, ge=1)
+    hidden_layers: Optional[list[int]] = Field(default=None, min_length=1)
+    activation: Optional[Literal["tanh", "relu", "elu", "gelu", "silu", "sigmoid"]] = None
+    weight_decay: Optional[float] = Field(default=None, ge=0.0)
+    solver: Optional[Literal["lbfgs", "adam"]] = None
+    learning_rate: Optional[float] = Field(default=None, gt=0.0, le=1.0)
+    max_epochs: Optional[int] = Field(default=None, ge=1)
+    batch_size: Optional[int] = Field(default=None, ge=1)
+    validation_fraction: Optional[float] = Field(default=None, ge=0.0, lt=1.0)
+    early_stopping: Optional[int] = Field(default=None, ge=1)
     select: bool = True
     cv: int = Field(default=3, ge=2, le=20)
     ensemble: int = Field(default=5, ge=1, le=50)
@@ -449,9 +465,43 @@ class ModelConfig(_Section):
     @field_validator("hidden_layers")
     @classmethod
     def _pos(cls, v):
-        if any(w < 1 for w in v):
+        if v is not None and any(w < 1 for w in v):
             raise ValueError(f"layer widths must be >= 1, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _reaches_the_fit(self):
+        if self.select:
+            for key in ("weight_decay", "hidden_layers"):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"[model] {key} = {getattr(self, key)} is chosen by cross-validation "
+                        "when select = true (a grid of weight_decay x hidden_layers); remove "
+                        "it, or set select = false to fit exactly this value")
+        if self.solver != "adam":
+            for key in ("learning_rate", "batch_size"):
+                if getattr(self, key) is not None:
+                    raise ValueError(
+                        f"[model] {key} = {getattr(self, key)} is used by solver = 'adam' only "
+                        f"(select = {str(self.select).lower()} fits with L-BFGS unless told "
+                        "otherwise); add solver = \"adam\" or remove the key")
+        return self
+
+    def fit_params(self):
+        """The keys given, as :class:`~mda_rcxai.model.CommittorModel` arguments.
+
+        Examples
+        --------
+        >>> ModelConfig(max_epochs=3, select=False, hidden_layers=[8]).fit_params()
+        {'hidden_layers': (8,), 'max_epochs': 3}
+        """
+        out = {}
+        for key in ("hidden_layers", "activation", "weight_decay", "solver", "learning_rate",
+                    "max_epochs", "batch_size", "validation_fraction", "early_stopping"):
+            v = getattr(self, key)
+            if v is not None:
+                out[key] = tuple(v) if key == "hidden_layers" else v
+        return out
 
 
 class ExplainConfig(_Section):
@@ -514,6 +564,9 @@ class ValidationConfig(_Section):
         return _window(v, "committor-test window")
 
 
+#: A config whose every angle and dihedral state range lies within +-this is in radians.
+_RADIAN_LIMIT = 3.2
+
 _SECTIONS = ("system", "tps", "committor", "features", "model", "explain", "validation")
 
 
@@ -541,6 +594,7 @@ class StudyConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    _source: Optional[str] = PrivateAttr(default=None)
 
     seed: int = Field(default=0, ge=0, lt=2**31)
     workers: int = Field(default=2, ge=1, le=256)
@@ -565,7 +619,57 @@ class StudyConfig(BaseModel):
             if st is not None and self.states and st not in self.states:
                 raise ValueError(f"[system] {key} = {st!r} is not a table under [states] "
                                  f"(have {sorted(self.states)})")
+        angular = [(s, v, var) for s, vars_ in self.states.items() for v, var in vars_.items()
+                   if len(var.atoms) in (3, 4)]
+        if angular and all(-_RADIAN_LIMIT <= min(var.range) and max(var.range) <= _RADIAN_LIMIT
+                           for _, _, var in angular):
+            s, v, var = angular[0]
+            raise ValueError(
+                f"[states.{s}] {v} range = {var.range}: every angle and dihedral range lies "
+                f"within [-{_RADIAN_LIMIT}, {_RADIAN_LIMIT}], as radians would; state ranges are "
+                "in degrees? (multiply radians by 57.2958, e.g. [-180, -50])")
+        if self.tps.initial_path == "pull":
+            self._check_pull(a, b)
         return self
+
+    def _check_pull(self, a, b):
+        """``initial_path = "pull"`` pulls one distance: both states must be ranges on one."""
+        fix = ("use initial_path = 'hot' (hot MD) or a trajectory file that goes from A to B")
+        if not self.states:
+            if self.system.bundled_name != "nacl_water":
+                raise ValueError(
+                    f"[tps] initial_path = 'pull' needs states on one distance each (2 atoms, "
+                    f"as nacl_water's CIP and SSIP); the states of {self.system.bundled_name} "
+                    f"are on dihedrals; {fix}")
+            return
+        for name in (a, b):
+            vars_ = self.states[name]
+            kinds = {2: "distance", 3: "angle", 4: "dihedral"}
+            if len(vars_) != 1 or len(next(iter(vars_.values())).atoms) != 2:
+                have = ", ".join(f"{v} ({kinds[len(var.atoms)]})" for v, var in vars_.items())
+                raise ValueError(
+                    f"[tps] initial_path = 'pull' needs states on one distance each (2 atoms); "
+                    f"[states.{name}] has {have}; {fix}")
+        pa, pb = (next(iter(self.states[n].values())).atoms for n in (a, b))
+        if pa != pb:
+            raise ValueError(f"[tps] initial_path = 'pull' needs both states on the same "
+                             f"distance; [states.{a}] uses {pa}, [states.{b}] {pb}; {fix}")
+
+    def __eq__(self, other):
+        """Equal parameters (where a config was read from does not count)."""
+        if not isinstance(other, StudyConfig):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    @property
+    def source_file(self):
+        """Absolute path of the TOML file this config was read from (:meth:`load`), or None.
+
+        A study never rewrites this file (``run --config D/config.toml --out D``
+        keeps the user's comments); the parameters a study ran with are then
+        told by its stage records.
+        """
+        return self._source
 
     # -- reading ------------------------------------------------------------
     @classmethod
@@ -612,7 +716,9 @@ class StudyConfig(BaseModel):
                 text = fh.read()
         except (OSError, UnicodeDecodeError) as err:
             raise InputError(f"--config {path!r} cannot be read as text: {err}") from None
-        return cls.from_toml(text, base_dir=os.path.dirname(os.path.abspath(path)))
+        cfg = cls.from_toml(text, base_dir=os.path.dirname(os.path.abspath(path)))
+        cfg._source = os.path.abspath(path)
+        return cfg
 
     def resolved(self, base_dir):
         """A copy whose relative file names are made absolute against ``base_dir``;
@@ -672,12 +778,18 @@ class StudyConfig(BaseModel):
         return "\n".join(lines) + "\n"
 
     def digest(self, *sections):
-        """Short hash of the given sections (all when none): what a stage depends on.
+        """Short hash of the given sections or dotted keys (all when none): what a stage
+        depends on.
 
         Speed-only keys (:data:`SPEED_ONLY_KEYS`) are left out.
         """
         d = _without_speed_keys(self.model_dump())
-        keep = {k: d[k] for k in (sections or d)}
+        keep = {}
+        for key in (sections or d):  # a section ("model") or one key of it ("model.ensemble")
+            node = d
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            keep[key] = node
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
     def differences(self, other):
@@ -694,7 +806,9 @@ class StudyConfig(BaseModel):
         """Copy with top-level fields changed (validated)."""
         d = self.model_dump()
         d.update(changes)
-        return type(self).from_dict(_drop_none(d))
+        new = type(self).from_dict(_drop_none(d))
+        new._source = self._source  # still the user's file: never to be rewritten
+        return new
 
     def validate(self):
         """Check again (the schema already validated on construction); returns self."""
@@ -764,6 +878,8 @@ def _one_line(err: ValidationError, given) -> str:
                 "'mda-rcxai demo --print-config'")
     if e["type"] == "missing":
         return f"config: {where} is required"
+    if msg.startswith("[") and e["type"] == "value_error":
+        return f"config: {msg}"  # the check names its keys and the fix itself
     shown = "" if value is None or isinstance(value, dict) else f" = {_short(value)}"
     n_more = len(err.errors()) - 1
     more = f" (and {n_more} more problem{'s' if n_more > 1 else ''})" if n_more else ""

@@ -22,7 +22,8 @@ from .config import SOLUTE_SELECTION, StudyConfig
 from ..exceptions import InputError, RcxaiError
 
 __all__ = ["build_system", "state_names", "topology_universe", "featurize",
-           "feature_options", "bundled_baselines", "check_features", "SOLUTE_SELECTION"]
+           "feature_options", "bundled_baselines", "check_features", "baseline_columns",
+           "check_scheduler", "SOLUTE_SELECTION"]
 
 #: Default reactant / product of each bundled system.
 _BUNDLED_STATES = {"alanine_dipeptide": ("C7eq", "C7ax"), "nacl_water": ("CIP", "SSIP")}
@@ -223,9 +224,87 @@ def featurize(cfg: StudyConfig, universe):
 
 
 def check_features(cfg: StudyConfig, system):
-    """Compute the features of the starting structure once (catches bad selections early)."""
+    """Compute the features of the starting structure once (catches bad selections early).
+
+    Also checks that every ``[explain] baselines`` entry names features of
+    this study (:func:`baseline_columns`), so a typo fails here and not after
+    every stage has run.
+    """
     res = featurize(cfg, topology_universe(cfg, system))
     if res.features.shape[1] == 0:
         raise InputError("config: [features] gives no feature for this system; choose another "
                          "kind or selection")
+    columns = list(getattr(res, "columns", None) or [])
+    for name, wanted in cfg.explain.baselines.items():
+        baseline_columns(name, wanted, list(res.names), columns)
     return res
+
+
+def baseline_columns(name, wanted, names, columns=None):
+    """Column indices of a named baseline feature set.
+
+    Parameters
+    ----------
+    name : str
+        The set's name (``[explain] baselines.NAME``), for the error message.
+    wanted : sequence of str
+        Feature names, aliases (``"phi"``) or group labels of the columns.
+    names : sequence of str
+        Column names.
+    columns : sequence of FeatureColumn or dict, optional
+        Column metadata (``group``, ``alias``).
+
+    Returns
+    -------
+    list of int
+        Sorted column indices.
+
+    Raises
+    ------
+    InputError
+        An entry that matches no column, naming the key and what it may be.
+
+    Examples
+    --------
+    >>> baseline_columns("x", ["b"], ["a", "b"])
+    [1]
+    """
+    def field(c, key):
+        return c.get(key) if isinstance(c, dict) else getattr(c, key, None)
+
+    cols = []
+    for m in wanted:
+        hit = [i for i, n in enumerate(names)
+               if m == n or (columns and (m == field(columns[i], "group")
+                                          or m == field(columns[i], "alias")))]
+        if not hit:
+            shown = ", ".join(list(names)[:4]) + (", ..." if len(names) > 4 else "")
+            raise InputError(f"config: [explain] baselines.{name}: {m!r} is neither a feature "
+                             f"name, an alias nor a group label of this study's features "
+                             f"({len(names)}: {shown}); fix the entry")
+        cols += hit
+    return sorted(set(cols))
+
+
+def check_scheduler(cfg: StudyConfig, timeout=5.0):
+    """Refuse a ``[committor] scheduler`` (``--scheduler``) where no Dask scheduler answers.
+
+    Connects once (at most ``timeout`` seconds) and disconnects, so an
+    unreachable address fails before any simulation instead of after TPS.
+    """
+    addr = cfg.committor.scheduler
+    if not addr:
+        return
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover
+        raise InputError(f"config: [committor] scheduler = {addr!r} needs dask.distributed; "
+                         "install it or leave the key out") from None
+    try:
+        client = Client(addr, timeout=timeout, set_as_default=False)
+    except Exception as err:
+        raise InputError(
+            f"config: [committor] scheduler = {addr!r} (or --scheduler): no Dask scheduler "
+            f"answers there ({type(err).__name__}); start one ('dask scheduler') or leave the "
+            "key out for a local cluster") from None
+    client.close()

@@ -13,17 +13,13 @@ import numpy as np
 
 from ..exceptions import InputError
 from .common import base_params, dataset_features, path_universe, records, rows_key
-from .files import derived_seed, load_npz, log, read_json, savez, write_json
+from .directory import derived_seed, load_npz, log, read_json, savez, write_json
 from .inputs import featurize
 from .results import CommittorResult, SampleResult, TrainResult
 from ..fileio import atomic_write
 from ..fileio import to_jsonable as _jsonable
 
-__all__ = ["stage_train", "fit_final", "WRITES"]
-
-#: Files this stage writes in the study directory; ``--overwrite`` retires them all, so
-#: no model of earlier parameters (an ensemble, a model selection) survives it.
-WRITES = ("features.npz", "model.pt", "model_ensemble.pt", "model_cv.pt", "fit.json")
+__all__ = ["stage_train", "fit_final"]
 
 
 def fit_final(cfg, X, n_A, n_B, names, seed):
@@ -34,8 +30,10 @@ def fit_final(cfg, X, n_A, n_B, names, seed):
     cv = None
     if cfg.model.select:
         # weight decay x architecture by k-fold CV (L-BFGS, group lasso on the input layer);
-        # held-out metrics from the out-of-fold predictions, the choice refitted on all rows
-        cv = CommittorModelCV(cv=cfg.model.cv, seed=seed).fit(X, n_A, n_B, feature_names=names)
+        # held-out metrics from the out-of-fold predictions, the choice refitted on all rows;
+        # the other [model] keys given reach every fit (the config refuses the grid's keys)
+        cv = CommittorModelCV(cv=cfg.model.cv, seed=seed, **base_params(cfg)).fit(
+            X, n_A, n_B, feature_names=names)
         model = cv.best_estimator_
         m = cv.cv_metrics_
         fit = {"rmse_pB_heldout": float(m["rmse_p_B"]), "loglik_heldout": float(m["log_likelihood"]),

@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import InputError
 from ..fileio import to_jsonable as _jsonable
 from .common import base_params, md_kwargs, records, reserved_mask
-from .files import derived_seed, log, read_json, write_json
-from .inputs import bundled_baselines, state_names
+from .directory import derived_seed, log, read_json, write_json
+from .inputs import baseline_columns, bundled_baselines, state_names
 from .results import ExplainResult, SampleResult, TrainResult, ValidationResult
 
-__all__ = ["stage_validate", "choose_engine", "WRITES"]
-
-#: Files this stage writes in the study directory (the committor test's shots, with
-#: their resume file or OPS storage); ``--overwrite`` retires them.
-WRITES = ("validation.json", "committor_test.npz*", "committor_test.nc")
+__all__ = ["stage_validate", "choose_engine"]
 
 
 def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
@@ -35,20 +30,10 @@ def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
                 names = [m for g in ranking[:k] for m in members.get(g, [g])]
                 sets[f"top {k}: " + " + ".join(ranking[:k])] = sorted(
                     {col[n] for n in names if n in col})
-    labels = [c.get("group") for c in train.columns] if train.columns else [None] * len(col)
     named = dict(bundled_baselines(cfg))
     named.update(cfg.explain.baselines)
-    for name, wanted in named.items():
-        cols = []
-        for m in wanted:
-            hit = [i for i, n in enumerate(train.names)
-                   if m == n or m == labels[i] or (train.columns and
-                                                   m == train.columns[i].get("alias"))]
-            if not hit:
-                raise InputError(f"config: [explain] baselines.{name}: {m!r} is neither a feature "
-                                 "name, an alias nor a group label of this study's features")
-            cols += hit
-        sets[name] = sorted(set(cols))
+    for name, wanted in named.items():  # the config's sets were checked before any stage ran
+        sets[name] = baseline_columns(name, wanted, train.names, train.columns)
     return sets
 
 
