@@ -8,6 +8,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError
+from ._plots import plot_beeswarm, plot_importance
 
 __all__ = ["Explanation", "compare", "bond_groups", "ALIAS_PRIORITY", "GROUP_FIELDS",
            "column_meta", "legacy_columns"]
@@ -892,7 +893,6 @@ class Explanation:
         -------
         matplotlib.figure.Figure
         """
-        from ._plots import plot_beeswarm, plot_importance
         if kind == "importance":
             return plot_importance(self, **kwargs)
         if kind == "beeswarm":

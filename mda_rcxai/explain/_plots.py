@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from scipy.constants import R as _GAS_CONSTANT_J_MOL_K
 
 from ..exceptions import InputError, InputTypeError
+from ..fileio import atomic_write
 
 __all__ = ["plot_importance", "plot_beeswarm", "plot_committor_fit", "plot_free_energy",
            "BOLTZMANN_KJ_MOL_K"]
 
 #: Boltzmann constant in kJ/(mol K).
-BOLTZMANN_KJ_MOL_K = 0.0083144626181532
+BOLTZMANN_KJ_MOL_K = _GAS_CONSTANT_J_MOL_K / 1000.0
 
 
 def _figure(figsize):
@@ -21,18 +23,14 @@ def _figure(figsize):
 
 
 def _finish(fig, path, dpi=120):
-    if path is not None:
-        path = os.fspath(path)
-        d = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(d):
-            raise InputError(f"path={path!r}: the folder {d} does not exist; create it first")
-        fig.savefig(path, dpi=dpi)
+    if path is not None:  # the format follows the extension, which the temporary name keeps
+        atomic_write(os.fspath(path), lambda tmp: fig.savefig(tmp, dpi=dpi))
     return fig
 
 
 def _check_explanation(ex, name="explanation"):
-    from ._explanation import Explanation
-    if not isinstance(ex, Explanation):
+    # by its attributes: _explanation imports this module (Explanation.plot)
+    if not all(hasattr(ex, a) for a in ("values", "importance", "feature_names", "selection")):
         raise InputTypeError(f"{name} must be an Explanation (from explain()), got "
                              f"{type(ex).__name__}")
 

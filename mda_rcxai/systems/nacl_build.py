@@ -1,4 +1,4 @@
-"""How the bundled NaCl-in-water box was made (run once; kept for the record).
+"""The bundled NaCl-in-water box: its force field, the Na-Cl restraint, and how it was made.
 
 ``python scripts/make_nacl_water.py [--box-nm 2.0] [--seed 2026]`` (in the
 source tree, outside the package) rewrites ``mda_rcxai/data/nacl_water.pdb``
@@ -45,13 +45,128 @@ PMF and the states belong to the shipped file. Measured there
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..exceptions import InputError
-from .nacl import (NACL_CUTOFF_NM, NACL_FORCEFIELD, add_distance_restraint, create_nacl_system,
-                   minimum_image_distance)
 
+__all__ = ["NA_INDEX", "CL_INDEX", "NACL_FORCEFIELD", "NACL_CUTOFF_NM", "create_nacl_system",
+           "add_distance_restraint", "minimum_image_distance", "build_nacl_water", "pdb_text"]
+
+#: Atom indices of the ions in the bundled box (0-based).
+NA_INDEX = 0
+CL_INDEX = 1
+
+#: OpenMM force-field files: AMBER14 with TIP3P and its Joung-Cheatham ions.
+NACL_FORCEFIELD = ("amber14-all.xml", "amber14/tip3p.xml")
+
+#: Real-space cutoff of PME, nm (must stay below half the box side).
+NACL_CUTOFF_NM = 0.9
+
+
+def create_nacl_system(topology):
+    """The OpenMM System of an ion/water topology: PME, 0.9 nm, HBonds, rigid water.
+
+    Parameters
+    ----------
+    topology : openmm.app.Topology
+        With periodic box vectors set.
+
+    Returns
+    -------
+    openmm.System
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import nacl_water
+    >>> from mda_rcxai.systems.nacl import create_nacl_system
+    >>> s = nacl_water()
+    >>> create_nacl_system(s.topology).getNumParticles() == s.n_atoms
+    True
+    """
+    import openmm.app as app
+    import openmm.unit as u
+    if topology.getPeriodicBoxVectors() is None:
+        raise InputError("topology has no periodic box; set it with "
+                         "topology.setPeriodicBoxVectors(...) first")
+    ff = app.ForceField(*NACL_FORCEFIELD)
+    return ff.createSystem(topology, nonbondedMethod=app.PME,
+                           nonbondedCutoff=NACL_CUTOFF_NM * u.nanometer,
+                           constraints=app.HBonds, rigidWater=True)
+
+
+def add_distance_restraint(system, i: int, j: int, k_kj_mol_nm2: float,
+                           r0_nm: float) -> int:
+    """Add a harmonic restraint ``k/2 (r_ij - r0)^2`` on a minimum-image distance.
+
+    A :class:`openmm.CustomBondForce` with periodic boundary conditions;
+    ``k`` and ``r0`` are global parameters (``"k_restraint"``,
+    ``"r0_restraint"``) so a context can move the restraint
+    (``context.setParameter("r0_restraint", 0.35)``).
+
+    Parameters
+    ----------
+    system : openmm.System
+    i, j : int
+        Atom indices.
+    k_kj_mol_nm2 : float
+        Force constant, kJ/mol/nm^2.
+    r0_nm : float
+        Centre, nm.
+
+    Returns
+    -------
+    int
+        Index of the added force.
+
+    Examples
+    --------
+    >>> import openmm
+    >>> s = openmm.System(); _ = s.addParticle(1.0); _ = s.addParticle(1.0)
+    >>> add_distance_restraint(s, 0, 1, 1000.0, 0.3)
+    0
+    """
+    import openmm
+    if not (np.isfinite(k_kj_mol_nm2) and k_kj_mol_nm2 >= 0):
+        raise InputError(f"k_kj_mol_nm2={k_kj_mol_nm2} must be a finite "
+                         "number >= 0")
+    if not (np.isfinite(r0_nm) and r0_nm >= 0):
+        raise InputError(f"r0_nm={r0_nm} must be a finite distance >= 0 (nm)")
+    f = openmm.CustomBondForce("0.5*k_restraint*(r-r0_restraint)^2")
+    f.addGlobalParameter("k_restraint", float(k_kj_mol_nm2))
+    f.addGlobalParameter("r0_restraint", float(r0_nm))
+    f.addBond(int(i), int(j), [])
+    f.setUsesPeriodicBoundaryConditions(True)
+    return system.addForce(f)
+
+
+def minimum_image_distance(positions_nm, i: int, j: int, box_nm) -> np.ndarray:
+    """Distance between atoms ``i`` and ``j`` in a cubic/orthorhombic box, nm.
+
+    Parameters
+    ----------
+    positions_nm : array_like
+        ``(n_atoms, 3)`` or ``(n_frames, n_atoms, 3)``, nm.
+    i, j : int
+    box_nm : float or array_like of 3 floats
+        Box side(s), nm.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        One distance per frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.1, 0, 0], [1.9, 0, 0]])
+    >>> round(float(minimum_image_distance(x, 0, 1, 2.0)), 6)
+    0.2
+    """
+    pos = np.asarray(positions_nm, dtype=float)
+    box = np.broadcast_to(np.asarray(box_nm, dtype=float), (3,))
+    d = pos[..., j, :] - pos[..., i, :]
+    d -= box * np.round(d / box)
+    return np.linalg.norm(d, axis=-1)
 
 
 def _run(integrator, context, n_steps, log=None, every=500):
