@@ -271,3 +271,29 @@ def test_errors(box):
     u.add_TopologyAttr("charges", [0.0, 1.0])
     with pytest.raises(InputError, match="needs a periodic box"):
         SolventPotentialFeatures(u.atoms[:1], u.atoms[1:]).run()
+
+
+def test_explanations_put_a_potential_column_on_its_atom():
+    """SHAP reads the column metadata: the group of a potential column is its atom's,
+    and the annotated structure puts the importance on that atom (not on the waters)."""
+    pytest.importorskip("shap")
+    from mda_rcxai.explain import explain
+    u = _charged(make_nacl_box(n_frames=24, seed=9, box_nm=1.6))
+    r = SolventPotentialFeatures(u.select_atoms("name NA CL"), {"water": u.select_atoms(
+        "resname HOH")}, cutoff=RC, ewald_tolerance=1e-4).run().results
+    X = r.features
+    ina = r.names.index("V[NA1:NA|water]")
+    mu, sd = X[:, ina].mean(), X[:, ina].std()
+
+    def q(X):  # the committor reads the potential at Na+ only
+        return (X[:, ina] - mu) / sd
+    ex = explain(q, X, feature_names=r.names, columns=r.columns, atom_indices=r.atom_indices,
+                 method="shap", algorithm="kernel", max_samples=8, background_size=10, seed=0)
+    g = ex.grouped(by="group")
+    assert g.ranking[0] == "NA1:NA / water"
+    for frame in (None, 2):
+        kw = {} if frame is None else {"frame": frame}
+        ag = ex.to_atomgroup(u, **kw)
+        assert np.argmax(ag.tempfactors) == u.select_atoms("name NA")[0].index
+        assert ag.tempfactors[u.select_atoms("resname HOH").indices].max() == 0.0
+        np.testing.assert_allclose(ag.tempfactors.sum(), ex.importance.sum(), rtol=1e-9)
