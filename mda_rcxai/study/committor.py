@@ -14,11 +14,16 @@ import numpy as np
 from ..exceptions import InputError
 from .common import (dataset_features, md_kwargs, path_universe, reserved_mask,
                      rows_key, training_paths)
-from .directory import derived_seed, log
+from .files import derived_seed, log
 from .inputs import featurize, state_names
 from .results import CommittorResult, SampleResult
 
-__all__ = ["stage_committor"]
+__all__ = ["stage_committor", "WRITES"]
+
+#: Files this stage writes in the study directory (globs): each round's dataset (with
+#: its ``.partial`` resume file, or an OPS ``.nc`` storage with ``engine = "ops"``) and
+#: the merged one. ``--overwrite`` retires them.
+WRITES = ("committor_round*.npz*", "committor_round*.nc", "dataset.npz")
 
 
 def stage_committor(study, system, sample: SampleResult) -> CommittorResult:

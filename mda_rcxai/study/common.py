@@ -7,7 +7,7 @@ import hashlib
 
 import numpy as np
 
-from .directory import derived_seed
+from .files import derived_seed
 from .inputs import featurize
 
 __all__ = ["md_kwargs", "angstrom", "path_universe", "reserved_mask", "training_paths",

@@ -44,6 +44,7 @@ Run the whole study with the defaults (a few minutes on 2 cores)::
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import time
@@ -54,6 +55,7 @@ from .config import StudyConfig
 from .directory import STAGES, Study, log, read_json
 from .explain import stage_explain
 from .inputs import build_system, check_features, check_scheduler, fes_axis
+from .report import write_report
 from .sample import stage_sample
 from .train import stage_train
 from .validate import stage_validate
@@ -102,9 +104,15 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     system = build_system(config)
     check_features(config, system)  # and the [explain] baselines' feature names
     check_scheduler(config)
-    study = Study(out, config, verbose=verbose, overwrite=overwrite)
+    # one run per directory (a second process is refused, naming this one) until it returns
+    with Study(out, config, verbose=verbose, overwrite=overwrite) as study:
+        return _stages(study, system, until, t0)
+
+
+def _stages(study, system, until, t0):
+    """The stages in order, up to ``until``; the result dict of :func:`run_study`."""
+    config, verbose = study.config, study.verbose
     sample = stage_sample(study, system)
-    import gc
     gc.collect()  # free OPS storage objects now: at interpreter exit netCDF4 complains
     if until == "sample":
         return _result(study)
@@ -122,7 +130,6 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     if until == "validate":
         return _result(study)
     if need_report:
-        from .report import write_report
         t_rep = time.perf_counter()
         write_report(study.path("report.html"), config=config, system=system,
                      stages=study.state, sample=sample, committor=committor, train=train,

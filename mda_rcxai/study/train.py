@@ -13,13 +13,17 @@ import numpy as np
 
 from ..exceptions import InputError
 from .common import base_params, dataset_features, path_universe, records, rows_key
-from .directory import derived_seed, load_npz, log, read_json, savez, write_json
+from .files import derived_seed, load_npz, log, read_json, savez, write_json
 from .inputs import featurize
 from .results import CommittorResult, SampleResult, TrainResult
 from ..fileio import atomic_write
 from ..fileio import to_jsonable as _jsonable
 
-__all__ = ["stage_train", "fit_final"]
+__all__ = ["stage_train", "fit_final", "WRITES"]
+
+#: Files this stage writes in the study directory; ``--overwrite`` retires them all, so
+#: no model of earlier parameters (an ensemble, a model selection) survives it.
+WRITES = ("features.npz", "model.pt", "model_ensemble.pt", "model_cv.pt", "fit.json")
 
 
 def fit_final(cfg, X, n_A, n_B, names, seed):

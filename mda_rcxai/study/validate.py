@@ -9,11 +9,15 @@ import numpy as np
 
 from ..fileio import to_jsonable as _jsonable
 from .common import base_params, md_kwargs, records, reserved_mask
-from .directory import derived_seed, log, read_json, write_json
+from .files import derived_seed, log, read_json, write_json
 from .inputs import baseline_columns, bundled_baselines, state_names
 from .results import ExplainResult, SampleResult, TrainResult, ValidationResult
 
-__all__ = ["stage_validate", "choose_engine"]
+__all__ = ["stage_validate", "choose_engine", "WRITES"]
+
+#: Files this stage writes in the study directory (the committor test's shots, with
+#: their resume file or OPS storage); ``--overwrite`` retires them.
+WRITES = ("validation.json", "committor_test.npz*", "committor_test.nc")
 
 
 def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
