@@ -83,6 +83,46 @@ def test_cutoff_forms_match_numpy_sum_over_images(box, method):
         assert res.features[f, 2] == pytest.approx(ref_e, rel=1e-6, abs=1e-6)
 
 
+def _numpy_molecule_reference(pos, h, c_idx, residues, q_of, rc):
+    """Plain Coulomb from whole residues whose first atom's nearest image is within rc."""
+    shifts = _images(h)
+    out = []
+    for i in c_idx:
+        v = 0.0
+        for atoms in residues:
+            d0 = pos[i] - pos[atoms[0]] + shifts
+            r0 = np.linalg.norm(d0, axis=1)
+            k = np.argmin(r0)
+            if r0[k] >= rc:
+                continue
+            for a in atoms:
+                da = pos[a] - pos[atoms[0]]
+                da = (da[None] + shifts)[np.argmin(np.linalg.norm(da[None] + shifts, axis=1))]
+                v += q_of[a] / np.linalg.norm(d0[k] - da)
+        out.append(COULOMB_KJ_ANGSTROM * v)
+    return np.array(out)
+
+
+def test_molecule_cutoff_matches_numpy_and_is_blind_to_the_shift(box):
+    u = box
+    ions, water = u.select_atoms("name NA CL"), u.select_atoms("resname HOH")
+    res = SolventPotentialFeatures(ions, water, method="cutoff", cutoff=RC,
+                                   cutoff_by="molecule").run().results
+    assert res.columns[0].param("cutoff_by") == "molecule"
+    residues = [r.atoms.indices for r in water.residues]
+    for f, ts in enumerate(u.trajectory):
+        h = np.diag(ts.dimensions[:3]).astype(np.float64)
+        ref = _numpy_molecule_reference(u.atoms.positions.astype(np.float64), h,
+                                        ions.indices, residues, u.atoms.charges, RC)
+        np.testing.assert_allclose(res.features[f], ref, rtol=1e-6)
+    # neutral molecules: the -1/r_c shift cancels within each molecule
+    shifted = SolventPotentialFeatures(ions, water, method="shifted", cutoff=RC,
+                                       cutoff_by="molecule").run().results
+    np.testing.assert_allclose(shifted.features, res.features, rtol=1e-9, atol=1e-8)
+    with pytest.raises(InputError, match="cutoff_by='molecule' applies to the cutoff"):
+        SolventPotentialFeatures(ions, water, method="ewald", cutoff_by="molecule")
+
+
 # -- OpenMM as the reference -----------------------------------------------------------------
 def _openmm_potential_and_field(u, probe, charged, method, rc_nm, box_vectors_nm,
                                 tol=1e-6, delta=1e-3):
@@ -194,10 +234,11 @@ def test_ewald_matches_openmm_in_a_triclinic_box_with_a_charged_solvent():
 def test_broken_and_whole_molecules_give_the_same_values():
     whole = _charged(make_nacl_box(n_frames=2, seed=4, box_nm=1.6, broken=False))
     broken = _charged(make_nacl_box(n_frames=2, seed=4, box_nm=1.6, broken=True))
-    for method in ("ewald", "reaction_field"):
+    for method, by in (("ewald", "atom"), ("reaction_field", "atom"), ("cutoff", "molecule")):
         a, b = (SolventPotentialFeatures(x.select_atoms("name NA CL"),
                                          x.select_atoms("resname HOH"), method=method,
-                                         cutoff=RC, field_bonds=[(0, 1)]).run().results
+                                         cutoff=RC, field_bonds=[(0, 1)],
+                                         cutoff_by=by).run().results
                 for x in (whole, broken))
         np.testing.assert_allclose(a.features, b.features, rtol=1e-5, atol=1e-4)
 
