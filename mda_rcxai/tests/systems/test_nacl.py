@@ -242,16 +242,6 @@ def test_initial_path_arguments_checked(nacl):
         nacl_initial_path(nacl, state_A="CIP", state_B="CIP")
 
 
-@pytest.mark.parametrize("name", ["mda_rcxai.systems.nacl",
-                                  "mda_rcxai.systems.nacl_pmf"])
-def test_docstring_examples(name):
-    import doctest
-    import importlib
-    res = doctest.testmod(importlib.import_module(name),
-                          optionflags=doctest.ELLIPSIS)
-    assert res.attempted > 0 and res.failed == 0
-
-
 def test_initial_path_is_a_continuous_cip_to_ssip_path(nacl):
     x, info = nacl_initial_path(nacl, seed=3, return_info=True)
     assert x.ndim == 3 and x.shape[1:] == (nacl.n_atoms, 3)
