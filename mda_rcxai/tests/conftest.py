@@ -1,5 +1,13 @@
+"""Shared fixtures and markers of the test suite (shipped in the wheel: ``pytest --pyargs
+mda_rcxai``, where pyproject.toml's settings are absent, so markers are registered here)."""
+
 import pytest
 
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: long integration tests (minutes); the MDAKit registry and a quick "
+                   "check run -m 'not slow'")
 
 
 @pytest.fixture
