@@ -24,6 +24,11 @@ import sys
 __all__ = ["main", "build_parser"]
 
 
+#: The study's stages, in order (as mda_rcxai.study.directory.STAGES; kept here so that
+#: building the parser imports nothing of the study).
+_STAGES = ("sample", "committor", "train", "explain", "validate", "report")
+
+
 def build_parser():
     """The argument parser (exposed for the docs and tests)."""
     p = argparse.ArgumentParser(
@@ -44,7 +49,12 @@ def build_parser():
         sp.add_argument("--print-config", action="store_true",
                         help="print the parameters (defaults merged with --config) and exit")
         sp.add_argument("--overwrite", action="store_true",
-                        help="allow parameters that differ from an earlier run in --out")
+                        help="allow parameters that differ from an earlier run in --out (the "
+                             "stages they affect, and any stage whose files are damaged, are "
+                             "redone; earlier stages are kept)")
+        sp.add_argument("--redo", choices=_STAGES, metavar="STAGE",
+                        help="redo this stage and those after it, keeping the earlier ones "
+                             f"(one of {', '.join(_STAGES)})")
         sp.add_argument("--quiet", action="store_true", help="no progress output")
         sp.add_argument("--scheduler", help="address of a running Dask scheduler for committor "
                                             "shooting, e.g. tcp://127.0.0.1:8786")
@@ -283,7 +293,7 @@ def _cmd_study(args):
     until = {"demo": None, "run": None, "sample": "sample", "committor": "committor",
              "train": "train", "explain": "explain", "validate": None}[args.command]
     res = run_study(args.out, cfg, verbose=not args.quiet, until=until,
-                    overwrite=args.overwrite)
+                    overwrite=args.overwrite, redo=args.redo)
     if res["top_groups"]:
         print("top groups:")
         for k, v in res["top_groups"].items():

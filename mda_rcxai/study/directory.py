@@ -20,6 +20,7 @@ False
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from contextlib import contextmanager
 
 import filelock
 
-from ..exceptions import InputError, StudyInUseError
+from ..exceptions import InputError, RcxaiError, StudyInUseError
 from . import committor, explain, report, sample, train, validate
 from .config import StudyConfig
 from .files import derived_seed, load_npz, log, read_json, savez, write_json, write_text
@@ -46,7 +47,8 @@ _ALL = ("seed", "system", "states", "tps", "committor", "features", "model", "ex
 # which config sections each stage depends on (a change invalidates it and those after)
 DEPENDS = {
     "sample": ("seed", "system", "states", "tps"),
-    "committor": ("seed", "system", "states", "tps", "committor", "features", "model"),
+    # the round model uses [model] ensemble only: another final model keeps the shots
+    "committor": ("seed", "system", "states", "tps", "committor", "features", "model.ensemble"),
     "train": ("seed", "system", "states", "tps", "committor", "features", "model"),
     "explain": ("seed", "system", "states", "tps", "committor", "features", "model", "explain"),
     "validate": _ALL,
@@ -80,7 +82,25 @@ class Study:
     verbose : bool
         Progress bars and a one-line summary per stage.
     overwrite : bool
-        See ``out``.
+        See ``out``. Also redoes a stage whose files are missing or damaged
+        (changed since the stage finished; each stage records its files'
+        digests) and the stages after it, keeping the earlier ones; without
+        it such a stage is refused, naming the file.
+    redo : str, optional
+        A stage (one of :data:`STAGES`) to redo with the stages after it;
+        their files are moved to ``out/.previous/<time>/`` and the earlier
+        stages are kept.
+
+    Notes
+    -----
+    ``state.json`` lists the finished stages; each record is also kept in
+    ``out/.stage.<stage>.json``, so a damaged ``state.json`` is rebuilt from
+    them for every stage whose parameters and files still match (the
+    others are refused, or redone with ``overwrite``). A ``config.toml``
+    that cannot be read is rebuilt from the given config when the stage
+    records agree with it. A config read from ``out/config.toml`` itself
+    (:attr:`StudyConfig.source_file`) is never rewritten: it is the user's
+    file, and the stage records tell what ran.
 
     Examples
     --------
@@ -90,7 +110,7 @@ class Study:
     False
     """
 
-    def __init__(self, out, config=None, verbose=True, overwrite=False):
+    def __init__(self, out, config=None, verbose=True, overwrite=False, redo=None):
         self.out = os.fspath(out)
         self.config = config if config is not None else StudyConfig()
         if not isinstance(self.config, StudyConfig):
@@ -101,34 +121,55 @@ class Study:
                              "study directory")
         # one run per directory: taken before anything is read, released by close()
         # (or when the last Study of this directory in this process is gone)
-        self._lock = _lock(self.out)
+        if redo is not None and redo not in STAGES:
+            raise InputError(f"redo={redo!r} is not a stage; use one of {', '.join(STAGES)}")
         try:
-            self._open(overwrite)
+            self._lock = _lock(self.out)
+        except OSError as err:
+            raise _unwritable(self.out, err) from None
+        try:
+            self._open(overwrite, redo)
+        except OSError as err:
+            self.close()
+            if isinstance(err, RcxaiError):
+                raise
+            raise _unwritable(self.out, err) from None
         except BaseException:
             self.close()
             raise
 
-    def _open(self, overwrite):
+    def _open(self, overwrite, redo=None):
         self._state_path = self.path("state.json")
         cfg_path = self.path("config.toml")
         self.state = {}
         retire = []
+        rebuilt = False
         if os.path.exists(self._state_path):
             try:
                 self.state = read_json(self._state_path, "state.json")
             except InputError:
-                if not overwrite:
-                    raise
-                retire = list(STAGES)
+                # rebuilt from the stages' own records where parameters and files agree
+                self.state, lost = self._rebuilt_state()
+                if lost and not overwrite:
+                    kept = ", ".join(self.state) or "no stage"
+                    raise InputError(
+                        f"--out {self.out!r}: its state.json is damaged; the records of "
+                        f"{kept} were rebuilt from their files, but {', '.join(lost)} cannot be "
+                        "verified; pass --overwrite to redo only those") from None
+                retire, rebuilt = list(lost), True
         if os.path.exists(cfg_path):
             try:
                 with open(cfg_path, encoding="utf-8") as fh:
                     old = StudyConfig.from_toml(fh.read())
-            except (InputError, OSError) as err:
-                if not overwrite:
-                    raise InputError(f"--out {self.out!r}: its config.toml cannot be read "
-                                     f"({err}); use another --out or pass --overwrite") from None
-                old, retire = None, list(STAGES)
+            except (InputError, OSError, UnicodeDecodeError) as err:
+                old = None  # the stage records below tell which stages these parameters made
+                if not self.state:
+                    if not overwrite:
+                        raise InputError(
+                            f"--out {self.out!r}: its config.toml cannot be read ({err}) and no "
+                            "stage record tells what ran; use another --out or pass "
+                            "--overwrite") from None
+                    retire = list(STAGES)
             if old is not None:
                 diffs = old.differences(self.config)
                 if diffs and not overwrite:
@@ -155,14 +196,35 @@ class Study:
             if not overwrite:
                 raise InputError(
                     f"--out {self.out!r}: stage(s) {', '.join(stale)} were run with other "
-                    "parameters (another version of the config); use another --out, or pass "
-                    "--overwrite to redo them")
+                    "parameters (their records disagree with this config); use another --out, "
+                    "or pass --overwrite to redo them")
             first = min(STAGES.index(st) for st in stale)
             retire = sorted(set(retire) | set(STAGES[first:]), key=STAGES.index)
+        if redo is not None:
+            retire = sorted(set(retire) | set(STAGES[STAGES.index(redo):]), key=STAGES.index)
+        # a finished stage whose files are missing or changed since: name the file; redo
+        # exactly that stage and those after it when asked to
+        for i, st in enumerate(STAGES):
+            why = None if st in retire or not self.done(st) else self._damaged(self.state[st])
+            if why is None:
+                continue
+            if not overwrite:
+                kept = ", ".join(STAGES[:i]) or "nothing"
+                raise InputError(
+                    f"--out {self.out!r}: {why} ({st} stage); rerun with --redo {st} (or "
+                    f"--overwrite) to redo {st} and the stages after it, keeping {kept}")
+            retire = sorted(set(retire) | set(STAGES[i:]), key=STAGES.index)
+            break
         os.makedirs(self.out, exist_ok=True)
         if retire:
             self._retire(retire)
-        write_text(cfg_path, self.config.to_toml())
+        elif rebuilt:
+            write_json(self._state_path, self.state)
+            log(f"   state.json was damaged: rebuilt from the records of "
+                f"{', '.join(self.state) or 'no stage'}", self.verbose)
+        src = self.config.source_file
+        if not (src and os.path.exists(cfg_path) and os.path.samefile(src, cfg_path)):
+            write_text(cfg_path, self.config.to_toml())  # never the user's own file
 
     # -- the lock ------------------------------------------------------------
     def close(self):
@@ -197,11 +259,46 @@ class Study:
             os.makedirs(dest, exist_ok=True)
             for f in files:
                 shutil.move(f, os.path.join(dest, os.path.basename(f)))
-            log(f"   --overwrite: moved {len(files)} file(s) of stage(s) "
-                 f"{', '.join(stages)} to {dest}", self.verbose)
+            log(f"   moved {len(files)} file(s) of stage(s) {', '.join(stages)} to {dest}",
+                self.verbose)
         for st in stages:
             self.state.pop(st, None)
+            mirror = self.path(f".stage.{st}.json")
+            if os.path.exists(mirror):
+                os.remove(mirror)
         write_json(self._state_path, self.state)
+
+    def _damaged(self, rec):
+        """Why a stage record's files no longer match (missing, changed), or None.
+
+        Records written before file digests were kept are not checked.
+        """
+        for name, digest in (rec.get("files") or {}).items():
+            p = self.path(name)
+            if not os.path.isfile(p):
+                return f"{name} is missing"
+            if _file_digest(p) != digest:
+                return f"{name} has changed since the stage finished (damaged or edited)"
+        return None
+
+    def _rebuilt_state(self):
+        """``(state, lost)``: the records in ``.stage.<stage>.json`` whose parameters and files still
+        match, in stage order, and the stages after the first that does not (with a
+        record or files) -- those cannot be verified."""
+        state, lost = {}, []
+        for st in STAGES:
+            try:
+                with open(self.path(f".stage.{st}.json"), encoding="utf-8") as fh:
+                    rec = json.load(fh)
+            except (OSError, ValueError):
+                rec = None
+            ok = (not lost and isinstance(rec, dict) and rec.get("digest") == self._digest(st)
+                  and isinstance(rec.get("files"), dict) and self._damaged(rec) is None)
+            if ok:
+                state[st] = rec
+            elif rec is not None or self._artefacts([st]):
+                lost.append(st)
+        return state, lost
 
     # -- bookkeeping ---------------------------------------------------------
     def _digest(self, stage):
@@ -213,9 +310,15 @@ class Study:
         return bool(rec) and rec.get("digest") == self._digest(stage)
 
     def record(self, stage, seconds, summary, **extra):
-        """Mark a stage done (``state.json``, written atomically)."""
+        """Mark a stage done (``state.json`` and ``.stage.<stage>.json``, written atomically).
+
+        The record keeps the digest of each of the stage's files, so a file
+        damaged or deleted later is named when the study is opened again.
+        """
+        files = {os.path.basename(p): _file_digest(p) for p in self._artefacts([stage])}
         self.state[stage] = {"digest": self._digest(stage), "seconds": seconds,
-                             "summary": summary, **extra}
+                             "summary": summary, **extra, "files": files}
+        write_json(self.path(f".stage.{stage}.json"), self.state[stage])
         write_json(self._state_path, self.state)
 
     @contextmanager
@@ -226,6 +329,24 @@ class Study:
         box = {}
         yield box
         box["seconds"] = time.perf_counter() - t0
+
+
+def _file_digest(path):
+    """Short sha256 of a file's bytes (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _unwritable(out, err):
+    """The one-line error of an ``--out`` that cannot be created or written."""
+    why = err.strerror or type(err).__name__
+    name = getattr(err, "filename", None)
+    where = f": {name}" if name and os.fspath(name) != os.fspath(out) else ""
+    return InputError(f"--out {out!r} cannot be written ({why}{where}); give a writable "
+                      "directory")
 
 
 def _lock(out):

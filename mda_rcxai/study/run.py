@@ -63,7 +63,7 @@ from .validate import stage_validate
 __all__ = ["run_study", "versions"]
 
 
-def run_study(out, config=None, verbose=True, until=None, overwrite=False):
+def run_study(out, config=None, verbose=True, until=None, overwrite=False, redo=None):
     """Run (or resume) the study in ``out``.
 
     Parameters
@@ -78,7 +78,10 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
         Stop after this stage (one of :data:`~mda_rcxai.study.directory.STAGES`).
     overwrite : bool
         Allow parameters different from an earlier run in ``out`` (the files
-        of the stages they affect are moved to ``out/.previous/``).
+        of the stages they affect are moved to ``out/.previous/``); also
+        redoes a stage whose files are missing or damaged, and those after it.
+    redo : str, optional
+        Redo this stage and those after it, keeping the earlier ones.
 
     Returns
     -------
@@ -94,6 +97,8 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     """
     if until is not None and until not in STAGES:
         raise InputError(f"until={until!r} is not a stage; use one of {STAGES}")
+    if redo is not None and redo not in STAGES:
+        raise InputError(f"redo={redo!r} is not a stage; use one of {STAGES}")
     config = config if config is not None else StudyConfig()
     if os.path.exists(os.fspath(out)) and not os.path.isdir(os.fspath(out)):
         raise InputError(f"--out {os.fspath(out)!r} is a file, not a directory; give a new or "
@@ -105,7 +110,7 @@ def run_study(out, config=None, verbose=True, until=None, overwrite=False):
     check_features(config, system)  # and the [explain] baselines' feature names
     check_scheduler(config)
     # one run per directory (a second process is refused, naming this one) until it returns
-    with Study(out, config, verbose=verbose, overwrite=overwrite) as study:
+    with Study(out, config, verbose=verbose, overwrite=overwrite, redo=redo) as study:
         return _stages(study, system, until, t0)
 
 

@@ -4,12 +4,16 @@ or key and the fix, before any expensive work, or in a correct clean result.
 The study-directory cases need no simulation: stage records and files are made by hand.
 """
 
+import json
+import os
+
 import numpy as np
 import pytest
 
 from mda_rcxai.cli import main
 from mda_rcxai.exceptions import InputError
 from mda_rcxai.study.config import StudyConfig
+from mda_rcxai.study.directory import STAGES, Study
 
 PHI = ["resid 1 and name C", "resid 2 and name N", "resid 2 and name CA", "resid 2 and name C"]
 PSI = ["resid 2 and name N", "resid 2 and name CA", "resid 2 and name C", "resid 3 and name N"]
@@ -36,6 +40,96 @@ def _one_line(capsys):
     return err
 
 
+def _files(study, stage, names, content=b"x" * 100):
+    for name in names:
+        with open(study.path(name), "wb") as fh:
+            fh.write(content + name.encode())
+    study.record(stage, 1.0, "done")
+
+
+def _finished(out, cfg=None):
+    s = Study(out, cfg or StudyConfig(), verbose=False)
+    _files(s, "sample", ["paths.npz"])
+    _files(s, "committor", ["committor_round1.npz", "dataset.npz"])
+    _files(s, "train", ["features.npz", "model.pt", "fit.json"])
+    _files(s, "explain", ["explanations.json", "importance.csv"])
+    _files(s, "validate", ["validation.json"])
+    _files(s, "report", ["report.html"])
+    return s
+
+
+def _visible(out):
+    return sorted(p for p in os.listdir(out) if not p.startswith("."))
+
+
+# -- case 3: a damaged or missing stage file ---------------------------------------------
+@pytest.mark.parametrize("fault", ["truncate", "delete"])
+def test_damaged_stage_file_is_named_and_redone_alone(tmp_path, fault):
+    out = tmp_path / "D"
+    _finished(out)
+    p = out / "dataset.npz"
+    if fault == "truncate":
+        p.write_bytes(p.read_bytes()[:10])
+    else:
+        p.unlink()
+    before = {f: (out / f).read_bytes() for f in _visible(out)}
+    with pytest.raises(InputError, match=r"dataset.npz (has changed|is missing).*committor stage"
+                                         r".*--redo committor .*keeping sample"):
+        Study(out, StudyConfig(), verbose=False)
+    assert {f: (out / f).read_bytes() for f in _visible(out)} == before  # nothing touched
+    s = Study(out, StudyConfig(), verbose=False, overwrite=True)
+    # exactly the damaged stage and those after it are retired; sample is kept
+    assert s.done("sample") and not any(s.done(st) for st in STAGES[1:])
+    assert _visible(out) == ["config.toml", "paths.npz", "state.json"]
+
+
+def test_redo_retires_one_stage_and_those_after(tmp_path):
+    out = tmp_path / "D"
+    _finished(out)
+    s = Study(out, StudyConfig(), verbose=False, redo="train")
+    assert s.done("sample") and s.done("committor") and not s.done("train")
+    assert "dataset.npz" in _visible(out) and "model.pt" not in _visible(out)
+    with pytest.raises(InputError, match=r"redo='fit' is not a stage"):
+        Study(out, StudyConfig(), verbose=False, redo="fit")
+
+
+def test_redo_from_the_cli_names_a_stage(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--out", str(tmp_path / "D"), "--redo", "fit"])
+    assert "--redo" in capsys.readouterr().err
+
+
+def test_damaged_state_json_is_rebuilt_from_intact_files(tmp_path):
+    out = tmp_path / "D"
+    _finished(out)
+    (out / "state.json").write_text("{ trunc")
+    s = Study(out, StudyConfig(), verbose=False)  # every stage verifies: nothing redone
+    assert all(s.done(st) for st in STAGES)
+    assert json.loads((out / "state.json").read_text()).keys() == set(STAGES)
+
+
+def test_damaged_state_json_redoes_only_the_unverifiable_stages(tmp_path):
+    out = tmp_path / "D"
+    _finished(out)
+    (out / "state.json").write_text("{ trunc")
+    (out / "model.pt").write_bytes(b"edited")  # train can no longer be verified
+    with pytest.raises(InputError, match=r"state.json .*damaged.*rebuilt.*train, explain, "
+                                         r"validate, report cannot be verified.*--overwrite"):
+        Study(out, StudyConfig(), verbose=False)
+    s = Study(out, StudyConfig(), verbose=False, overwrite=True)
+    assert s.done("sample") and s.done("committor") and not s.done("train")
+    assert "dataset.npz" in _visible(out) and "model.pt" not in _visible(out)
+
+
+def test_damaged_config_toml_is_rebuilt_when_the_records_agree(tmp_path):
+    out = tmp_path / "D"
+    _finished(out)
+    (out / "config.toml").write_text("[tps\n")
+    s = Study(out, StudyConfig(), verbose=False)
+    assert all(s.done(st) for st in STAGES)
+    assert StudyConfig.load(out / "config.toml") == StudyConfig()
+
+
 # -- case 4: [model] keys reach the fit, or are refused; a model change keeps the shots ----
 def test_model_keys_with_select_reach_the_fitted_model():
     from mda_rcxai.study.train import fit_final
@@ -60,6 +154,18 @@ def test_model_keys_that_cannot_reach_the_fit_are_refused(key, value):
     StudyConfig.from_dict({"model": {key: value, "select": False, **extra}})
 
 
+def test_a_model_or_explain_change_never_reruns_an_earlier_stage(tmp_path):
+    out = tmp_path / "D"
+    _finished(out)
+    s = Study(out, StudyConfig.from_dict({"model": {"max_epochs": 3}}), overwrite=True,
+              verbose=False)
+    assert s.done("committor") and not s.done("train")
+    _files(s, "train", ["features.npz", "model.pt", "fit.json"])
+    cfg = StudyConfig.from_dict({"model": {"max_epochs": 3}, "explain": {"max_samples": 9}})
+    s = Study(out, cfg, overwrite=True, verbose=False)
+    assert s.done("train") and not s.done("explain")
+
+
 # -- case 5: checks that came late ---------------------------------------------------------
 def test_unknown_baseline_feature_fails_before_anything_runs(tmp_path):
     from mda_rcxai.study import run_study
@@ -75,6 +181,23 @@ def test_unreachable_scheduler_fails_before_anything_runs(tmp_path):
     with pytest.raises(InputError, match=r"scheduler = 'tcp://127.0.0.1:1'.*no Dask scheduler"):
         run_study(tmp_path / "D", cfg, verbose=False)
     assert not (tmp_path / "D").exists()
+
+
+# -- case 7: the user's own file is never rewritten ---------------------------------------
+def test_the_users_config_in_out_is_not_rewritten(tmp_path):
+    out = tmp_path / "D"
+    out.mkdir()
+    text = "# my notes: why seed 3\nseed = 3\n[tps]\nn_steps = 5  # short\n"
+    (out / "config.toml").write_text(text)
+    cfg = StudyConfig.load(out / "config.toml")
+    s = Study(out, cfg, verbose=False)
+    _files(s, "sample", ["paths.npz"])
+    Study(out, StudyConfig.load(out / "config.toml"), verbose=False)
+    assert (out / "config.toml").read_text() == text
+    # the user edits it: the stage records still tell what ran under the old parameters
+    (out / "config.toml").write_text(text.replace("seed = 3", "seed = 4"))
+    with pytest.raises(InputError, match="sample were run with other parameters"):
+        Study(out, StudyConfig.load(out / "config.toml"), verbose=False)
 
 
 # -- case 8: misleading messages ----------------------------------------------------------
@@ -104,3 +227,16 @@ def test_bad_flag_values_name_the_flag(tmp_path, capsys, flag, value):
     assert main(["demo", flag, value, "--out", str(tmp_path / "D"), "--print-config"]) == 2
     err = _one_line(capsys)
     assert f"{flag} {value}" in err and "config file" not in err
+
+
+def test_out_that_cannot_be_written_names_out(tmp_path, monkeypatch):
+    import errno
+
+    import mda_rcxai.study.directory as directory
+
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setattr(directory.os, "makedirs", read_only)
+    with pytest.raises(InputError, match=r"--out .* cannot be written \(Read-only file system"
+                                         r".*give a writable directory"):
+        Study(tmp_path / "D", StudyConfig(), verbose=False)
