@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Rebuild the bundled alanine dipeptide in TIP3P water (run by hand; kept for the record).
 
 ``python scripts/make_alanine_water.py [--box-nm 2.2] [--seed 2026] [--out PATH]``
@@ -187,10 +188,8 @@ def main(argv=None):
         f"{info['n_waters']} waters, box {info['box_nm']:.4f} nm, phi {info['phi']:.1f},"
         f" psi {info['psi']:.1f}.",
     ]
-    tmp = a.out + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(pdb_text(top, pos, remarks))
-    os.replace(tmp, a.out)
+    from mda_rcxai.fileio import atomic_write
+    atomic_write(a.out, pdb_text(top, pos, remarks))
     print(f"wrote {a.out}")
 
 
