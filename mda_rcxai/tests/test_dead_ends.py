@@ -240,3 +240,12 @@ def test_out_that_cannot_be_written_names_out(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"--out .* cannot be written \(Read-only file system"
                                          r".*give a writable directory"):
         Study(tmp_path / "D", StudyConfig(), verbose=False)
+
+
+def test_a_missing_report_is_rewritten_without_asking(tmp_path):
+    """The report is a view of the results: a deleted report.html is simply redone."""
+    out = tmp_path / "D"
+    _finished(out)
+    (out / "report.html").unlink()
+    s = Study(out, StudyConfig(), verbose=False)
+    assert s.done("validate") and not s.done("report")
