@@ -11,13 +11,12 @@ cross-validation, :class:`CommittorEnsemble` gives ``q`` with an error bar,
 Typical use, with ``X`` from a :mod:`mda_rcxai.features` class and the shot
 counts of a ``CommittorDataset`` (``n_A``, ``n_B``)::
 
-    model = CommittorModel(seed=0).fit(X, n_A, n_B, feature_names=names)
-    model.validation_metrics_      # held-out log likelihood / shot, p_B RMSE
-    model.save("model.pt")
-    model = CommittorModel.load("model.pt", feature_names=names)
-
     cv = CommittorModelCV(seed=0).fit(X, n_A, n_B, feature_names=names)
-    cv.best_params_, cv.cv_metrics_
+    cv.best_params_, cv.cv_metrics_    # the choice; out-of-fold log likelihood, p_B RMSE
+    cv.save("model.pt")
+    cv = CommittorModelCV.load("model.pt", feature_names=names)
+
+    model = CommittorModel(seed=0).fit(X, n_A, n_B, feature_names=names)  # one fit, no search
     ens = CommittorEnsemble(base_estimator=cv.best_estimator_).fit(X, n_A, n_B)
     ens.predict_q(X), ens.predict_q_std(X)
 
@@ -29,7 +28,7 @@ Examples
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(300, 4))
 >>> n_B = rng.binomial(10, (1 + np.tanh(2 * X[:, 0])) / 2)
->>> model = CommittorModel(hidden_layers=(8,), max_epochs=30, seed=0)
+>>> model = CommittorModel(validation_fraction=0.2, seed=0)
 >>> model = model.fit(X, 10 - n_B, n_B, feature_names=["a", "b", "c", "d"])
 >>> model.predict_proba(X).shape
 (300,)
@@ -46,15 +45,19 @@ from ..exceptions import ModelFileError, ModelFileNotFoundError, TrainingError
 from .committor import ACTIVATIONS, SOLVERS, CommittorModel
 from .ensemble import DEFAULT_ENSEMBLE_PARAMS, CommittorEnsemble, select_for_shooting
 from .loss import binomial_nll
-from .metrics import constant_loglik, evaluate_q, loglik_per_shot, p_B_from_q, pb_rmse
+from .metrics import (compare_loglik, constant_loglik, evaluate_q, loglik_per_configuration,
+                      loglik_per_shot, p_B_from_q, pb_rmse)
 from .selection import (DEFAULT_CV_PARAMS, DEFAULT_FIT_PARAMS, DEFAULT_PARAM_GRID,
-                        CommittorModelCV, baseline_loglik, kfold_indices)
+                        CommittorModelCV, baseline_loglik, compare_baselines, kfold_indices)
 
 __all__ = [
     "CommittorModel",
     "CommittorModelCV",
     "CommittorEnsemble",
     "baseline_loglik",
+    "compare_baselines",
+    "compare_loglik",
+    "loglik_per_configuration",
     "select_for_shooting",
     "kfold_indices",
     "binomial_nll",

@@ -40,7 +40,7 @@ def test_data():
 
 @pytest.fixture(scope="session")
 def fitted(train_data):
-    """A model with the default hyperparameters, fitted once per session."""
+    """A model with the default hyperparameters (L-BFGS, group lasso), fitted once per session."""
     from mda_rcxai.model import CommittorModel
 
     X, n_A, n_B, _ = train_data
@@ -49,10 +49,11 @@ def fitted(train_data):
 
 @pytest.fixture(scope="session")
 def small_fitted(train_data):
-    """A quick small model for API tests."""
+    """A quick small model for API tests (Adam, a 20 % validation split: small weights)."""
     from mda_rcxai.model import CommittorModel
 
     X, n_A, n_B, _ = train_data
-    return CommittorModel(hidden_layers=(8, 8), max_epochs=15, seed=3).fit(
+    return CommittorModel(hidden_layers=(8, 8), max_epochs=15, seed=3, solver="adam",
+                          validation_fraction=0.2).fit(
         X[:300], n_A[:300], n_B[:300], feature_names=FEATURE_NAMES
     )

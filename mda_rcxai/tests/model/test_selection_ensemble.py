@@ -12,8 +12,9 @@ from sklearn.base import clone
 from mda_rcxai.exceptions import (DatasetError, InputError, InputTypeError, ModelFileError,
                                   NotFittedError, RcxaiError)
 from mda_rcxai.model import (DEFAULT_CV_PARAMS, CommittorEnsemble, CommittorModel,
-                             CommittorModelCV, baseline_loglik, binomial_nll, kfold_indices,
-                             select_for_shooting)
+                             CommittorModelCV, baseline_loglik, binomial_nll,
+                             compare_baselines, compare_loglik, kfold_indices,
+                             loglik_per_configuration, select_for_shooting)
 
 torch.set_num_threads(1)
 
@@ -216,10 +217,10 @@ def test_cv_errors():
 # CommittorModel is a scikit-learn estimator
 # ----------------------------------------------------------------------
 def test_sklearn_clone_and_params():
-    m = CommittorModel(seed=3, hidden_layers=(8,), solver="lbfgs", penalty="input")
+    m = CommittorModel(seed=3, hidden_layers=(8,), solver="adam", penalty="input")
     c = clone(m)
     assert c is not m and c.get_params() == m.get_params()
-    assert "solver='lbfgs'" in repr(m)
+    assert "solver='adam'" in repr(m)  # repr shows the parameters that differ from defaults
     with pytest.raises(InputError, match="solver"):
         CommittorModel(solver="sgd")
     with pytest.raises(InputError, match="penalty"):
@@ -242,7 +243,7 @@ def test_exceptions_live_in_exceptions_module():
 def test_lbfgs_penalised_objective_is_stationary():
     """At the L-BFGS solution the gradient of the penalised objective is ~0."""
     X, a, b = small_data(n=200)
-    m = CommittorModel(solver="lbfgs", validation_fraction=0, max_epochs=50,
+    m = CommittorModel(solver="lbfgs", validation_fraction=0, max_epochs=50, penalty="all",
                        hidden_layers=(), weight_decay=1e-2, seed=0).fit(X, a, b)
     # linear q: a convex problem, so the optimum is unique; check it against scipy
     from scipy.optimize import minimize
@@ -344,6 +345,22 @@ def test_baselines_order_the_feature_sets():
         p = b[train].sum() / (a[train] + b[train]).sum()
         ll.append(np.sum(b[test] * np.log(p) + a[test] * np.log1p(-p)) / (a + b)[test].sum())
     assert by["constant"]["loglik"] == pytest.approx(np.mean(ll))
+    # uncertainty (issue 21): x3 + x7 ties with the full model, the rest lose to it
+    verdicts = {r["name"]: r["vs_full"] and r["vs_full"]["verdict"] for r in rows}
+    assert verdicts == {"constant": "loss", "x3": "loss", "x3 + x7": "tie", "x0": "loss",
+                        "full": None}, verdicts
+    vs = by["x3 + x7"]["vs_full"]
+    assert vs["ci_low"] <= vs["delta"] <= vs["ci_high"] and vs["ci_low"] < 0 < vs["ci_high"]
+    assert vs["n_configurations"] == 600 and vs["n_shots"] == 7200 and vs["level"] == 0.95
+    # the pooled out-of-fold difference, recomputed from the rows' out-of-fold q
+    ll_full = loglik_per_configuration(by["full"]["oof_q"], a, b)
+    ll_x3 = loglik_per_configuration(by["x3"]["oof_q"], a, b)
+    assert by["x3"]["vs_full"]["delta"] == pytest.approx((ll_x3 - ll_full).sum() / 7200)
+    assert by["x3"]["vs_full"]["delta"] == pytest.approx(by["x3"]["delta_vs_full"], abs=2e-3)
+    pair = compare_baselines(rows, "x3 + x7", "x3", a, b)
+    assert pair["verdict"] == "win" and pair["a"] == "x3 + x7" and pair["ci_low"] > 0.05
+    with pytest.raises(InputError, match="no baseline row named 'phi'"):
+        compare_baselines(rows, "phi", "x3", a, b)
     with pytest.raises(InputError, match="not in feature_names"):
         baseline_loglik(X, a, b, {"phi": ["phi"]}, feature_names=names)
     # a fitted CommittorModelCV lends folds, parameters and the full model's scores
@@ -353,12 +370,76 @@ def test_baselines_order_the_feature_sets():
     assert reused["full"]["fold_loglik"] == pytest.approx(cv.cv_results_[0]["fold_loglik"])
     assert reused["full"]["from_cv"] and reused["full"]["loglik"] == pytest.approx(cv.best_score_)
     assert reused["x3"]["loglik"] == pytest.approx(by["x3"]["loglik"])
+    assert reused["x3"]["vs_full"]["verdict"] == "loss" and reused["full"]["vs_full"] is None
+    np.testing.assert_array_equal(reused["full"]["oof_q"], cv.oof_q_)
     with pytest.raises(InputError, match="fitted on other data"):
         baseline_loglik(X[:300], a[:300], b[:300], {"x3": [3]}, cv=cv)
     with pytest.raises(InputError, match="outside 0..9"):
         baseline_loglik(X, a, b, {"bad": [10]})
     with pytest.raises(InputTypeError, match="dict"):
         baseline_loglik(X, a, b, [[0]])
+
+
+def _paired(n, shots, q_b, shift, seed):
+    """Counts from q = q_b (true model); model a predicts q_b + shift."""
+    rng = np.random.default_rng(seed)
+    n_B = rng.binomial(shots, (1 + np.tanh(q_b)) / 2).astype(float)
+    return n_B, shots - n_B
+
+
+def test_compare_loglik_known_answers():
+    """The true committor beats a wrong one (win), equals itself (tie), loses reversed."""
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=300)
+    n_B, n_A = _paired(300, 10, q, 0.0, seed=1)
+    true = loglik_per_configuration(q, n_A, n_B)
+    wrong = loglik_per_configuration(q + 0.8, n_A, n_B)  # a biased p_B
+    shots = n_A + n_B
+    win = compare_loglik(true, wrong, shots, seed=3)
+    assert win["verdict"] == "win" and win["ci_low"] > 0
+    assert win["delta"] == pytest.approx((true - wrong).sum() / shots.sum())
+    assert compare_loglik(wrong, true, shots, seed=3)["verdict"] == "loss"
+    tie = compare_loglik(true, true, shots, seed=3)
+    assert tie["verdict"] == "tie" and tie["ci_low"] == tie["ci_high"] == tie["delta"] == 0
+    # seeded: the same seed gives the same interval, another seed a different one
+    assert compare_loglik(true, wrong, shots, seed=3) == win
+    assert compare_loglik(true, wrong, shots, seed=4)["ci_low"] != win["ci_low"]
+    # the interval's half-width is 1.96 standard errors of the mean difference
+    d = (true - wrong) / 10.0  # equal shots: per-shot difference of each configuration
+    se = d.std() / np.sqrt(len(d))
+    half = (win["ci_high"] - win["ci_low"]) / 2
+    assert half == pytest.approx(1.96 * se, rel=0.1)
+    for bad, match in ((dict(n_boot=10), "n_boot"), (dict(level=1.5), "level"),
+                       (dict(seed=-1), "seed")):
+        with pytest.raises(InputError, match=match):
+            compare_loglik(true, wrong, shots, **bad)
+    with pytest.raises(InputError, match="one per configuration"):
+        compare_loglik(true, wrong[:-1], shots)
+
+
+def test_compare_loglik_interval_covers_the_true_difference():
+    """Over independent data sets the 90 % interval covers the true difference ~90 % of the time.
+
+    Configurations with q ~ N(0, 1) and 4 shots; model a predicts the truth, model b
+    q + 0.3. The true expected difference per shot is computed by quadrature.
+    """
+    grid = np.linspace(-6, 6, 4001)
+    w = np.exp(-grid ** 2 / 2)
+    w /= w.sum()
+    p = (1 + np.tanh(grid)) / 2
+    pb = (1 + np.tanh(grid + 0.3)) / 2
+    true_delta = float(np.sum(w * (p * np.log(p / pb) + (1 - p) * np.log((1 - p) / (1 - pb)))))
+    hits = 0
+    for rep in range(100):
+        rng = np.random.default_rng(100 + rep)
+        q = rng.normal(size=150)
+        n_B = rng.binomial(4, (1 + np.tanh(q)) / 2).astype(float)
+        n_A = 4 - n_B
+        r = compare_loglik(loglik_per_configuration(q, n_A, n_B),
+                           loglik_per_configuration(q + 0.3, n_A, n_B), n_A + n_B,
+                           n_boot=400, level=0.9, seed=rep)
+        hits += r["ci_low"] <= true_delta <= r["ci_high"]
+    assert 80 <= hits <= 97, hits
 
 
 # ----------------------------------------------------------------------
@@ -415,7 +496,7 @@ def test_select_with_a_real_ensemble():
 def test_lbfgs_with_validation_split_restores_best_epoch():
     X, a, b = small_data(n=200)
     m = CommittorModel(solver="lbfgs", hidden_layers=(16,), weight_decay=0.0, max_epochs=15,
-                       early_stopping=3, seed=1).fit(X, a, b)
+                       early_stopping=3, validation_fraction=0.2, seed=1).fit(X, a, b)
     h = m.history_
     assert len(h["val_loss"]) == m.n_epochs_ == len(h["train_loss"])
     assert m.best_epoch_ == int(np.argmin(h["val_loss"]))
