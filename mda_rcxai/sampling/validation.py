@@ -13,6 +13,19 @@ commit to A or B although the model calls them transition states).
 (:func:`~mda_rcxai.sampling.run_committor`); :func:`committor_verdict` is the
 statistics alone, on shot counts, so it can be tested and reused.
 
+The committor test of a naive coordinate
+----------------------------------------
+The question a user brings is comparative: is the learned coordinate better
+than the one they would have guessed (alanine dipeptide: phi; NaCl in water:
+the Na-Cl distance)? Geissler, Dellago and Chandler found that
+configurations at the barrier top of the interionic distance have committors
+spread from 0 to 1. :func:`fit_naive_coordinate` fits the committor on the
+naive coordinate alone, ``p_B = (1 + tanh(w . x + c))/2`` (for one feature,
+its isocommittor level ``x* = -c/w`` is the barrier top along it), and
+:func:`naive_committor_test` runs the same test, with the same criterion, on
+the unseen candidates whose *naive* p_B lies in the window: the two
+histograms and verdicts side by side answer the question.
+
 The verdict (``alpha = 0.01``, window ``[lo, hi]``, default [0.4, 0.6])
 ------------------------------------------------------------------------
 The null hypothesis is that every tested configuration's true p_B lies in the
@@ -50,13 +63,14 @@ Imports no torch: give the model's prediction as an array or a callable.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError
 
-__all__ = ["CommittorTestResult", "committor_test", "committor_verdict", "BIN_EDGES"]
+__all__ = ["CommittorTestResult", "committor_test", "committor_verdict", "BIN_EDGES",
+           "NaiveCoordinate", "fit_naive_coordinate", "naive_committor_test"]
 
 #: Bin edges of the p_B histogram (10 bins; 1.0 falls in the last bin).
 BIN_EDGES = np.linspace(0.0, 1.0, 11)
@@ -115,6 +129,10 @@ class CommittorTestResult:
         fewer than two bins).
     dataset : CommittorDataset or None
         The fresh shots (from :func:`committor_test`).
+    coordinate : dict or None
+        What was tested, as given to :func:`committor_test` (e.g.
+        ``{"kind": "learned"}``; :func:`naive_committor_test` stores
+        :meth:`NaiveCoordinate.to_dict`).
     """
 
     verdict: str
@@ -144,6 +162,7 @@ class CommittorTestResult:
     chi2_p_value: float
     calibration_p_value: float
     dataset: object = field(default=None, repr=False, compare=False)
+    coordinate: dict = None
 
     def summary(self):
         """One line for logs and reports.
@@ -400,7 +419,8 @@ def committor_verdict(n_A, n_B, predicted_pB, window=(0.4, 0.6), *, n_undecided=
 
 def committor_test(system, positions_angstrom, predicted_pB, *, window=(0.4, 0.6),
                    n_configurations=20, n_shots=20, seed=0, exclude=None,
-                   min_configurations=5, alpha=0.01, **run_committor_kwargs):
+                   min_configurations=5, alpha=0.01, coordinate=None,
+                   **run_committor_kwargs):
     """Shoot fresh trajectories from unseen configurations the model puts near p_B = 1/2.
 
     Parameters
@@ -427,6 +447,9 @@ def committor_test(system, positions_angstrom, predicted_pB, *, window=(0.4, 0.6
         indices or a boolean mask of length ``n``.
     min_configurations, alpha
         See :func:`committor_verdict`.
+    coordinate : dict, optional
+        A description of the coordinate tested (JSON-ready), stored in the
+        result's ``coordinate``.
     **run_committor_kwargs
         Passed to :func:`~mda_rcxai.sampling.run_committor` (``out``,
         ``method``, ``temperature``, ``state_A``, ``state_B``, ``n_workers``,
@@ -493,9 +516,225 @@ def committor_test(system, positions_angstrom, predicted_pB, *, window=(0.4, 0.6
                                 alpha=alpha)
         reason = (f"no unseen configuration has predicted p_B in [{lo:g}, {hi:g}] "
                   f"({int(allowed.sum())} unseen of {len(x)}); nothing was shot")
-        return CommittorTestResult(**{**res.__dict__, "reason": reason})
+        return CommittorTestResult(**{**res.__dict__, "reason": reason,
+                                      "coordinate": coordinate})
     kwargs = {"verbose": False, **run_committor_kwargs}
     ds = run_committor(system, x[chosen], int(n_shots), seed=int(seed), **kwargs)
-    return committor_verdict(ds.n_A, ds.n_B, pred[chosen], (lo, hi), n_undecided=ds.n_undecided,
-                             min_configurations=min_configurations, alpha=alpha,
-                             indices=chosen, dataset=ds)
+    res = committor_verdict(ds.n_A, ds.n_B, pred[chosen], (lo, hi), n_undecided=ds.n_undecided,
+                            min_configurations=min_configurations, alpha=alpha,
+                            indices=chosen, dataset=ds)
+    return replace(res, coordinate=coordinate)
+
+
+# ----------------------------------------------------------------------
+# the naive coordinate
+# ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class NaiveCoordinate:
+    """The committor fitted on a naive coordinate alone: ``p_B = (1 + tanh(w . x + c))/2``.
+
+    Made by :func:`fit_naive_coordinate`; all in the units of the values it
+    was fitted on (e.g. degrees for phi, Angstrom for a distance).
+
+    Attributes
+    ----------
+    names : tuple of str
+        The features that make up the coordinate.
+    weights : numpy.ndarray, shape (n_features,)
+        ``w``, per unit of each feature.
+    intercept : float
+        ``c``.
+    level : float or None
+        For one feature, the isocommittor level ``-c/w`` where the fitted
+        p_B is 1/2 (the barrier top along the coordinate); None for a group.
+    n_configurations : int
+        Training configurations.
+    n_shots : float
+        Their decided shots.
+    loglik : float
+        Training log likelihood per shot (nats).
+    """
+
+    names: tuple
+    weights: np.ndarray
+    intercept: float
+    level: object
+    n_configurations: int
+    n_shots: float
+    loglik: float
+
+    def _values(self, values):
+        v = np.asarray(values, dtype=float)
+        if v.ndim == 1 and len(self.weights) == 1:
+            v = v[:, None]
+        if v.ndim != 2 or v.shape[1] != len(self.weights):
+            raise InputError(f"values have shape {v.shape}; want (n, {len(self.weights)}): "
+                             f"one column per feature of {list(self.names)}")
+        if not np.isfinite(v).all():
+            raise InputError("values must be finite")
+        return v
+
+    def predict_q(self, values):
+        """``q = w . x + c`` for each row of ``values`` (shape (n, n_features) or (n,))."""
+        return self._values(values) @ self.weights + self.intercept
+
+    def predict_proba(self, values):
+        """``p_B = (1 + tanh q)/2`` for each row of ``values``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mda_rcxai.sampling.validation import NaiveCoordinate
+        >>> c = NaiveCoordinate(("d",), np.array([2.0]), -7.0, 3.5, 10, 100.0, -0.4)
+        >>> c.predict_proba([3.5, 100.0]).round(3).tolist()
+        [0.5, 1.0]
+        """
+        return 0.5 * (1.0 + np.tanh(self.predict_q(values)))
+
+    def to_dict(self):
+        """JSON-ready description (``kind`` = ``"naive"``)."""
+        return {"kind": "naive", "names": list(self.names),
+                "weights": [float(w) for w in self.weights],
+                "intercept": float(self.intercept),
+                "level": None if self.level is None else float(self.level),
+                "n_configurations": int(self.n_configurations),
+                "n_shots": float(self.n_shots), "loglik": float(self.loglik)}
+
+
+def fit_naive_coordinate(values, n_A, n_B, names=None, *, ridge=1e-6):
+    """Fit ``p_B = (1 + tanh(w . x + c))/2`` on a naive coordinate by maximum likelihood.
+
+    The binomial likelihood of the shot counts (the same one the learned
+    model maximises), on the naive feature(s) alone, with a tiny ridge on
+    the standardised weights so that perfectly separated data still give a
+    finite answer. The problem is convex: the optimum is unique and does not
+    depend on a seed. For one feature the isocommittor level ``-c/w`` is the
+    barrier top along it.
+
+    Parameters
+    ----------
+    values : array_like, shape (n,) or (n, n_features)
+        The naive coordinate of the training configurations.
+    n_A, n_B : array_like, shape (n,)
+        Their shot counts.
+    names : sequence of str, optional
+        Feature names (default ``x0, x1, ...``).
+    ridge : float, default 1e-6
+        Penalty on the squared standardised weights (per shot).
+
+    Returns
+    -------
+    NaiveCoordinate
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mda_rcxai.sampling.validation import fit_naive_coordinate
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.uniform(2.5, 4.5, 4000)                 # a distance, Angstrom
+    >>> n_B = rng.binomial(10, (1 + np.tanh(3.0 * (d - 3.5))) / 2)
+    >>> c = fit_naive_coordinate(d, 10 - n_B, n_B, ["d(Na-Cl)"])
+    >>> round(c.level, 2), round(float(c.weights[0]), 1)
+    (3.5, 3.0)
+    """
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    v = np.asarray(values, dtype=float)
+    if v.ndim == 1:
+        v = v[:, None]
+    if v.ndim != 2 or v.shape[1] < 1:
+        raise InputError(f"values have shape {v.shape}; want (n,) or (n, n_features)")
+    a = np.asarray(n_A, dtype=float).reshape(-1)
+    b = np.asarray(n_B, dtype=float).reshape(-1)
+    if not (len(v) == len(a) == len(b)):
+        raise InputError(f"values, n_A and n_B have {len(v)}, {len(a)} and {len(b)} rows; give "
+                         "one per configuration")
+    if not (np.isfinite(v).all() and np.isfinite(a).all() and np.isfinite(b).all()):
+        raise InputError("values, n_A and n_B must be finite")
+    if (a < 0).any() or (b < 0).any():
+        raise InputError("n_A and n_B must be shot counts >= 0")
+    keep = (a + b) > 0
+    v, a, b = v[keep], a[keep], b[keep]
+    shots = float((a + b).sum())
+    if len(v) < 2 or b.sum() == 0 or a.sum() == 0:
+        raise InputError("fit_naive_coordinate needs configurations with shots to both A and "
+                         f"B ({len(v)} configurations, {a.sum():g} to A, {b.sum():g} to B)")
+    d = v.shape[1]
+    if names is None:
+        names = [f"x{i}" for i in range(d)]
+    names = tuple(str(n) for n in names)
+    if len(names) != d:
+        raise InputError(f"names has {len(names)} entries for {d} feature(s)")
+    mean = v.mean(axis=0)
+    scale = v.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = (v - mean) / scale
+
+    def objective(theta):
+        q2 = 2.0 * (z @ theta[:d] + theta[d])
+        nll = -(b @ log_expit(q2) + a @ log_expit(-q2)) / shots
+        g_q2 = -(b * expit(-q2) - a * expit(q2)) / shots  # d nll / d(2q)
+        grad = np.empty(d + 1)
+        grad[:d] = 2.0 * (z.T @ g_q2) + 2.0 * ridge * theta[:d]
+        grad[d] = 2.0 * g_q2.sum()
+        return nll + ridge * float(theta[:d] @ theta[:d]), grad
+
+    res = minimize(objective, np.zeros(d + 1), jac=True, method="L-BFGS-B",
+                   options={"gtol": 1e-10, "ftol": 1e-14, "maxiter": 1000})
+    w_std, c_std = res.x[:d], float(res.x[d])
+    w = w_std / scale
+    c = c_std - float(w @ mean)
+    level = float(-c / w[0]) if d == 1 and w[0] != 0 else None
+    loglik = -float(objective(np.r_[w_std, c_std])[0] - ridge * float(w_std @ w_std))
+    return NaiveCoordinate(names=names, weights=w, intercept=c, level=level,
+                           n_configurations=int(len(v)), n_shots=shots, loglik=loglik)
+
+
+def naive_committor_test(system, positions_angstrom, naive_values, coordinate, **kwargs):
+    """The committor test of a naive coordinate, with the same criterion as the learned one.
+
+    Candidates are the configurations whose p_B *on the naive coordinate
+    alone* (``coordinate.predict_proba(naive_values)``) lies in ``window``:
+    for one feature, those within a band around its isocommittor level, the
+    barrier top along it. They are shot and judged exactly as in
+    :func:`committor_test`.
+
+    Parameters
+    ----------
+    system : MolecularSystem
+        As for :func:`committor_test`.
+    positions_angstrom : array_like, shape (n, n_atoms, 3)
+        Candidate configurations in Angstrom (e.g. unseen path frames).
+    naive_values : array_like, shape (n,) or (n, n_features)
+        The naive coordinate of each candidate.
+    coordinate : NaiveCoordinate
+        From :func:`fit_naive_coordinate` on the training configurations.
+    **kwargs
+        :func:`committor_test`'s keywords (``window``, ``n_configurations``,
+        ``n_shots``, ``seed``, ``exclude``, ...) and
+        :func:`~mda_rcxai.sampling.run_committor`'s.
+
+    Returns
+    -------
+    CommittorTestResult
+        ``coordinate`` holds :meth:`NaiveCoordinate.to_dict`;
+        ``predicted_pB`` the naive model's p_B of the shot configurations.
+
+    Examples
+    --------
+    >>> from mda_rcxai.sampling.validation import fit_naive_coordinate, naive_committor_test
+    >>> phi = fit_naive_coordinate(X_train[:, i_phi], n_A, n_B, ["phi"])   # doctest: +SKIP
+    >>> res = naive_committor_test(system, frames, X_frames[:, i_phi], phi,
+    ...                            exclude=train_rows, seed=2)               # doctest: +SKIP
+    >>> res.verdict, res.coordinate["level"]                                 # doctest: +SKIP
+    """
+    if not isinstance(coordinate, NaiveCoordinate):
+        raise InputTypeError("coordinate must be a NaiveCoordinate (fit_naive_coordinate(...)), "
+                             f"got {type(coordinate).__name__}")
+    if "coordinate" in kwargs:
+        raise InputError("naive_committor_test stores the coordinate itself; do not pass "
+                         "coordinate=")
+    pred = coordinate.predict_proba(naive_values)
+    return committor_test(system, positions_angstrom, pred, coordinate=coordinate.to_dict(),
+                          **kwargs)

@@ -146,3 +146,74 @@ def test_basin_frames_called_transition_states_fail(ala):
         committor_test(small, x[0], np.full(8, 0.5), **kw)
     with pytest.raises(InputTypeError, match="window"):
         committor_test(small, x, np.full(8, 0.5), window="middle", **kw)
+
+
+# ----------------------------------------------------------------------
+# the naive coordinate (issue 21)
+# ----------------------------------------------------------------------
+def test_fit_naive_coordinate_recovers_a_known_committor():
+    """One feature: w and the isocommittor level of a known p_B(d); a group: the weights,
+    against scikit-learn's unpenalised logistic regression on the shots (p_B = sigmoid(2q))."""
+    from sklearn.linear_model import LogisticRegression
+
+    from mda_rcxai.sampling.validation import fit_naive_coordinate
+
+    rng = np.random.default_rng(0)
+    d = rng.uniform(2.5, 4.5, 6000)                       # Angstrom
+    n_B = rng.binomial(10, (1 + np.tanh(3.0 * (d - 3.5))) / 2)
+    c = fit_naive_coordinate(d, 10 - n_B, n_B, ["d(Na-Cl)"])
+    assert c.names == ("d(Na-Cl)",) and c.n_configurations == 6000 and c.n_shots == 60000
+    assert c.weights[0] == pytest.approx(3.0, rel=0.05)
+    assert c.level == pytest.approx(3.5, abs=0.02)
+    np.testing.assert_allclose(c.predict_proba([c.level]), [0.5], atol=1e-9)
+    assert c.to_dict()["kind"] == "naive" and c.to_dict()["level"] == pytest.approx(c.level)
+    # a group of two features (degrees, different scales)
+    X = np.c_[rng.normal(0, 60, 3000), rng.normal(10, 5, 3000)]
+    q = 0.02 * X[:, 0] - 0.1 * X[:, 1] + 0.8
+    n_B = rng.binomial(6, (1 + np.tanh(q)) / 2)
+    g = fit_naive_coordinate(X, 6 - n_B, n_B, ["phi", "theta"])
+    assert g.level is None
+    ref = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10000).fit(
+        np.r_[X, X], np.r_[np.zeros(3000), np.ones(3000)], sample_weight=np.r_[6 - n_B, n_B])
+    np.testing.assert_allclose(g.weights, ref.coef_[0] / 2, rtol=2e-3)
+    assert g.intercept == pytest.approx(ref.intercept_[0] / 2, rel=2e-3)
+    with pytest.raises(InputError, match="both A and B"):
+        fit_naive_coordinate(d, np.zeros(6000), np.full(6000, 3))
+    with pytest.raises(InputError, match="one per configuration"):
+        fit_naive_coordinate(d[:10], np.ones(9), np.ones(9))
+    with pytest.raises(InputError, match=r"want \(n, 1\)"):
+        c.predict_proba(np.zeros((3, 2)))
+
+
+def test_naive_committor_test_is_shot_from_unseen_frames(ala):
+    """The naive test shoots fresh trajectories (counts present, the same counts as an
+    independent run_committor) from candidates outside the training rows, chosen by the
+    naive coordinate's own p_B, and records the coordinate."""
+    from mda_rcxai.sampling.validation import NaiveCoordinate, naive_committor_test
+    from mda_rcxai.systems import dihedral_degrees
+
+    small = ala.with_states({
+        "A": StateDefinition("A", [PHI, PSI], [(-180, -70), (0, 200)]),
+        "B": StateDefinition("B", [PHI, PSI], [(50, 100), (-110, 10)])})
+    x = _basin_frames()
+    phi = dihedral_degrees(x, np.array([PHI]))[:, 0]
+    # a flat coordinate puts every frame at p_B ~ 1/2: all are candidates but the excluded
+    flat = NaiveCoordinate(("phi",), np.array([1e-4]), 0.0, 0.0, 50, 500.0, -0.69)
+    training = [0, 5]
+    kw = dict(state_A="A", state_B="B")
+    res = naive_committor_test(small, x, phi, flat, n_configurations=4, n_shots=4, seed=5,
+                               exclude=training, **kw)
+    assert len(res.indices) == 4 and not set(res.indices) & set(training)
+    np.testing.assert_array_equal(res.n_A + res.n_B + res.n_undecided, np.full(4, 4))
+    ref = run_committor(small, x[res.indices], 4, seed=5, verbose=False, **kw)
+    np.testing.assert_array_equal(res.n_A, ref.n_A)
+    np.testing.assert_array_equal(res.n_B, ref.n_B)
+    np.testing.assert_allclose(res.predicted_pB, flat.predict_proba(phi[res.indices]))
+    assert res.coordinate == flat.to_dict() and res.to_dict()["coordinate"]["names"] == ["phi"]
+    # a steep coordinate whose level lies between the two basins: nothing is near it
+    steep = NaiveCoordinate(("phi",), np.array([1.0]), 0.0, 0.0, 50, 500.0, -0.3)
+    none = naive_committor_test(small, x, phi, steep, **kw)
+    assert none.verdict == "inconclusive" and "nothing was shot" in none.reason
+    assert none.coordinate["kind"] == "naive"
+    with pytest.raises(InputTypeError, match="NaiveCoordinate"):
+        naive_committor_test(small, x, phi, {"names": ["phi"]}, **kw)
