@@ -272,7 +272,7 @@ def _cmd_explain_files(args):
         atomic_write(os.path.join(out, "importance.csv"), lambda t: res.table.to_csv(t, index=False))
     for sel, c in res.summary.get("agreement", {}).items():
         atomic_write(os.path.join(out, f"agreement_{sel}.json"),
-                     lambda t, c=c: open(t, "w").write(json.dumps(c, indent=1, default=str)))
+                     json.dumps(c, indent=1, default=str))
     print(f"outputs in {os.path.abspath(out)}")
     return 0
 
