@@ -184,7 +184,6 @@ def _read_features(path):
 
 def _cmd_train_files(args):
     from .exceptions import InputError
-    from .model import CommittorModel
 
     f = _read_features(args.features)
     if not args.dataset:
@@ -206,6 +205,7 @@ def _cmd_train_files(args):
         raise InputError(f"--features has {len(X)} rows but --dataset {len(n_A)} configurations; "
                          "compute the features on the dataset's configurations "
                          "(CommittorDataset.to_universe())")
+    from .model import CommittorModel
     keep = (n_A + n_B) > 0
     seed = 0 if args.seed is None else args.seed
     model = CommittorModel(seed=seed, verbose=not args.quiet).fit(
@@ -220,11 +220,11 @@ def _cmd_train_files(args):
 def _cmd_explain_files(args):
     import json
     from .exceptions import InputError
+
+    if not args.model:  # before the heavy imports: a missing argument fails at once
+        raise InputError("--model is required with --features")
     from .explain import plot_beeswarm, plot_importance
     from .model import CommittorModel
-
-    if not args.model:
-        raise InputError("--model is required with --features")
     f = _read_features(args.features)
     names = [str(n) for n in f["names"]]
     model = CommittorModel.load(args.model, feature_names=names)

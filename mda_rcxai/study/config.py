@@ -874,7 +874,9 @@ def _one_line(err: ValidationError, given) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if e["type"] == "extra_forbidden":
-        return (f"config: unknown key {where}; check its spelling against "
+        what = f"section [{keys[0]}]" if len(keys) == 1 and isinstance(value, dict) else \
+            f"key {where}"
+        return (f"config: unknown {what}; check its spelling against "
                 "'mda-rcxai demo --print-config'")
     if e["type"] == "missing":
         return f"config: {where} is required"

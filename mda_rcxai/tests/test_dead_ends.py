@@ -175,6 +175,17 @@ def test_unknown_baseline_feature_fails_before_anything_runs(tmp_path):
     assert not (tmp_path / "D").exists()
 
 
+def test_unknown_naive_coordinate_fails_before_anything_runs(tmp_path):
+    """[validation] naive names features of this study (issue 21), checked before any stage."""
+    from mda_rcxai.study import run_study
+    from mda_rcxai.study.inputs import naive_coordinate
+    cfg = StudyConfig.from_dict({"validation": {"naive": ["phi", "chi"]}})
+    assert naive_coordinate(cfg) == ["phi", "chi"]
+    with pytest.raises(InputError, match=r"\[validation\] naive: 'chi' is neither"):
+        run_study(tmp_path / "D", cfg, verbose=False)
+    assert not (tmp_path / "D").exists()
+
+
 def test_unreachable_scheduler_fails_before_anything_runs(tmp_path):
     from mda_rcxai.study import run_study
     cfg = StudyConfig.from_dict({"committor": {"scheduler": "tcp://127.0.0.1:1"}})
@@ -249,3 +260,20 @@ def test_a_missing_report_is_rewritten_without_asking(tmp_path):
     (out / "report.html").unlink()
     s = Study(out, StudyConfig(), verbose=False)
     assert s.done("validate") and not s.done("report")
+
+
+def test_unknown_section_is_called_a_section():
+    with pytest.raises(InputError, match=r"unknown section \[modle\]"):
+        StudyConfig.from_toml("[modle]\ncv = 2\n")
+
+
+def test_explain_files_without_model_fails_before_heavy_imports(tmp_path):
+    """A missing --model is reported before shap/torch are imported (was ~30 s on 2 cores)."""
+    import subprocess
+    import sys
+    code = ("import sys; from mda_rcxai.cli import main; "
+            f"rc = main(['explain', '--features', {str(tmp_path / 'f.npz')!r}]); "
+            "print(rc, 'shap' in sys.modules, 'torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["2", "False", "False"], r.stdout + r.stderr
+    assert "--model is required" in r.stderr
