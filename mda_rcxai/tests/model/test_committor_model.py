@@ -147,7 +147,7 @@ def test_options(train_data):
 
 
 def test_float32_and_dataframe_inputs(train_data):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     X, n_A, n_B, _ = train_data
     df = pd.DataFrame(X[:60], columns=FEATURE_NAMES)
     m = CommittorModel(**TINY).fit(df, n_A[:60], n_B[:60])
@@ -249,7 +249,7 @@ def test_torchscript_export(small_fitted, test_data, tmp_path):
 
 
 def test_shap_deep_explainer_additivity(small_fitted, test_data):
-    shap = pytest.importorskip("shap")
+    import shap
     X = test_data[0]
     mod = small_fitted.to_torch()
     background = torch.as_tensor(X[:50], dtype=torch.float32)
@@ -476,7 +476,7 @@ def test_cuda_unavailable_is_explained():
 # ----------------------------------------------------------------------
 def test_with_dihedral_features_end_to_end(tmp_path):
     """X and names from DihedralFeatures -> fit -> held-out quality -> save -> load."""
-    mda = pytest.importorskip("MDAnalysis")
+    import MDAnalysis as mda
     from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
     from mda_rcxai.features import DihedralFeatures
 

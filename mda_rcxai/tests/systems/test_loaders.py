@@ -39,7 +39,7 @@ def _boxed_pdb(tmp_path, edge_nm=3.0):
 def amber_files(tmp_path_factory):
     """prmtop + .crd of the bundled molecule (amber99sb) written by ParmEd,
     with mbondi2 radii for Generalized Born."""
-    parmed = pytest.importorskip("parmed")
+    import parmed
     from parmed.tools import changeRadii
     d = tmp_path_factory.mktemp("amber")
     pdb = app.PDBFile(ALANINE_DIPEPTIDE_PDB)
@@ -143,7 +143,7 @@ def test_periodic_pdb_defaults_to_pme_and_checks_cutoff(tmp_path):
 
 
 def test_periodic_amber_files(tmp_path):
-    parmed = pytest.importorskip("parmed")
+    import parmed
     path = _boxed_pdb(tmp_path, 3.0)
     pdb = app.PDBFile(path)
     system = app.ForceField("amber99sb.xml").createSystem(
