@@ -781,9 +781,10 @@ class StudyConfig(BaseModel):
         """Short hash of the given sections or dotted keys (all when none): what a stage
         depends on.
 
-        Speed-only keys (:data:`SPEED_ONLY_KEYS`) are left out.
+        Speed-only keys (:data:`SPEED_ONLY_KEYS`) and keys left unset (None) are left
+        out, so a new optional key does not make the studies of earlier versions stale.
         """
-        d = _without_speed_keys(self.model_dump())
+        d = _without_speed_keys(self.model_dump(exclude_none=True))
         keep = {}
         for key in (sections or d):  # a section ("model") or one key of it ("model.ensemble")
             node = d
@@ -794,8 +795,8 @@ class StudyConfig(BaseModel):
 
     def differences(self, other):
         """``["committor.shots: 20 -> 7", ...]``: keys whose values differ (speed-only keys excluded)."""
-        a = _flatten(_without_speed_keys(self.model_dump()))
-        b = _flatten(_without_speed_keys(other.model_dump()))
+        a = _flatten(_without_speed_keys(self.model_dump(exclude_none=True)))
+        b = _flatten(_without_speed_keys(other.model_dump(exclude_none=True)))
         out = []
         for k in sorted(set(a) | set(b)):
             if a.get(k) != b.get(k):
