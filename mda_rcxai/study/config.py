@@ -538,7 +538,7 @@ class ExplainConfig(_Section):
 
 
 class ValidationConfig(_Section):
-    """The committor test of the learned coordinate.
+    """The committor test of the learned coordinate, and of a naive one beside it.
 
     Attributes
     ----------
@@ -546,17 +546,25 @@ class ValidationConfig(_Section):
         Shoot fresh trajectories from unseen path frames whose predicted p_B
         lies in ``window`` and check that their p_B peaks at 1/2.
     configurations : int
-        Configurations tested.
+        Configurations tested (per coordinate).
     shots : int
         Fresh shots per configuration.
     window : list of float
         Predicted-p_B window of the tested configurations.
+    naive : list of str, optional
+        The naive coordinate whose committor test runs beside the learned
+        one's, with the same criterion: feature names, aliases (``"phi"``)
+        or group labels. Candidates are unseen path frames at its own barrier
+        top (p_B of a fit on these features alone in ``window``). Left out:
+        the bundled system's (alanine dipeptide: phi; NaCl: the Na-Cl
+        distance), none for other systems; ``[]`` switches it off.
     """
 
     committor_test: bool = True
     configurations: int = Field(default=30, ge=2)
     shots: int = Field(default=20, ge=2)
     window: list[float] = Field(default_factory=lambda: [0.4, 0.6])
+    naive: Optional[list[str]] = None
 
     @field_validator("window")
     @classmethod

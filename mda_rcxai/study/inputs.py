@@ -161,6 +161,34 @@ def bundled_baselines(cfg: StudyConfig) -> dict:
     return dict(_BUNDLED_BASELINES.get(name, {}))
 
 
+#: The naive coordinate of each bundled system: its committor test runs beside the learned one.
+_BUNDLED_NAIVE = {"alanine_dipeptide": ["phi"], "nacl_water": ["d[NA1:NA-CL2:CL]"]}
+
+
+def naive_coordinate(cfg: StudyConfig):
+    """Feature names of the naive coordinate whose committor test runs beside the learned one.
+
+    ``[validation] naive`` when given (``[]``: none); else the bundled
+    system's (alanine dipeptide: phi; NaCl in water: the Na-Cl distance)
+    with its default features; else None.
+
+    Examples
+    --------
+    >>> from mda_rcxai.study.config import StudyConfig
+    >>> naive_coordinate(StudyConfig())
+    ['phi']
+    >>> naive_coordinate(StudyConfig.from_dict({"validation": {"naive": []}})) is None
+    True
+    """
+    given = cfg.validation.naive
+    if given is not None:
+        return list(given) or None
+    name = cfg.system.bundled_name
+    if name is None or cfg.states or cfg.features.kind != _DEFAULT_KINDS.get(name):
+        return None
+    return list(_BUNDLED_NAIVE[name]) if name in _BUNDLED_NAIVE else None
+
+
 #: The feature the report's free-energy surface puts on its first axis, per bundled system.
 _BUNDLED_FES_AXIS = {"nacl_water": "d[NA1:NA-CL2:CL]"}
 
@@ -237,10 +265,13 @@ def check_features(cfg: StudyConfig, system):
     columns = list(getattr(res, "columns", None) or [])
     for name, wanted in cfg.explain.baselines.items():
         baseline_columns(name, wanted, list(res.names), columns)
+    naive = naive_coordinate(cfg)
+    if naive:
+        baseline_columns("naive", naive, list(res.names), columns, key="[validation] naive")
     return res
 
 
-def baseline_columns(name, wanted, names, columns=None):
+def baseline_columns(name, wanted, names, columns=None, key=None):
     """Column indices of a named baseline feature set.
 
     Parameters
@@ -253,6 +284,8 @@ def baseline_columns(name, wanted, names, columns=None):
         Column names.
     columns : sequence of FeatureColumn or dict, optional
         Column metadata (``group``, ``alias``).
+    key : str, optional
+        The config key the error names (default ``[explain] baselines.NAME``).
 
     Returns
     -------
@@ -279,7 +312,8 @@ def baseline_columns(name, wanted, names, columns=None):
                                           or m == field(columns[i], "alias")))]
         if not hit:
             shown = ", ".join(list(names)[:4]) + (", ..." if len(names) > 4 else "")
-            raise InputError(f"config: [explain] baselines.{name}: {m!r} is neither a feature "
+            where = key or f"[explain] baselines.{name}"
+            raise InputError(f"config: {where}: {m!r} is neither a feature "
                              f"name, an alias nor a group label of this study's features "
                              f"({len(names)}: {shown}); fix the entry")
         cols += hit

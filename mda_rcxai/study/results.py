@@ -132,16 +132,29 @@ class ExplainResult:
 
 @dataclass(frozen=True)
 class ValidationResult:
-    """The committor test and the baselines.
+    """The committor tests and the baselines.
 
     Attributes
     ----------
     committor_test : dict or None
-        Summary of :func:`mda_rcxai.sampling.committor_test` (verdict,
-        criterion, p_B of each tested configuration, histogram).
+        Summary of :func:`mda_rcxai.sampling.committor_test` of the learned
+        coordinate (verdict, criterion, counts and p_B of each tested
+        configuration, histogram).
     baselines : list of dict
-        Held-out log-likelihood per shot of restricted models beside the full one.
+        Held-out log-likelihood per shot of restricted models beside the full
+        one, each with ``vs_full`` (difference, bootstrap interval, verdict).
+    committor_test_naive : dict or None
+        The same for the naive coordinate
+        (:func:`mda_rcxai.sampling.validation.naive_committor_test`), its
+        ``coordinate`` holding the fitted naive model; None when the study
+        has no naive coordinate.
+    naive : dict or None
+        ``names`` (the naive features), ``columns`` and ``baseline`` (the
+        name of the baselines row of the same columns: the full model
+        against the naive coordinate, with its interval).
     """
 
     committor_test: dict | None
     baselines: list
+    committor_test_naive: dict | None = None
+    naive: dict | None = None

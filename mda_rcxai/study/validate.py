@@ -1,6 +1,11 @@
-"""Stage 5, ``validate``: the committor test and the baselines.
+"""Stage 5, ``validate``: the committor tests and the baselines.
 
-Writes ``validation.json`` and ``committor_test.npz``.
+The committor test of the learned coordinate and, beside it with the same
+criterion, that of the naive coordinate (:func:`~.inputs.naive_coordinate`:
+candidates at its own barrier top, from the same unseen path frames); the
+baselines with the full model's advantage and its bootstrap interval.
+Writes ``validation.json``, ``committor_test.npz`` and
+``committor_test_naive.npz``.
 """
 
 from __future__ import annotations
@@ -8,16 +13,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..fileio import to_jsonable as _jsonable
-from .common import base_params, md_kwargs, records, reserved_mask
+from .common import base_params, md_kwargs, records, reserved_mask, rows_key
 from .files import derived_seed, log, read_json, write_json
-from .inputs import baseline_columns, bundled_baselines, state_names
+from .inputs import baseline_columns, bundled_baselines, naive_coordinate, state_names
 from .results import ExplainResult, SampleResult, TrainResult, ValidationResult
 
 __all__ = ["stage_validate", "choose_engine", "WRITES"]
 
 #: Files this stage writes in the study directory (the committor test's shots, with
 #: their resume file or OPS storage); ``--overwrite`` retires them.
-WRITES = ("validation.json", "committor_test.npz*", "committor_test.nc")
+WRITES = ("validation.json", "committor_test.npz*", "committor_test.nc",
+          "committor_test_naive.npz*", "committor_test_naive.nc")
 
 
 def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
@@ -41,6 +47,30 @@ def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
     return sets
 
 
+def _naive_set(cfg, train: TrainResult, sets):
+    """(names, columns, baseline row name) of the naive coordinate, or None; adds its set to
+    ``sets`` unless a set of the same columns is there already."""
+    wanted = naive_coordinate(cfg)
+    if not wanted:
+        return None
+    cols = baseline_columns("naive", wanted, train.names, train.columns, key="[validation] naive")
+    row = next((k for k, c in sets.items() if list(c) == cols), None)
+    if row is None:
+        row = "naive: " + " + ".join(wanted)
+        sets[row] = cols
+    return {"names": list(wanted), "columns": cols, "baseline": row}
+
+
+def _first_occurrence(frames):
+    """Boolean mask: the first of each set of identical frames (to 1e-3 Angstrom)."""
+    seen, keep = set(), np.zeros(len(frames), dtype=bool)
+    for i, k in enumerate(rows_key(frames)):
+        if k not in seen:
+            seen.add(k)
+            keep[i] = True
+    return keep
+
+
 def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                    explain: ExplainResult) -> ValidationResult:
     """The committor test and the baselines; ``validation.json``."""
@@ -52,9 +82,11 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
     if study.done("validate"):
         log("   validate: done before, reusing " + out_json, study.verbose)
         d = read_json(out_json, "validation")
-        return ValidationResult(d.get("committor_test"), d.get("baselines", []))
+        return ValidationResult(d.get("committor_test"), d.get("baselines", []),
+                                d.get("committor_test_naive"), d.get("naive"))
     with study.stage("validate") as st:
         sets = _baseline_sets(cfg, system, train, explain)
+        naive = _naive_set(cfg, train, sets)
         if train.cv is not None:  # the selection's folds, choice and full-model scores
             base = baseline_loglik(train.X, train.n_A, train.n_B, sets, cv=train.cv,
                                    feature_names=train.names)
@@ -63,30 +95,53 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                                    seed=derived_seed(cfg.seed, "baselines"),
                                    feature_names=train.names, **base_params(cfg))
         baselines = [_jsonable(dict(r)) for r in records(base)]
-        ct = None
+        ct = ct_naive = None
         if v.committor_test:
             from ..sampling import committor_test
+            from ..sampling.validation import fit_naive_coordinate, naive_committor_test
             a, b = state_names(cfg)
-            # frames reserved from every round (never shot, never trained on)
-            unseen = ~train.path_is_training & reserved_mask(cfg, sample.frames)
+            # frames reserved from every round (never shot, never trained on), each
+            # configuration once (consecutive TPS paths share frames)
+            unseen = (~train.path_is_training & reserved_mask(cfg, sample.frames)
+                      & _first_occurrence(sample.frames))
             frames = sample.frames[unseen]
+            shoot = dict(window=tuple(v.window), n_configurations=v.configurations,
+                         n_shots=v.shots, n_workers=cfg.workers,
+                         scheduler=cfg.committor.scheduler,
+                         temperature=cfg.system.temperature, state_A=a, state_B=b,
+                         max_frames=cfg.committor.max_frames, verbose=study.verbose,
+                         method=choose_engine(system, cfg), **md_kwargs(cfg))
             pred = train.model.predict_proba(train.X_paths[unseen])
-            res = committor_test(system, frames, pred, window=tuple(v.window),
-                                 n_configurations=v.configurations, n_shots=v.shots,
+            res = committor_test(system, frames, pred,
                                  seed=derived_seed(cfg.seed, "committor test"),
-                                 out=study.path("committor_test.npz"), n_workers=cfg.workers,
-                                 scheduler=cfg.committor.scheduler,
-                                 temperature=cfg.system.temperature, state_A=a, state_B=b,
-                                 max_frames=cfg.committor.max_frames, verbose=study.verbose,
-                                 method=choose_engine(system, cfg), **md_kwargs(cfg))
-            ct = _jsonable(dict(res.to_dict(), summary=res.summary()))
-        write_json(out_json, {"committor_test": ct, "baselines": baselines})
+                                 out=study.path("committor_test.npz"),
+                                 coordinate={"kind": "learned", "n_features": len(train.names)},
+                                 **shoot)
+            rows = np.flatnonzero(unseen)  # ``indices`` count in frames; these in path frames
+            ct = _jsonable(dict(res.to_dict(), summary=res.summary(),
+                                path_frames=rows[res.indices].tolist()))
+            if naive is not None:
+                # the naive coordinate's own barrier top: p_B of a fit on it alone, from the
+                # training configurations' shots; the same unseen frames, window and criterion
+                cols = naive["columns"]
+                coord = fit_naive_coordinate(train.X[:, cols], train.n_A, train.n_B,
+                                             [train.names[i] for i in cols])
+                res_n = naive_committor_test(
+                    system, frames, train.X_paths[unseen][:, cols], coord,
+                    seed=derived_seed(cfg.seed, "naive committor test"),
+                    out=study.path("committor_test_naive.npz"), **shoot)
+                ct_naive = _jsonable(dict(res_n.to_dict(), summary=res_n.summary(),
+                                          path_frames=rows[res_n.indices].tolist()))
+        write_json(out_json, {"committor_test": ct, "committor_test_naive": ct_naive,
+                              "naive": naive, "baselines": baselines})
     verdict = f"committor test: {ct['verdict']}" if ct else "committor test off"
+    if ct_naive:
+        verdict += f" (naive {' + '.join(naive['names'])}: {ct_naive['verdict']})"
     best = max(baselines, key=lambda r: r.get("loglik", -np.inf)) if baselines else {}
     summary = f"{verdict}; {len(baselines)} baselines; {st['seconds']:.0f} s"
     study.record("validate", st["seconds"], summary, best_baseline=best.get("name"))
     log("   " + summary, study.verbose)
-    return ValidationResult(ct, baselines)
+    return ValidationResult(ct, baselines, ct_naive, naive)
 
 
 def choose_engine(system, cfg):
