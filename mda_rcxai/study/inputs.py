@@ -161,6 +161,24 @@ def bundled_baselines(cfg: StudyConfig) -> dict:
     return dict(_BUNDLED_BASELINES.get(name, {}))
 
 
+#: Pairs of baseline sets compared head to head (with an interval) in validation.json.
+_BUNDLED_COMPARISONS = {"alanine_dipeptide": [("phi + theta", "phi + psi")]}
+
+
+def bundled_comparisons(cfg: StudyConfig) -> list:
+    """Pairs of :func:`bundled_baselines` sets that the validation compares head to head.
+
+    Examples
+    --------
+    >>> from mda_rcxai.study.config import StudyConfig
+    >>> bundled_comparisons(StudyConfig())
+    [('phi + theta', 'phi + psi')]
+    """
+    if not bundled_baselines(cfg):
+        return []
+    return list(_BUNDLED_COMPARISONS.get(cfg.system.bundled_name, []))
+
+
 #: The naive coordinate of each bundled system: its committor test runs beside the learned one.
 _BUNDLED_NAIVE = {"alanine_dipeptide": ["phi"], "nacl_water": ["d[NA1:NA-CL2:CL]"]}
 

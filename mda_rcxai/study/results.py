@@ -152,9 +152,16 @@ class ValidationResult:
         ``names`` (the naive features), ``columns`` and ``baseline`` (the
         name of the baselines row of the same columns: the full model
         against the naive coordinate, with its interval).
+    comparisons : list of dict
+        Head-to-head pairs of baselines rows
+        (:func:`mda_rcxai.model.compare_baselines`: ``a``, ``b``, ``delta``,
+        ``ci_low``, ``ci_high``, ``verdict`` from ``a``'s side), e.g. phi +
+        theta against phi + psi, and the top two groups against the naive
+        coordinate.
     """
 
     committor_test: dict | None
     baselines: list
     committor_test_naive: dict | None = None
     naive: dict | None = None
+    comparisons: list = field(default_factory=list)

@@ -15,7 +15,8 @@ import numpy as np
 from ..fileio import to_jsonable as _jsonable
 from .common import base_params, md_kwargs, records, reserved_mask, rows_key
 from .files import derived_seed, log, read_json, write_json
-from .inputs import baseline_columns, bundled_baselines, naive_coordinate, state_names
+from .inputs import (baseline_columns, bundled_baselines, bundled_comparisons, naive_coordinate,
+                     state_names)
 from .results import ExplainResult, SampleResult, TrainResult, ValidationResult
 
 __all__ = ["stage_validate", "choose_engine", "WRITES"]
@@ -74,7 +75,7 @@ def _first_occurrence(frames):
 def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                    explain: ExplainResult) -> ValidationResult:
     """The committor test and the baselines; ``validation.json``."""
-    from ..model import baseline_loglik
+    from ..model import baseline_loglik, compare_baselines
 
     cfg = study.config
     v = cfg.validation
@@ -83,7 +84,8 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
         log("   validate: done before, reusing " + out_json, study.verbose)
         d = read_json(out_json, "validation")
         return ValidationResult(d.get("committor_test"), d.get("baselines", []),
-                                d.get("committor_test_naive"), d.get("naive"))
+                                d.get("committor_test_naive"), d.get("naive"),
+                                d.get("comparisons", []))
     with study.stage("validate") as st:
         sets = _baseline_sets(cfg, system, train, explain)
         naive = _naive_set(cfg, train, sets)
@@ -95,6 +97,16 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                                    seed=derived_seed(cfg.seed, "baselines"),
                                    feature_names=train.names, **base_params(cfg))
         baselines = [_jsonable(dict(r)) for r in records(base)]
+        # head-to-head pairs (e.g. phi + theta against phi + psi), and the top-2 groups
+        # against the naive coordinate, with paired-bootstrap intervals
+        pairs = list(bundled_comparisons(cfg))
+        top2 = next((k for k in sets if k.startswith("top 2: ")), None)
+        if naive is not None and top2 is not None:
+            pairs.append((top2, naive["baseline"]))
+        names = {r["name"] for r in baselines}
+        comparisons = [_jsonable(compare_baselines(baselines, x, y, train.n_A, train.n_B,
+                                                   seed=derived_seed(cfg.seed, "comparisons")))
+                       for x, y in pairs if x in names and y in names]
         ct = ct_naive = None
         if v.committor_test:
             from ..sampling import committor_test
@@ -133,7 +145,8 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                 ct_naive = _jsonable(dict(res_n.to_dict(), summary=res_n.summary(),
                                           path_frames=rows[res_n.indices].tolist()))
         write_json(out_json, {"committor_test": ct, "committor_test_naive": ct_naive,
-                              "naive": naive, "baselines": baselines})
+                              "naive": naive, "baselines": baselines,
+                              "comparisons": comparisons})
     verdict = f"committor test: {ct['verdict']}" if ct else "committor test off"
     if ct_naive:
         verdict += f" (naive {' + '.join(naive['names'])}: {ct_naive['verdict']})"
@@ -141,7 +154,7 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
     summary = f"{verdict}; {len(baselines)} baselines; {st['seconds']:.0f} s"
     study.record("validate", st["seconds"], summary, best_baseline=best.get("name"))
     log("   " + summary, study.verbose)
-    return ValidationResult(ct, baselines, ct_naive, naive)
+    return ValidationResult(ct, baselines, ct_naive, naive, comparisons)
 
 
 def choose_engine(system, cfg):
