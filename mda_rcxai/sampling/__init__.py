@@ -1,13 +1,19 @@
-"""OpenPathSampling glue: engine, TPS, harvesting and committor shooting.
+"""Sampling: transition path sampling and committor shooting on one dynamics core.
 
-* :func:`make_engine` -- an OPS OpenMM engine for a system;
-* :func:`initial_path` -- a first A->B path (hot MD, then relaxation);
-* :func:`run_tps` -- OPS transition path sampling (two-way or one-way);
+* :mod:`~mda_rcxai.sampling.core` -- the dynamics core:
+  :class:`EngineSettings`, the Context factory, the platform chosen by
+  measurement (:func:`choose_platform`), the Maxwell-Boltzmann draw, the
+  state test and the one run-until-a-state loop;
+* :func:`initial_path`, :func:`pull_initial_path` -- a first A->B path;
+* :func:`run_tps` -- TPS through OPS ``PathSampling`` or the fast route
+  (:func:`choose_route` measures which);
 * :func:`harvest` -- shooting configurations from paths (or where a model
   is unsure);
-* :func:`run_committor` -- committor shooting (serial or on Dask: a local
-  cluster or a running scheduler), resumable, into a
+* :func:`run_committor` -- committor shooting (lean, batched replicas, or
+  OPS' ``CommittorSimulation``; serial or on Dask), resumable, into a
   :class:`CommittorDataset`; :func:`choose_method` says which route runs;
+* :func:`make_engine`, :func:`make_volume`, :func:`make_randomizer` -- the
+  OPS objects for a system;
 * :func:`path_from_trajectory`, :func:`path_from_ops_storage` -- an
   initial path from a trajectory or an OPS storage you already have;
 * :func:`universe_from_system` -- a Universe of the system's topology
@@ -27,28 +33,29 @@ Examples
 >>> ds = run_committor(system, x, 10, out="shots.npz", seed=1)  # doctest: +SKIP
 """
 
-from .engine import (beta_for, make_engine, make_randomizer, make_volume,
-                     resolve_platform, seed_everything, seeded,
-                     snapshot_from_positions)
+from .committor import choose_method, run_committor
+from .core import (EngineSettings, PlatformChoice, StateTest, as_settings,
+                   choose_platform, run_until_state)
+from .dataset import (CommittorDataset, universe_from_system,
+                      universe_from_topology)
+from .harvest import harvest
+from .initial import initial_path, pull_initial_path
+from .ops import (beta_for, make_engine, make_randomizer, make_volume,
+                  seed_everything, seeded, snapshot_from_positions)
 from .paths import box_dimensions, path_from_ops_storage, path_from_trajectory
-from .tps import TPSResult, harvest, initial_path, run_tps, trajectory_positions
+from .shooting import shoot_batched, shoot_plain
+from .tps import TPSResult, choose_route, run_tps, trajectory_positions
+from .validation import CommittorTestResult, committor_test, committor_verdict
 
 __all__ = [
+    "EngineSettings", "PlatformChoice", "StateTest", "as_settings",
+    "choose_platform", "run_until_state",
+    "initial_path", "pull_initial_path", "run_tps", "choose_route",
+    "TPSResult", "trajectory_positions", "harvest",
+    "run_committor", "choose_method", "shoot_batched", "shoot_plain",
+    "CommittorDataset", "universe_from_system", "universe_from_topology",
     "make_engine", "make_volume", "make_randomizer", "beta_for",
-    "seed_everything", "snapshot_from_positions", "initial_path", "run_tps",
-    "harvest", "TPSResult", "trajectory_positions", "seeded",
-    "resolve_platform", "path_from_trajectory", "path_from_ops_storage",
-    "box_dimensions",
+    "seed_everything", "seeded", "snapshot_from_positions",
+    "path_from_trajectory", "path_from_ops_storage", "box_dimensions",
+    "committor_test", "committor_verdict", "CommittorTestResult",
 ]
-
-try:  # committor shooting and the dataset
-    from .committor import choose_method, run_committor  # noqa: F401
-    from .dataset import (CommittorDataset, universe_from_system,  # noqa: F401
-                          universe_from_topology)
-    __all__ += ["run_committor", "choose_method", "CommittorDataset",
-                "universe_from_system", "universe_from_topology"]
-except ImportError:  # pragma: no cover - while being written
-    pass
-
-from .validation import CommittorTestResult, committor_test, committor_verdict  # noqa: E402,F401
-__all__ += ["committor_test", "committor_verdict", "CommittorTestResult"]

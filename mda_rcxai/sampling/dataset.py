@@ -350,7 +350,7 @@ class CommittorDataset:
         --------
         >>> ds = CommittorDataset.from_ops_storage("committor.nc")  # doctest: +SKIP
         """
-        from .engine import import_ops, make_volume
+        from .ops import import_ops, make_volume
         paths = import_ops()
         path = os.fspath(path)
         if not os.path.isfile(path):

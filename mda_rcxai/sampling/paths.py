@@ -51,12 +51,12 @@ def box_dimensions(box_vectors_nm) -> np.ndarray:
 
 
 def _engine(system, engine):
-    from .engine import make_engine
+    from .ops import make_engine
     return make_engine(system) if engine is None else engine
 
 
 def _trajectory(engine, frames_nm, box):
-    from .engine import import_ops, snapshot_from_positions
+    from .ops import import_ops, snapshot_from_positions
     paths = import_ops()
     return paths.Trajectory([snapshot_from_positions(engine, x, box_vectors=box)
                              for x in frames_nm])
@@ -225,7 +225,7 @@ def path_from_ops_storage(filename, system: MolecularSystem, *,
     >>> from mda_rcxai.systems import alanine_dipeptide
     >>> path = path_from_ops_storage("tps.nc", alanine_dipeptide())  # doctest: +SKIP
     """
-    from .engine import import_ops
+    from .ops import import_ops
     paths = import_ops()
     if not isinstance(filename, (str, os.PathLike)):
         raise InputTypeError(f"filename must be a path, got "

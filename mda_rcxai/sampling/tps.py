@@ -1,37 +1,46 @@
-"""Initial path, transition path sampling (OPS) and harvesting configurations.
+"""Transition path sampling: the dispatcher, its result, and the fast route's driver.
 
-Units: OPS trajectories hold positions in nm; :func:`harvest` returns
-Angstrom (the MDAnalysis unit), as does :meth:`TPSResult.path_positions`
-with ``angstrom=True``.
+:func:`run_tps` runs two-way (or one-way) shooting on OPS' TPS ensemble by
+one of two routes (:func:`choose_route` says which for ``method="auto"``):
+
+* ``"ops"`` -- OpenPathSampling's ``PathSampling`` with its move scheme and
+  storage (:mod:`mda_rcxai.sampling.tps_ops`);
+* ``"fast"`` -- the same two-way move on the dynamics core, one OpenMM
+  Context per chain (:mod:`mda_rcxai.sampling.tps_fast`), with chains in
+  worker processes and checkpoints.
+
+Units: OPS trajectories hold positions in nm; :meth:`TPSResult.path_positions`
+gives Angstrom (the MDAnalysis unit) by default.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import warnings
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..exceptions import InputError, InputTypeError, SamplingError, StateError
-from ..systems import MolecularSystem, check_states
-from .engine import (import_ops, make_engine, make_randomizer, make_volume,
-                     resolve_platform, seed_everything, snapshot_from_positions)
+from ..exceptions import InputError, InputTypeError, StateError
+from ..systems import MolecularSystem
+from .core import (EngineSettings, allowed_threads, as_settings,
+                   create_context, make_integrator, maxwell_boltzmann,
+                   start_trajectory, velocity_sigma)
+from .ops import (import_ops, make_engine, make_volume, save_trajectories,
+                  snapshot_from_positions, trajectory)
+from .progress import progress_bar
+from .shooting import two_states
+from .tps_fast import chain_worker, checkpoint_files
+from .tps_ops import as_ops_path, check_storage, run_tps_ops
 
-__all__ = ["initial_path", "run_tps", "harvest", "TPSResult",
-           "trajectory_positions"]
+__all__ = ["run_tps", "TPSResult", "trajectory_positions", "choose_route",
+           "ops_overhead", "OPS_OVERHEAD_LIMIT"]
 
 NM_TO_ANGSTROM = 10.0
 
-
-def progress_bar(verbose, **kw):
-    import sys
-    from tqdm.auto import tqdm
-    if not sys.stderr.isatty():  # a log file: a line every 15 s, not every step
-        kw.setdefault("mininterval", 15.0)
-    return tqdm(disable=not verbose, **kw)
+#: ``method="auto"`` runs OPS where its measured bookkeeping per frame is at
+#: most this fraction of the MD per frame.
+OPS_OVERHEAD_LIMIT = 0.25
 
 
 def trajectory_positions(trajectory, angstrom: bool = False) -> np.ndarray:
@@ -45,19 +54,16 @@ def trajectory_positions(trajectory, angstrom: bool = False) -> np.ndarray:
 
     Examples
     --------
-    >>> import openpathsampling as paths  # doctest: +SKIP
-    >>> trajectory_positions(path, angstrom=True).shape  # doctest: +SKIP
-    (57, 22, 3)
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> from mda_rcxai.sampling import make_engine
+    >>> s = alanine_dipeptide()
+    >>> t = trajectory(make_engine(s, platform="Reference"), [s.positions] * 2,
+    ...                np.zeros((2, 22, 3)))
+    >>> trajectory_positions(t, angstrom=True).shape
+    (2, 22, 3)
     """
     x = np.asarray(trajectory.xyz, dtype=float)
     return x * NM_TO_ANGSTROM if angstrom else x
-
-
-def _states(system, state_A, state_B):
-    if not isinstance(system, MolecularSystem):
-        raise InputTypeError(f"system must be a MolecularSystem (see "
-                             f"mda_rcxai.systems), got {type(system).__name__}")
-    return check_states(system.states, [state_A, state_B], system.n_atoms)
 
 
 @dataclass
@@ -85,11 +91,12 @@ class TPSResult:
     seed : int or None
     shooting : str
     extra : dict
-        Fast route: ``method``, ``n_chains``, ``n_workers``, ``platform``,
-        ``accepted`` (bool per move, chain after chain), ``md_steps``,
-        ``wall_s``, ``chain_of_path`` (chain of each accepted path),
-        ``moves_per_chain``, ``resumed_from`` (moves read from each
-        chain's checkpoint) and ``checkpoint`` (the files).
+        ``method`` ("fast" or "ops"), ``route_reason``, ``platform``,
+        ``platform_choice`` (measured steps/s per candidate), ``accepted``
+        (bool per move); fast route also ``n_chains``, ``n_workers``,
+        ``md_steps``, ``wall_s``, ``md_steps_per_s``, ``chain_of_path``,
+        ``moves_per_chain``, ``resumed_from`` and ``checkpoint``; OPS route
+        ``resumed_from`` (steps found in the storage).
 
     Examples
     --------
@@ -129,125 +136,148 @@ class TPSResult:
         return [trajectory_positions(t, angstrom) for t in self.accepted_paths]
 
 
-# ----------------------------------------------------------------------
-def _make_scheme(paths, network, engine, shooting, temperature):
-    if shooting == "one-way":
-        return paths.OneWayShootingMoveScheme(
-            network, selector=paths.UniformSelector(), engine=engine)
-    if shooting == "two-way":
-        scheme = paths.MoveScheme(network)
-        scheme.append(paths.strategies.TwoWayShootingStrategy(
-            modifier=make_randomizer(engine, temperature),
-            selector=paths.UniformSelector(), engine=engine))
-        scheme.append(paths.strategies.OrganizeByMoveGroupStrategy())
-        return scheme
-    raise InputError(f"shooting={shooting!r} is not known; use 'two-way' or "
-                     "'one-way'")
+_OVERHEADS: dict = {}
 
 
-def _check_storage(storage):
-    """``storage`` as a str (or None); its folder must exist."""
-    if storage is None:
-        return None
-    storage = os.fspath(storage)
-    d = os.path.dirname(os.path.abspath(storage))
-    if not os.path.isdir(d):
-        raise InputError(f"storage={storage!r}: folder {d!r} does not "
-                         "exist")
-    return storage
+def ops_overhead(system, settings, seed=0, n_frames=20):
+    """Measured seconds per frame: OPS ``engine.generate`` and the plain loop.
+
+    OPS' engine (with the state volumes tested every frame, as its TPS
+    ensembles do) and the plain dynamics-core loop each run ``n_frames``
+    frames of ``system`` on the same measured platform. Cached per system
+    and settings in this process.
+
+    Returns
+    -------
+    (float, float, PlatformChoice)
+        Seconds per frame through OPS, seconds per frame of the plain loop,
+        and the platform both ran on.
+    """
+    settings = settings.replace(n_frames_max=n_frames + 2)
+    key = (system.fingerprint(), tuple(sorted(settings.to_dict().items())))
+    if key not in _OVERHEADS:
+        _OVERHEADS[key] = _measure_overhead(system, settings, seed, n_frames)
+    return _OVERHEADS[key]
 
 
-def _as_path(path):
-    """The OPS Trajectory of ``path`` (a TPSResult continues from its final path), checked."""
+def _measure_overhead(system, settings, seed, n_frames):
     paths = import_ops()
-    if isinstance(path, TPSResult):
-        path = path.final_path
-    if not isinstance(path, paths.Trajectory):
-        raise InputTypeError(f"path must be an OPS Trajectory (from "
-                             f"initial_path or run_tps), got "
-                             f"{type(path).__name__}")
-    if len(path) < 3:
-        raise InputError(f"path has {len(path)} frames; a transition path "
-                         "needs at least 3")
-    return path
+    engine = make_engine(system, settings, seed=seed)
+    st = engine.mda_rcxai_settings
+    rng = np.random.default_rng(seed)
+    v = maxwell_boltzmann(rng, velocity_sigma(system.system, st.temperature))
+    vols = [make_volume(s, system) for s in system.states.values()][:2]
+
+    def running(traj, trusted=False):  # what TPS ensembles test per frame
+        for vol in vols:
+            vol(traj[-1])
+        return len(traj) < n_frames
+    snap = snapshot_from_positions(engine, system.positions, v)
+    engine.generate(snap, running=[lambda t, trusted=False: len(t) < 2])
+    t0 = time.perf_counter()
+    traj = engine.generate(snap, running=[running])
+    t_ops = (time.perf_counter() - t0) / max(len(traj) - 1, 1)
+    n = max(len(traj) - 1, 1)
+    ctx = create_context(system.system, make_integrator(st, seed + 1),
+                         st.platform, st.threads, box=system.box_vectors,
+                         positions=system.positions)
+    x0, v0 = start_trajectory(ctx, system.positions, v)
+    integ = ctx.getIntegrator()
+    integ.step(st.steps_per_frame)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        integ.step(st.steps_per_frame)
+        ctx.getState(getPositions=True, getVelocities=True)
+    t_md = (time.perf_counter() - t0) / n
+    del ctx
+    return t_ops, t_md, engine.mda_rcxai_platform
 
 
-def _check_path(path, vol_A, vol_B, name_A, name_B):
-    path = _as_path(path)
-    if not vol_A(path[0]):
-        raise StateError(f"path does not start in state {name_A!r}")
-    if not vol_B(path[-1]):
-        raise StateError(f"path does not end in state {name_B!r}")
-    for k, snap in enumerate(path[1:-1], 1):
-        if vol_A(snap) or vol_B(snap):
-            raise StateError(f"frame {k} of path is inside a state; a "
-                             "transition path touches the states only at "
-                             "its ends (use initial_path to make one)")
-    return path
+def choose_route(system, settings=None, shooting="two-way", engine=None,
+                 method="auto", **engine_kw):
+    """Which TPS route runs, and why (measured for ``method="auto"``).
 
+    ``"auto"``: one-way shooting or a given OPS engine need OPS. Otherwise
+    OPS' engine runs a few frames of the actual system (``engine.generate``
+    with the state volumes tested every frame, as TPS does) beside the plain
+    dynamics loop on the same platform; OPS runs the study where its
+    bookkeeping costs at most :data:`OPS_OVERHEAD_LIMIT` of the MD per frame
+    (solvated boxes with PME), the fast route where it dominates (a small
+    molecule in vacuum).
 
-def _run_steps(sampler, n_steps, verbose, desc, stop_after_accepted=None):
-    """Run OPS MC steps with a progress bar; return per-step records."""
-    accepted, lengths, new_paths = [], [], []
-    sampler.run_hooks("before_simulation", sim=sampler, n_steps=n_steps)
-    hook_state = None
-    bar = progress_bar(verbose, total=n_steps, desc=desc)
-    try:
-        for i in range(n_steps):
-            hook_state, mcstep = sampler.run_one_step((i, n_steps),
-                                                      hook_state)
-            acc = bool(mcstep.change.canonical.accepted)
-            traj = mcstep.active[0].trajectory
-            accepted.append(acc)
-            lengths.append(len(traj))
-            if acc:
-                new_paths.append(traj)
-            bar.update(1)
-            bar.set_postfix(acc=f"{np.mean(accepted):.2f}", L=len(traj), refresh=False)
-            if stop_after_accepted and len(new_paths) >= stop_after_accepted:
-                break
-    finally:
-        bar.close()
-        sampler.run_hooks("after_simulation", sim=sampler,
-                          hook_state=hook_state)
-    return accepted, lengths, new_paths
+    Returns
+    -------
+    method : {"fast", "ops"}
+    reason : str
+        One sentence for logs and the report, with the measured times.
+    measured : dict
+        ``ops_s_per_frame``, ``md_s_per_frame``, ``overhead`` (fraction),
+        ``platform`` (empty when nothing was measured).
+
+    Examples
+    --------
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> choose_route(alanine_dipeptide(), method="ops")[:2]
+    ('ops', 'requested (method="ops")')
+    """
+    if method not in ("auto", "fast", "ops"):
+        raise InputError(f"method={method!r} is not known; use 'auto', "
+                         "'fast' or 'ops'")
+    if method != "auto":
+        if method == "fast" and (shooting != "two-way" or engine is not None):
+            raise InputError("method='fast' runs two-way shooting on its own "
+                             "OpenMM Context; for one-way shooting or a given "
+                             "engine use method='ops'")
+        return method, f'requested (method="{method}")', {}
+    if shooting != "two-way":
+        return "ops", "one-way shooting runs through OPS", {}
+    if engine is not None:
+        return "ops", "an OPS engine was given", {}
+    settings = as_settings(settings, **engine_kw)
+    t_ops, t_md, choice = ops_overhead(system, settings)
+    over = t_ops / t_md - 1.0
+    measured = {"ops_s_per_frame": t_ops, "md_s_per_frame": t_md,
+                "overhead": over, "platform": choice.label}
+    what = (f"OPS costs {1e3 * t_ops:.2f} ms a frame, the plain MD "
+            f"{1e3 * t_md:.2f} ms on {choice.label}: bookkeeping "
+            f"{100 * over:.0f} % of the MD")
+    if over <= OPS_OVERHEAD_LIMIT:
+        return "ops", what + f" (<= {100 * OPS_OVERHEAD_LIMIT:.0f} %): OPS " \
+            "PathSampling runs it", measured
+    return "fast", what + f" (> {100 * OPS_OVERHEAD_LIMIT:.0f} %): the fast " \
+        "route runs the same move on the dynamics core", measured
 
 
 def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
-            seed: int | None = 0, *, state_A="C7eq", state_B="C7ax",
-            shooting: str = "two-way", temperature: float = 300.0,
-            timestep_fs: float = 2.0, steps_per_frame: int = 10,
-            friction_per_ps: float = 1.0, n_frames_max: int = 2000,
-            engine=None, verbose: bool = True, method: str = "auto",
-            n_chains: int = 1, n_workers: int | None = None,
-            checkpoint=None, checkpoint_interval_s: float = 5.0,
-            platform: str = "auto",
-            _stop_after_accepted: int | None = None,
-            _keep_trials: bool = False) -> TPSResult:
-    """Transition path sampling: OPS' two-way shooting on its TPS ensemble.
+            seed: int | None = 0, *, state_A=None, state_B=None,
+            settings=None, shooting: str = "two-way", engine=None,
+            verbose: bool = True, method: str = "auto", n_chains: int = 1,
+            n_workers: int | None = None, checkpoint=None,
+            checkpoint_interval_s: float = 5.0,
+            stop_after_accepted: int | None = None,
+            keep_trials: bool = False, **engine_kw) -> TPSResult:
+    """Transition path sampling: two-way shooting on OPS' TPS ensemble.
 
-    A flexible-length TPS network between two states of ``system``
-    (OPS ``TPSNetwork``: paths start in ``state_A``, end in ``state_B``
-    and touch neither in between), uniform shooting-point selection and
-    two-way shooting (Maxwell-Boltzmann velocities at ``temperature``) or
-    one-way shooting.
+    A flexible-length TPS network between two states of ``system`` (OPS
+    ``TPSNetwork``: paths start in ``state_A``, end in ``state_B`` and touch
+    neither in between), uniform shooting-point selection and two-way
+    shooting (Maxwell-Boltzmann velocities) or one-way shooting.
 
-    Two routes run it:
+    Routes (``method``; :func:`choose_route` decides "auto" by measuring
+    OPS' bookkeeping beside the MD on this system):
 
-    * ``method="fast"`` (the default for two-way shooting): the move of
-      OPS' ``TwoWayShootingMover`` with ``UniformSelector`` and
-      ``RandomVelocities`` on the same ensemble and with the same
-      acceptance ``min(1, (L_old - 2) / (L_new - 2))``, driven directly on
-      one OpenMM Context per chain with a cheap state test per frame (see
-      :mod:`mda_rcxai.sampling.tps_fast`; ~3x OPS' pace for a small
-      molecule). Accepted paths are kept in memory (and in ``checkpoint``);
-      ``storage`` additionally saves them as OPS trajectories in an OPS
-      netCDF file at the end. Several independent chains (``n_chains``,
-      same initial path, seeds ``(seed, chain)``) share the ``n_steps``
-      moves and run in ``n_workers`` processes.
-    * ``method="ops"``: OPS ``PathSampling`` with its move scheme (also for
-      one-way shooting or a given ``engine``); ``storage`` is then OPS'
-      full netCDF record of the simulation.
+    * ``"ops"``: OPS ``PathSampling`` with its move scheme; ``storage`` is
+      OPS' full netCDF record of the simulation and an existing storage is
+      resumed (:mod:`~mda_rcxai.sampling.tps_ops`).
+    * ``"fast"``: the move of OPS' ``TwoWayShootingMover`` (``UniformSelector``,
+      ``RandomVelocities``) on the same ensemble with the same acceptance
+      ``min(1, (L_old - 2) / (L_new - 2))``, on the dynamics core with one
+      Context per chain (:mod:`~mda_rcxai.sampling.tps_fast`); the replay
+      tests show it gives OPS' trial, frame by frame, from the same
+      velocities. Several chains (``n_chains``, seeds ``(seed, chain)``)
+      share the ``n_steps`` moves in ``n_workers`` processes; ``checkpoint``
+      resumes a killed run exactly. ``storage`` saves the accepted paths as
+      OPS trajectories at the end.
 
     Parameters
     ----------
@@ -258,52 +288,38 @@ def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
     n_steps : int
         Shooting moves.
     storage : str or None
-        OPS storage file to write (netCDF, overwritten); None keeps all in
-        memory.
+        OPS storage file (netCDF).
     seed : int or None
-        Seeds OPS' generators and the integrator.
-    state_A, state_B : str or StateDefinition
+    state_A, state_B : str or StateDefinition, optional
+        Default: the system's two states.
+    settings : EngineSettings, optional
+        Temperature (K), time step (fs), friction (1/ps), steps per frame,
+        longest trial path (``n_frames_max``, frames), integrator, platform
+        ("auto": measured). Its fields are also accepted as keywords.
     shooting : {"two-way", "one-way"}
-    temperature : float
-        K.
-    timestep_fs, steps_per_frame, friction_per_ps : engine settings
-        (fs, MD steps per frame, 1/ps); see :func:`make_engine`.
-    n_frames_max : int
-        Trial paths longer than this (frames) are rejected.
     engine : OPS engine, optional
-        Use this engine instead of building one (OPS route).
+        Use this engine (OPS route).
     verbose : bool
-        tqdm progress bar.
     method : {"auto", "fast", "ops"}
-        "auto": "fast" for two-way shooting without ``engine``, else "ops".
-    n_chains : int
-        Independent chains (fast route); chain ``k`` does
-        ``n_steps // n_chains`` moves (the first ``n_steps % n_chains``
-        chains one more). Accepted paths are listed chain by chain.
-    n_workers : int or None
-        Processes running the chains (default ``min(n_chains, cpu
-        count)``; 1 runs them one after the other in this process).
-        Worker processes are started with ``spawn``: a script calling
-        ``run_tps`` with workers needs ``if __name__ == "__main__":``.
+    n_chains, n_workers : int
+        Fast route: independent chains and the processes running them
+        (default ``min(n_chains, cores)``; spawned: a script needs
+        ``if __name__ == "__main__":``).
     checkpoint : str or path, optional
-        Fast route: a ``.npz`` file (one per chain, see
-        :func:`~mda_rcxai.sampling.tps_fast.checkpoint_files`) written
-        atomically every ``checkpoint_interval_s`` seconds and at the end
-        with the chain's state. If it exists, the run resumes from its last
-        completed move; with an integer ``seed`` the result equals an
-        uninterrupted run on the same machine and platform. A checkpoint
-        of other arguments is refused (:class:`InputError`).
+        Fast route: ``.npz`` file(s) written atomically every
+        ``checkpoint_interval_s`` seconds; an existing one resumes.
     checkpoint_interval_s : float
-        Seconds between checkpoint writes.
-    platform : str
-        OpenMM platform of the fast route: "CPU", "CUDA", "OpenCL",
-        "Reference" or "auto" (CPU below 5000 atoms, else the fastest).
-        A platform this OpenMM lacks raises :class:`InputError` naming the
-        available ones.
+    stop_after_accepted : int, optional
+        Stop a chain after this many accepted moves.
+    keep_trials : bool
+        Fast route: keep every trial's record in ``extra["trials"]``.
 
     Returns
     -------
     TPSResult
+        ``extra`` holds ``method``, ``route_reason``, ``platform`` and
+        ``platform_choice`` (the measured steps/s), and the route's
+        bookkeeping.
 
     Examples
     --------
@@ -314,116 +330,57 @@ def run_tps(system: MolecularSystem, path, n_steps: int, storage=None,
     >>> result = run_tps(system, path, 200, seed=1)         # doctest: +SKIP
     >>> print(result.summary())                             # doctest: +SKIP
     """
-    st_A, st_B = _states(system, state_A, state_B)
+    settings = as_settings(settings, **engine_kw)
+    st_A, st_B = two_states(system, state_A, state_B)
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
         raise InputError(f"n_steps={n_steps!r} must be a positive integer")
     if shooting not in ("two-way", "one-way"):
         raise InputError(f"shooting={shooting!r} is not known; use 'two-way' "
                          "or 'one-way'")
-    if method not in ("auto", "fast", "ops"):
-        raise InputError(f"method={method!r} is not known; use 'auto', "
-                         "'fast' or 'ops'")
-    if method == "auto":
-        method = "fast" if shooting == "two-way" and engine is None else "ops"
-    if method == "fast" and (shooting != "two-way" or engine is not None):
-        raise InputError("method='fast' runs two-way shooting on its own "
-                         "OpenMM Context; for one-way shooting or a given "
-                         "engine use method='ops'")
+    if seed is not None and (isinstance(seed, bool) or int(seed) != seed
+                             or seed < 0):
+        raise InputError(f"seed={seed!r} must be a non-negative integer or "
+                         "None")
+    method, reason, measured = choose_route(system, settings, shooting,
+                                            engine, method)
     if method == "fast":
-        return _run_tps_fast(
-            system, path, int(n_steps), storage, seed, st_A, st_B,
-            temperature=temperature, timestep_fs=timestep_fs,
-            steps_per_frame=steps_per_frame, friction_per_ps=friction_per_ps,
-            n_frames_max=n_frames_max, verbose=verbose, n_chains=n_chains,
-            n_workers=n_workers, checkpoint=checkpoint,
-            checkpoint_interval_s=checkpoint_interval_s, platform=platform,
-            stop_after_accepted=_stop_after_accepted,
-            keep_trials=_keep_trials)
-    if checkpoint is not None or n_chains != 1:
-        raise InputError("checkpoint and n_chains > 1 need method='fast' "
-                         "(OPS' PathSampling here runs one chain without "
-                         "resume)")
-    # OPS draws from numpy's and Python's global generators: they are
-    # seeded for the run and the caller's states given back afterwards
-    import random
-    saved = (np.random.get_state(), random.getstate())
-    try:
-        return _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B,
-                            shooting, temperature, timestep_fs,
-                            steps_per_frame, friction_per_ps, n_frames_max,
-                            engine, verbose, _stop_after_accepted)
-    finally:
-        np.random.set_state(saved[0])
-        random.setstate(saved[1])
-
-
-def _run_tps_ops(system, path, n_steps, storage, seed, st_A, st_B, shooting,
-                 temperature, timestep_fs, steps_per_frame, friction_per_ps,
-                 n_frames_max, engine, verbose, _stop_after_accepted):
-    paths = import_ops()
-    if engine is None:
-        engine = make_engine(system, temperature, timestep_fs,
-                             steps_per_frame, friction_per_ps=friction_per_ps,
-                             n_frames_max=n_frames_max, seed=seed)
-    vol_A, vol_B = make_volume(st_A, system), make_volume(st_B, system)
-    path = _check_path(path, vol_A, vol_B, st_A.name, st_B.name)
-    if storage is not None:
-        # OPS storage turns the snapshots it saves into lazy proxies of the
-        # file, which is closed at the end: run on a copy so that the
-        # caller's path stays readable ("NetCDF: Not a valid ID" otherwise)
+        res = _run_tps_fast(
+            system, path, int(n_steps), storage, seed, st_A, st_B, settings,
+            verbose=verbose, n_chains=n_chains, n_workers=n_workers,
+            checkpoint=checkpoint,
+            checkpoint_interval_s=checkpoint_interval_s,
+            stop_after_accepted=stop_after_accepted,
+            keep_trials=keep_trials)
+    else:
+        if checkpoint is not None or n_chains != 1:
+            raise InputError("checkpoint and n_chains > 1 need method='fast' "
+                             "(OPS' PathSampling runs one chain and resumes "
+                             "from its storage)")
         px, pv = _path_arrays(path, st_A, st_B, system)
-        path = _trajectory(engine, px, pv, system)
-    # the path may come from another engine (e.g. high temperature): make
-    # its snapshots this engine's so that shooting uses this engine
-    network = paths.TPSNetwork(vol_A, vol_B)
-    scheme = _make_scheme(paths, network, engine, shooting, temperature)
-    with contextlib.redirect_stdout(io.StringIO()):  # OPS prints a report
-        init = scheme.initial_conditions_from_trajectories(path)
-        scheme.assert_initial_conditions(init)
-    store = None
-    storage = _check_storage(storage)
-    if storage is not None:
-        store = paths.Storage(storage, "w", template=path[0])
-    seed_everything(seed)
-    sampler = None
-    try:
-        sampler = paths.PathSampling(storage=store, move_scheme=scheme,
-                                     sample_set=init)
-        sampler.output_stream = io.StringIO()
-        sampler.live_visualizer = None
-        accepted, lengths, new_paths = _run_steps(
-            sampler, int(n_steps), verbose, f"TPS {st_A.name}->{st_B.name}",
-            _stop_after_accepted)
-        final_path = sampler.sample_set[0].trajectory
-        if store is not None:
-            store.sync_all()
-            # storage evicts snapshots from its cache and later loads them
-            # lazily: load every one now, while the file is open
-            new_paths = [_load_all(paths, t) for t in new_paths]
-            final_path = _load_all(paths, final_path)
-    finally:
-        if store is not None:
-            if sampler is not None:
-                sampler.storage = None
-            _close_storage(store)
-            del store
-    dt_ps = timestep_fs * 1e-3 * steps_per_frame
-    if engine is not None and hasattr(engine, "mda_rcxai_settings"):
-        s = engine.mda_rcxai_settings
-        dt_ps = s["timestep_fs"] * 1e-3 * s["steps_per_frame"]
-    n_done = len(accepted)
-    return TPSResult(
-        accepted_paths=new_paths,
-        acceptance=float(np.mean(accepted)) if n_done else 0.0,
-        path_lengths=np.array([len(t) for t in new_paths], dtype=int),
-        active_lengths=np.array(lengths, dtype=int), n_steps=n_done,
-        n_accepted=int(np.sum(accepted)), final_path=final_path, storage=storage, frame_time_ps=dt_ps,
-        states=(st_A.name, st_B.name), seed=seed, shooting=shooting)
+        accepted, lengths, new_paths, final_path, info = run_tps_ops(
+            system, path, int(n_steps), settings, st_A, st_B, seed=seed,
+            shooting=shooting, storage=storage, engine=engine,
+            verbose=verbose, stop_after_accepted=stop_after_accepted,
+            path_arrays=(px, pv))
+        n_done = len(accepted)
+        st = getattr(engine, "mda_rcxai_settings", settings)
+        res = TPSResult(
+            accepted_paths=new_paths,
+            acceptance=float(np.mean(accepted)) if n_done else 0.0,
+            path_lengths=np.array([len(t) for t in new_paths], dtype=int),
+            active_lengths=np.array(lengths, dtype=int), n_steps=n_done,
+            n_accepted=int(np.sum(accepted)), final_path=final_path,
+            storage=storage, frame_time_ps=st.frame_time_ps,
+            states=(st_A.name, st_B.name), seed=seed, shooting=shooting,
+            extra={"method": "ops", "accepted": np.array(accepted, bool),
+                   **info})
+    res.extra.update(route_reason=reason, route_measured=measured)
+    return res
 
 
 def _path_arrays(path, st_A, st_B, system=None):
     """Positions and velocities (nm, nm/ps) of the initial path, checked."""
-    path = _as_path(path)
+    path = as_ops_path(path, TPSResult)
     x = trajectory_positions(path)
     try:
         v = np.array([np.asarray(s.velocities._value, dtype=float)
@@ -446,25 +403,16 @@ def _path_arrays(path, st_A, st_B, system=None):
     return x, v
 
 
-def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
-                  temperature, timestep_fs, steps_per_frame, friction_per_ps,
-                  n_frames_max, verbose, n_chains, n_workers, checkpoint,
-                  checkpoint_interval_s, platform, stop_after_accepted,
-                  keep_trials):
-    from .engine import EngineSettings
-    from .tps_fast import chain_worker, checkpoint_files
-    EngineSettings.make(temperature, timestep_fs, steps_per_frame,
-                        friction_per_ps, n_frames_max=n_frames_max)
-    if seed is not None and (isinstance(seed, bool) or int(seed) != seed
-                             or seed < 0):
-        raise InputError(f"seed={seed!r} must be a non-negative integer or "
-                         "None")
+def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, settings,
+                  *, verbose, n_chains, n_workers, checkpoint,
+                  checkpoint_interval_s, stop_after_accepted, keep_trials):
+    from .initial import measured_settings
     if isinstance(n_chains, bool) or int(n_chains) != n_chains or \
             not 1 <= n_chains <= n_steps:
         raise InputError(f"n_chains={n_chains!r} must be an integer in 1.."
                          f"n_steps ({n_steps})")
     n_chains = int(n_chains)
-    cpus = os.cpu_count() or 1
+    cpus = allowed_threads()
     if n_workers is None:
         n_workers = min(n_chains, cpus)
     if isinstance(n_workers, bool) or int(n_workers) != n_workers or \
@@ -475,25 +423,23 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
     if not checkpoint_interval_s >= 0:
         raise InputError(f"checkpoint_interval_s={checkpoint_interval_s!r} "
                          "must be >= 0 (seconds)")
-    platform = resolve_platform(platform, n_atoms=system.n_atoms)
     files = checkpoint_files(checkpoint, n_chains)
     for f in files:
         if f is not None and not os.path.isdir(
                 os.path.dirname(os.path.abspath(f))):
             raise InputError(f"checkpoint={checkpoint!r}: its folder does "
                              "not exist")
-    storage = _check_storage(storage)
+    storage = check_storage(storage)
     px, pv = _path_arrays(path, st_A, st_B, system)
+    # the platform is measured once, here, for every chain (each worker gets
+    # the cores left to it)
+    settings, choice = measured_settings(system, settings,
+                                         max(1, cpus // n_workers))
     shares = [n_steps // n_chains + (k < n_steps % n_chains)
               for k in range(n_chains)]
     jobs = [dict(system=system, state_A=st_A, state_B=st_B, path_x=px,
-                 path_v=pv, n_moves=shares[k], seed=seed, chain=k,
-                 temperature=float(temperature),
-                 timestep_fs=float(timestep_fs),
-                 steps_per_frame=int(steps_per_frame),
-                 friction_per_ps=float(friction_per_ps),
-                 n_frames_max=int(n_frames_max), platform=platform,
-                 checkpoint=files[k],
+                 path_v=pv, n_moves=shares[k], settings=settings.to_dict(),
+                 seed=seed, chain=k, checkpoint=files[k],
                  checkpoint_interval_s=float(checkpoint_interval_s),
                  key_extra={"n_chains": n_chains},
                  stop_after_accepted=stop_after_accepted,
@@ -528,26 +474,25 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
         bar.close()
     accepted = np.concatenate([r["accepted"] for r in results])
     lengths = np.concatenate([r["lengths"] for r in results])
-    engine = make_engine(system, temperature, timestep_fs, steps_per_frame,
-                         friction_per_ps=friction_per_ps,
-                         n_frames_max=n_frames_max, seed=seed)
+    engine = make_engine(system, settings, seed=seed)
     new_paths, chain_of = [], []
     for r in results:
         for x, v in zip(r["acc_x"], r["acc_v"]):
-            new_paths.append(_trajectory(engine, x, v, system))
+            new_paths.append(trajectory(engine, x, v))
             chain_of.append(r["chain"])
-    final_path = _trajectory(engine, results[0]["final_x"],
-                             results[0]["final_v"], system)
+    final_path = trajectory(engine, results[0]["final_x"],
+                            results[0]["final_v"])
     if storage is not None:
-        _save_ops_storage(storage, new_paths, final_path, system)
-    dt_ps = timestep_fs * 1e-3 * steps_per_frame
+        save_trajectories(storage, new_paths, final_path)
     n_done = len(accepted)
     wall = max(r["wall_s"] for r in results)
+    md_steps = int(sum(r["md_steps"] for r in results))
     extra = {"method": "fast", "n_chains": n_chains, "n_workers": n_workers,
-             "accepted": accepted,
-             "platform": results[0]["platform"],
-             "md_steps": int(sum(r["md_steps"] for r in results)),
+             "accepted": accepted, "platform": settings.platform,
+             "platform_choice": choice.to_dict(), "md_steps": md_steps,
              "wall_s": float(wall),
+             "md_steps_per_s": md_steps / max(sum(r["wall_s"]
+                                                  for r in results), 1e-9),
              "chain_of_path": np.array(chain_of, dtype=int),
              "moves_per_chain": [len(r["accepted"]) for r in results],
              "resumed_from": [r["resumed_from"] for r in results],
@@ -560,424 +505,6 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, *,
         path_lengths=np.array([len(t) for t in new_paths], dtype=int),
         active_lengths=lengths.astype(int), n_steps=n_done,
         n_accepted=int(np.sum(accepted)), final_path=final_path,
-        storage=storage, frame_time_ps=dt_ps, states=(st_A.name, st_B.name),
-        seed=seed, shooting="two-way", extra=extra)
-
-
-def _trajectory(engine, x, v, system):
-    """An OPS Trajectory of ``engine`` snapshots (positions nm, velocities nm/ps)."""
-    paths = import_ops()
-    import inspect
-    kw = {}
-    box = getattr(system, "box_vectors", None)
-    if box is not None and "box_vectors" in inspect.signature(
-            snapshot_from_positions).parameters:
-        kw["box_vectors"] = box
-    return paths.Trajectory([snapshot_from_positions(engine, xi, vi, **kw)
-                             for xi, vi in zip(x, v)])
-
-
-def _save_ops_storage(storage, trajectories, final_path, system=None):
-    """Accepted paths (and the final path) as trajectories in an OPS file."""
-    paths = import_ops()
-    d = os.path.dirname(os.path.abspath(storage))
-    tmp = os.path.join(d, f".{os.path.basename(storage)}.{os.getpid()}.tmp")
-    # copies (new snapshot objects): the returned paths stay untied to the
-    # file, which is closed and freed below
-    copies = [_materialize(paths, t, system) for t in trajectories]
-    final = _materialize(paths, final_path, system)
-    store = paths.Storage(tmp, "w", template=final[0])
-    try:
-        for t in copies:
-            store.save(t)
-        store.tag["final_path"] = final
-        store.sync_all()
-    finally:
-        _close_storage(store)
-        del store
-    os.replace(tmp, storage)
-
-
-def _close_storage(storage):
-    """Close an OPS storage and free it now, while the interpreter is whole.
-
-    An OPS ``Storage`` (a ``netCDF4.Dataset``) and its stores refer to each
-    other; the cycle outlived ``gc.collect()`` here, so the Dataset was
-    deallocated during interpreter shutdown, where netCDF4 prints "Error in
-    sys.excepthook ... Original exception was:". Emptying the stores'
-    attributes breaks the cycle and the file object goes at once.
-    """
-    import gc
-    try:
-        storage.close()
-    except Exception:  # already closed
-        pass
-    seen = set()
-
-    def clear(obj, depth=0):
-        if id(obj) in seen or depth > 3:
-            return
-        seen.add(id(obj))
-        attrs = getattr(obj, "__dict__", None)
-        if not isinstance(attrs, dict):
-            return
-        for v in list(attrs.values()):
-            if getattr(v, "storage", None) is storage:
-                clear(v, depth + 1)
-        attrs.clear()
-    clear(storage)
-    gc.collect()
-
-
-def _load_all(paths, trajectory):
-    """The trajectory with every snapshot loaded from its open OPS storage.
-
-    (The same snapshot objects: copies made here left the storage's
-    objects to be freed at interpreter exit, where netCDF4 complains.)
-    """
-    snaps = [trajectory[i] for i in range(len(trajectory))]
-    for snap in snaps:
-        snap.coordinates, snap.velocities  # noqa: B018 - force lazy loading
-    return paths.Trajectory(snaps)
-
-
-def _materialize(paths, trajectory, system=None, engine=None):
-    """A fresh in-memory copy of a trajectory read from an open OPS storage.
-
-    New snapshot objects (same positions, velocities and engine), so that
-    nothing returned is tied to a storage that is closed afterwards.
-    """
-    snaps = [trajectory[i] for i in range(len(trajectory))]
-    x = np.array([np.asarray(s.coordinates._value, dtype=float)
-                  for s in snaps])
-    v = np.array([np.asarray(s.velocities._value, dtype=float)
-                  for s in snaps])
-    return _trajectory(engine or snaps[0].engine, x, v, system)
-
-
-# ----------------------------------------------------------------------
-def initial_path(system: MolecularSystem, state_A="C7eq", state_B="C7ax",
-                 temperature: float = 300.0, seed: int | None = 0, *,
-                 high_temperature: float = 1300.0, max_frames: int = 20000,
-                 relax_moves: int = 40, max_attempts: int = 5,
-                 hot_steps_per_frame: int = 2, timestep_fs: float = 2.0,
-                 steps_per_frame: int = 10, friction_per_ps: float = 1.0,
-                 n_frames_max: int = 2000, verbose: bool = True,
-                 platform: str = "auto"):
-    """A first transition path from ``state_A`` to ``state_B`` at ``temperature``.
-
-    Method (as in the OPS alanine dipeptide examples, plus a relaxation):
-
-    1. Langevin MD at ``high_temperature`` from ``system.positions``
-       (LangevinMiddle on an OpenMM Context, Maxwell-Boltzmann start
-       velocities from ``SeedSequence([seed, attempt, 1])``, frames
-       every ``hot_steps_per_frame`` MD steps so that the barrier region
-       is resolved) until it has been in ``state_A`` and
-       then reaches ``state_B``, at most ``max_frames`` frames; the piece
-       from the last frame in A to the first frame in B is a valid but hot
-       A->B path.
-    2. Relaxation: two-way TPS shooting at ``temperature`` until a move is
-       accepted, at most ``relax_moves`` moves. An accepted two-way move
-       replaces the whole path by dynamics at ``temperature`` (fresh
-       Maxwell-Boltzmann velocities, both halves integrated at the target
-       temperature), so the returned path is a true ``temperature`` path.
-
-    If step 2 fails (a hot path can cross where no frame lies near the
-    barrier top), steps 1-2 are repeated with new random velocities, at
-    most ``max_attempts`` times. Total effort is bounded by
-    ``max_attempts * (max_frames * hot_steps_per_frame + relax_moves *
-    n_frames_max * steps_per_frame)`` MD steps. Decorrelate the path with
-    :func:`run_tps` before harvesting.
-
-    Parameters
-    ----------
-    system : MolecularSystem
-    state_A, state_B : str or StateDefinition
-        Names in ``system.states`` (or the definitions).
-    temperature : float
-        Target temperature, K.
-    seed : int or None
-    high_temperature : float
-        Temperature of step 1, K.
-    max_frames : int
-        Bound on step 1 per attempt, frames.
-    relax_moves : int
-        Bound on step 2 per attempt, shooting moves.
-    max_attempts : int
-        Attempts of steps 1-2.
-    hot_steps_per_frame : int
-        MD steps per frame in step 1.
-    timestep_fs, steps_per_frame, friction_per_ps, n_frames_max
-        Engine settings at ``temperature`` (fs, steps, 1/ps, longest trial
-        path in frames).
-    verbose : bool
-    platform : str
-        OpenMM platform of both steps ("CPU", "CUDA", "OpenCL",
-        "Reference" or "auto": CPU below 5000 atoms, else the fastest); a
-        missing one raises :class:`InputError` naming those available.
-
-    Returns
-    -------
-    openpathsampling.Trajectory
-        Starts in A, ends in B, no frame in between inside A or B; frames
-        ``steps_per_frame * timestep_fs`` apart.
-
-    Raises
-    ------
-    SamplingError
-        If no attempt gives an accepted path at ``temperature``.
-
-    Examples
-    --------
-    >>> from mda_rcxai.systems import alanine_dipeptide
-    >>> path = initial_path(alanine_dipeptide(), seed=1)    # doctest: +SKIP
-    >>> len(path) > 2                                        # doctest: +SKIP
-    True
-    """
-    import_ops()  # OPS imported (quietly) before anything prints
-    st_A, st_B = _states(system, state_A, state_B)
-    for name, val, low in (("max_frames", max_frames, 2),
-                           ("relax_moves", relax_moves, 1),
-                           ("max_attempts", max_attempts, 1),
-                           ("hot_steps_per_frame", hot_steps_per_frame, 1)):
-        if int(val) != val or val < low:
-            raise InputError(f"{name}={val!r} must be an integer >= {low}")
-    if bool(st_B.contains(system.positions, box=getattr(system, "box_vectors", None))[0]):
-        raise StateError(f"system.positions are inside the final state "
-                         f"{st_B.name!r}; start from a structure in or near "
-                         f"{st_A.name!r}")
-    from .tps_fast import TPSChain, run_chain
-    platform = resolve_platform(platform, n_atoms=system.n_atoms)
-    engine = make_engine(system, temperature, timestep_fs, steps_per_frame,
-                         friction_per_ps=friction_per_ps,
-                         n_frames_max=n_frames_max, seed=seed)
-    box = system.box_vectors
-
-    def in_A(x):
-        return st_A.contains(x, box=box)
-
-    def in_B(x):
-        return st_B.contains(x, box=box)
-    log = []
-    for attempt in range(int(max_attempts)):
-        # hot MD directly on an OpenMM Context (no per-frame OPS objects):
-        # Maxwell-Boltzmann velocities at high_temperature from the seeded
-        # chain Generator, constraints, then frames until B after A
-        hot = TPSChain(system, st_A, st_B, temperature=high_temperature,
-                       timestep_fs=timestep_fs,
-                       steps_per_frame=hot_steps_per_frame,
-                       friction_per_ps=friction_per_ps,
-                       n_frames_max=int(max_frames), seed=seed,
-                       chain=(attempt, 1), platform=platform)
-        ctx, integ, test = hot.context, hot.integrator, hot.test
-        ctx.setPositions(system.positions)
-        ctx.setVelocities(hot.rng.standard_normal((system.n_atoms, 3))
-                          * hot.sigma)
-        ctx.applyConstraints(hot.tolerance)
-        ctx.applyVelocityConstraints(hot.tolerance)
-        x0, v0 = hot._state()
-        xs, vs = [x0], [v0]
-        seen_A = bool(in_A(system.positions)[0])
-        bar = progress_bar(verbose, total=int(max_frames),
-                    desc=f"hot MD {high_temperature:g} K (try {attempt + 1})")
-        found = False
-        try:
-            while len(xs) < int(max_frames):
-                integ.step(hot.spf)
-                x, v = hot._state()
-                xs.append(x)
-                vs.append(v)
-                bar.update(1)
-                code = test(x)
-                if code == 1:
-                    seen_A = True
-                elif code == 2 and seen_A:
-                    found = True
-                    break
-        finally:
-            bar.close()
-        del hot, ctx, integ
-        if not found:
-            log.append(f"try {attempt + 1}: no transition in {max_frames} "
-                       f"frames at {high_temperature:g} K")
-            continue
-        x = np.array(xs)
-        i_b = int(np.flatnonzero(in_B(x))[-1])
-        i_a = int(np.flatnonzero(in_A(x[:i_b]))[-1])
-        hot_path = _trajectory(engine, x[i_a:i_b + 1],
-                               np.array(vs[i_a:i_b + 1]), system)
-        # relaxation: fast two-way shooting at temperature until a move is
-        # accepted; seeds SeedSequence([seed, attempt, 2]) (hot MD: [seed,
-        # attempt, 1]; TPS chains: [seed, chain]) never meet another study's
-        relax = run_chain(system, st_A, st_B, x[i_a:i_b + 1],
-                          np.array(vs[i_a:i_b + 1]), int(relax_moves),
-                          seed=seed, chain=(attempt, 2),
-                          temperature=temperature, timestep_fs=timestep_fs,
-                          steps_per_frame=steps_per_frame,
-                          friction_per_ps=friction_per_ps,
-                          n_frames_max=n_frames_max, stop_after_accepted=1,
-                          platform=platform)
-        if len(relax["acc_x"]):
-            return _trajectory(engine, relax["acc_x"][0], relax["acc_v"][0],
-                               system)
-        log.append(f"try {attempt + 1}: hot path of {len(hot_path)} frames, "
-                   f"0 of {relax_moves} shooting moves at {temperature:g} K "
-                   "accepted")
-    raise SamplingError(
-        f"no {st_A.name}->{st_B.name} path at {temperature:g} K after "
-        f"{max_attempts} attempts ({'; '.join(log)}). Raise max_frames, "
-        "relax_moves, max_attempts or high_temperature, or check the state "
-        "definitions")
-
-
-# ----------------------------------------------------------------------
-def _pool(paths_in, system):
-    """Unique interior frames: (positions Angstrom, fraction along path)."""
-    ops = import_ops()
-    if isinstance(paths_in, TPSResult):
-        # no move accepted: the chain's path is still the (valid) initial path
-        paths_in = paths_in.accepted_paths or [paths_in.final_path]
-    if isinstance(paths_in, ops.Trajectory):
-        paths_in = [paths_in]
-    if isinstance(paths_in, np.ndarray) and paths_in.ndim == 3:
-        paths_in = [paths_in]
-    try:
-        paths_in = list(paths_in)
-    except TypeError:
-        raise InputTypeError("paths must be a TPSResult, OPS Trajectories or "
-                             "arrays (n_frames, n_atoms, 3) in Angstrom"
-                             ) from None
-    if not paths_in:
-        raise InputError("paths is empty: no accepted paths to harvest from")
-    seen = set()
-    xs, fr = [], []
-    for p in paths_in:
-        if isinstance(p, ops.Trajectory):
-            keys = [id(s) for s in p]
-            # snapshots are shared between paths (two-way shooting keeps the
-            # shooting point, one-way half the old path): dedupe by object;
-            # the ends are inside the states by construction
-            pos = trajectory_positions(p, angstrom=True)
-            interior = range(1, len(p) - 1)
-        else:
-            pos = np.asarray(p, dtype=float)
-            if pos.ndim != 3 or pos.shape[-1] != 3:
-                raise InputError(f"a path array must be (n_frames, n_atoms, 3)"
-                                 f" in Angstrom, got shape {pos.shape}")
-            keys = [hash(f.tobytes()) for f in pos]
-            interior = range(len(pos))
-        n = len(pos)
-        for k in interior:
-            key = keys[k]
-            h = hash(pos[k].astype(np.float32).tobytes())
-            if key in seen or h in seen:
-                continue
-            seen.add(key)
-            seen.add(h)
-            xs.append(pos[k])
-            fr.append(k / max(n - 1, 1))
-    if not xs:
-        raise InputError("the paths have no interior frames to harvest")
-    x = np.array(xs)
-    frac = np.array(fr)
-    if system is not None:
-        inside = np.zeros(len(x), dtype=bool)
-        for st in system.states.values():
-            inside |= st.contains(x / NM_TO_ANGSTROM,
-                                  box=getattr(system, "box_vectors", None))
-        x, frac = x[~inside], frac[~inside]
-    return x, frac
-
-
-def harvest(paths, n_configurations: int, seed: int | None = 0,
-            predict_pB=None, window=(0.1, 0.9), *, system=None,
-            verbose: bool = False) -> np.ndarray:
-    """Pick shooting configurations from transition paths.
-
-    Without ``predict_pB``: the unique interior frames of all paths (frames
-    shared by several paths count once; path ends, which lie in the states,
-    are dropped) are sorted by their fractional position along their path
-    and split into ``n_configurations`` equal strata; one frame is drawn at
-    random from each, so the picks spread from the A end to the B end.
-
-    With ``predict_pB`` (any callable positions -> p_B, e.g. a trained
-    model's ``predict_proba`` composed with features): only frames
-    predicted inside ``window`` are kept, and ``n_configurations`` of them
-    are drawn at random -- later rounds of shooting where the model is least
-    sure.
-
-    Parameters
-    ----------
-    paths : TPSResult, OPS Trajectory, list of Trajectories, or arrays
-        Arrays are ``(n_frames, n_atoms, 3)`` in **Angstrom** and are used
-        whole (no ends dropped).
-    n_configurations : int
-        How many to return. If fewer unique frames qualify, all of them are
-        returned with a warning.
-    seed : int or None
-    predict_pB : callable, optional
-        ``f(positions) -> p_B`` with positions ``(n, n_atoms, 3)`` in
-        Angstrom and p_B ``(n,)`` in [0, 1].
-    window : (float, float)
-        Keep ``lo <= p_B <= hi`` (only with ``predict_pB``).
-    system : MolecularSystem, optional
-        If given, frames inside any of its states are dropped too.
-    verbose : bool
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, n_atoms, 3)`` positions in **Angstrom**.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mda_rcxai.sampling import harvest
-    >>> fake_path = np.random.default_rng(0).normal(size=(50, 22, 3))
-    >>> harvest([fake_path], 10, seed=0).shape
-    (10, 22, 3)
-    >>> harvest([fake_path], 5, predict_pB=lambda x: np.full(len(x), 0.5)).shape
-    (5, 22, 3)
-    """
-    if int(n_configurations) != n_configurations or n_configurations < 1:
-        raise InputError(f"n_configurations={n_configurations!r} must be a "
-                         "positive integer")
-    n = int(n_configurations)
-    rng = np.random.default_rng(seed)
-    x, frac = _pool(paths, system)
-    if predict_pB is not None:
-        if not callable(predict_pB):
-            raise InputTypeError("predict_pB must be a callable positions "
-                                 "(n, n_atoms, 3) Angstrom -> p_B (n,)")
-        lo, hi = (float(w) for w in window)
-        if not 0.0 <= lo < hi <= 1.0:
-            raise InputError(f"window={window!r} must be (lo, hi) with "
-                             "0 <= lo < hi <= 1")
-        p = np.asarray(predict_pB(x.copy()), dtype=float).reshape(-1)
-        if p.shape != (len(x),):
-            raise InputError(f"predict_pB returned shape {p.shape}; expected "
-                             f"({len(x)},), one p_B per configuration")
-        if np.any(~np.isfinite(p)) or p.min() < 0 or p.max() > 1:
-            raise InputError("predict_pB returned values outside [0, 1]")
-        keep = (p >= lo) & (p <= hi)
-        x = x[keep]
-        if len(x) == 0:
-            raise SamplingError(f"no configuration has predicted p_B in "
-                                f"{window}; widen the window or sample more "
-                                "paths")
-        if len(x) <= n:
-            if len(x) < n:
-                warnings.warn(f"only {len(x)} configurations have predicted "
-                              f"p_B in {window}; returning all of them",
-                              stacklevel=2)
-            return x[rng.permutation(len(x))]
-        return x[np.sort(rng.choice(len(x), n, replace=False))]
-    if len(x) <= n:
-        if len(x) < n:
-            warnings.warn(f"only {len(x)} unique interior frames in the paths;"
-                          f" returning all of them (asked {n})", stacklevel=2)
-        return x[np.argsort(frac, kind="stable")]
-    order = np.argsort(frac, kind="stable")
-    strata = np.array_split(order, n)
-    pick = np.array([s[rng.integers(len(s))] for s in strata])
-    return x[pick]
+        storage=storage, frame_time_ps=settings.frame_time_ps,
+        states=(st_A.name, st_B.name), seed=seed, shooting="two-way",
+        extra=extra)

@@ -1,4 +1,4 @@
-"""Tests of mda_rcxai.sampling.batched (batched committor shooting).
+"""Tests of batched committor shooting (sampling.replicas and sampling.shooting).
 
 Runs on the OpenMM CPU platform with one thread (Reference for exact
 energy checks); the whole file takes well under a minute on one core.
@@ -9,9 +9,10 @@ import openmm
 import pytest
 
 from mda_rcxai.exceptions import InputError, InputTypeError
-from mda_rcxai.sampling.batched import (BOLTZMANN_KJ_PER_MOL_K, _ReplicaBatch,
-                                        _shot_rng, build_replica_system,
-                                        shoot_batched, shoot_plain)
+from mda_rcxai.sampling.core import KB_KJ_PER_MOL_K, EngineSettings
+from mda_rcxai.sampling.replicas import (ReplicaBatch, build_replica_system,
+                                         shot_rng)
+from mda_rcxai.sampling.shooting import shoot_batched, shoot_plain
 from mda_rcxai.systems import alanine_dipeptide
 
 # Five configurations of the bundled alanine dipeptide between C7eq and C7ax
@@ -162,7 +163,7 @@ def _nonbonded(s):
 def test_refuses_systems_it_cannot_copy(ala, change, words):
     with pytest.raises(InputError, match=words) as err:
         build_replica_system(_modified(ala, change), 4)
-    assert "OpenPathSampling" in str(err.value)
+    assert "method='lean' or 'ops'" in str(err.value)
 
 
 def test_bad_arguments(ala):
@@ -184,13 +185,14 @@ def test_bad_arguments(ala):
 # re-seeding: velocities and constraints
 def test_reseeded_velocities_are_maxwell_boltzmann(ala):
     K, T = 256, 300.0
-    batch = _ReplicaBatch(ala, K, T, 2.0, 1.0, 1, "CPU", 1)
-    batch.advance(20)
+    batch = ReplicaBatch(ala, K, EngineSettings(temperature=T), "CPU")
+    batch.advance()
+    batch.advance()
     before = batch.positions.copy()
     v_before = batch.velocities()
     slots = list(range(0, K, 2))          # re-seed every other replica
-    batch.reseed(slots, [BARRIER_NM[s % 5] for s in slots],
-                 [_shot_rng(0, s, 0) for s in slots])
+    batch.start(slots, [BARRIER_NM[s % 5] for s in slots],
+                [shot_rng(0, s, 0) for s in slots])
     v = batch.velocities()[slots]
     pos = batch.context.getState(getPositions=True).getPositions(
         asNumpy=True)._value.reshape(K, ala.n_atoms, 3)
@@ -198,7 +200,7 @@ def test_reseeded_velocities_are_maxwell_boltzmann(ala):
                        for a in range(ala.n_atoms)])
     ke = 0.5 * np.sum(masses[:, None] * v ** 2, axis=(1, 2))    # kJ/mol
     dof = 3 * ala.n_atoms - ala.system.getNumConstraints()        # per copy
-    t_kin = 2 * ke / (dof * BOLTZMANN_KJ_PER_MOL_K)
+    t_kin = 2 * ke / (dof * KB_KJ_PER_MOL_K)
     # mean of 128 replicas: relative sd sqrt(2 / (dof * 128)) = 1.7 %
     assert abs(t_kin.mean() / T - 1) < 0.06
     # constraints hold for the new replicas ...

@@ -76,7 +76,7 @@ def test_auto_picks_batched_for_vacuum_and_refusal_for_periodic(ala, configs):
     from mda_rcxai.exceptions import InputError
     d = run_committor(ala, configs[:2], 2, seed=0, method="auto", verbose=False)
     assert d.metadata["run"]["method"] == "batched"
-    from mda_rcxai.sampling.batched import build_replica_system
+    from mda_rcxai.sampling.replicas import build_replica_system
     xml = openmm.XmlSerializer.serialize(ala.system)
     sysp = openmm.XmlSerializer.deserialize(xml)
     sysp.setDefaultPeriodicBoxVectors(openmm.Vec3(3, 0, 0), openmm.Vec3(0, 3, 0),

@@ -9,7 +9,7 @@ from mda_rcxai.sampling import (beta_for, harvest, initial_path, make_engine,
 
 def test_engine_settings(ala):
     engine = make_engine(ala, temperature=300, timestep_fs=2.0,
-                         steps_per_frame=10, threads=1)
+                         steps_per_frame=10, platform="CPU", threads=1)
     assert engine.n_steps_per_frame == 10
     assert engine.platform == "CPU"
     assert engine.simulation.context.getPlatform().getPropertyValue(
@@ -83,12 +83,12 @@ def test_tps_storage_and_one_way(ala, tps_result, tmp_path):
     r = run_tps(ala, path, 3, storage=out, seed=1, shooting="one-way",
                 verbose=False)
     assert r.n_steps == 3 and out.exists()
-    from mda_rcxai.sampling.tps import _close_storage
+    from mda_rcxai.sampling.ops import close_storage
     st = paths.Storage(str(out), "r")
     try:
         assert len(st.steps) >= 3
     finally:
-        _close_storage(st)
+        close_storage(st)
 
 
 def test_tps_bad_input(ala, tps_result):
@@ -155,9 +155,9 @@ def test_fast_trials_are_in_ops_ensemble_with_ops_acceptance(ala, tps_result):
     """Every trial the fast route calls valid is in OPS' own TPS ensemble,
     and its acceptance probability is OPS' UniformSelector ratio."""
     import openpathsampling as paths
-    from mda_rcxai.sampling.tps import _trajectory
+    from mda_rcxai.sampling.ops import trajectory
     path, _ = tps_result
-    r = run_tps(ala, path, 60, seed=4, verbose=False, _keep_trials=True)
+    r = run_tps(ala, path, 60, seed=4, verbose=False, keep_trials=True)
     engine = make_engine(ala)
     vol_A, vol_B = (make_volume(ala.states[n]) for n in ("C7eq", "C7ax"))
     ensemble = paths.TPSNetwork(vol_A, vol_B).sampling_ensembles[0]
@@ -169,9 +169,9 @@ def test_fast_trials_are_in_ops_ensemble_with_ops_acceptance(ala, tps_result):
         if trial["in_ensemble"]:
             n_valid += 1
             tx = np.array(trial["trial_x"])
-            traj = _trajectory(engine, tx, np.zeros_like(tx), ala)
+            traj = trajectory(engine, tx, np.zeros_like(tx))
             assert ensemble(traj)
-            old = _trajectory(engine, current, np.zeros_like(current), ala)
+            old = trajectory(engine, current, np.zeros_like(current))
             i = trial["shooting_index"]
             ratio = selector.probability_ratio(old[i], old, traj,
                                                new_snapshot=traj[1])
@@ -246,19 +246,22 @@ def test_tps_leaves_global_rng_alone(ala, tps_result):
 
 
 def test_fast_state_test_agrees_with_state_definitions(ala):
-    """The per-frame test of the fast route vs StateDefinition.contains
-    (numpy), on frames of the bundled trajectory, also with atoms moved by
-    box vectors (a molecule split across a periodic boundary)."""
+    """The core's state test (single frame, pure Python; and batched) vs
+    StateDefinition.contains (numpy), on frames of the bundled trajectory,
+    also with atoms moved by box vectors (a molecule split across a periodic
+    boundary); a NaN frame is in no state."""
     import MDAnalysis as mda
     from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
-    from mda_rcxai.sampling.tps_fast import FastStateTest
+    from mda_rcxai.sampling.core import StateTest
     u = mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
     x = np.array([ts.positions / 10.0 for ts in u.trajectory[::5]])
     A, B = ala.states["C7eq"], ala.states["C7ax"]
     want = np.where(A.contains(x), 1, np.where(B.contains(x), 2, 0))
     assert set(want) == {0, 1, 2}
-    test = FastStateTest(A, B)
+    test = StateTest(A, B)
     assert [test(f) for f in x] == want.tolist()
+    assert test.codes(x).tolist() == want.tolist()
+    assert test(np.full_like(x[0], np.nan)) == 0
     box = np.array([[2.0, 0, 0], [0.4, 2.2, 0], [-0.3, 0.5, 2.5]])
     rng = np.random.default_rng(0)
     shifted = x + (rng.integers(-1, 2, size=x.shape[:2] + (3,))[..., None]
@@ -266,27 +269,16 @@ def test_fast_state_test_agrees_with_state_definitions(ala):
     want_box = np.where(A.contains(shifted, box=box), 1,
                         np.where(B.contains(shifted, box=box), 2, 0))
     np.testing.assert_array_equal(want_box, want)
-    test_box = FastStateTest(A, B, box)
+    test_box = StateTest(A, B, box)
     assert [test_box(f) for f in shifted] == want.tolist()
-
-
-@pytest.mark.parametrize("name", ["mda_rcxai.sampling.tps_fast",
-                                  "mda_rcxai.sampling.tps",
-                                  "mda_rcxai.sampling.batched"])
-def test_docstring_examples(name):
-    import doctest
-    import importlib
-    res = doctest.testmod(importlib.import_module(name),
-                          optionflags=doctest.ELLIPSIS
-                          | doctest.NORMALIZE_WHITESPACE)
-    assert res.attempted > 0 and res.failed == 0
+    assert test_box.codes(shifted).tolist() == want.tolist()
 
 
 def test_fast_route_writes_ops_storage(ala, tps_result, tmp_path):
     """storage= with the fast route: accepted paths and the final path as
     OPS trajectories in an OPS netCDF file that OPS reads back."""
     import openpathsampling as paths
-    from mda_rcxai.sampling.tps import _close_storage
+    from mda_rcxai.sampling.ops import close_storage
     path, _ = tps_result
     out = tmp_path / "tps.nc"
     r = run_tps(ala, path, 30, storage=out, seed=2, verbose=False)
@@ -298,7 +290,7 @@ def test_fast_route_writes_ops_storage(ala, tps_result, tmp_path):
                   for i in range(r.n_accepted)]
         final = trajectory_positions(st.tag["final_path"])
     finally:
-        _close_storage(st)
+        close_storage(st)
     for a, b in zip(stored, r.accepted_paths):
         np.testing.assert_allclose(a, trajectory_positions(b), atol=1e-6)
     np.testing.assert_allclose(final, trajectory_positions(r.final_path),

@@ -119,8 +119,8 @@ def test_running_scheduler_same_counts(ala, configs, dask_cluster, tmp_path):
 
 
 def test_bad_scheduler_address(ala, configs, monkeypatch):
-    from mda_rcxai.sampling import committor
-    monkeypatch.setattr(committor, "SCHEDULER_TIMEOUT", "2s")
+    from mda_rcxai.sampling import dask_driver
+    monkeypatch.setattr(dask_driver, "SCHEDULER_TIMEOUT", "2s")
     with pytest.raises(InputError, match="scheduler"):
         run_committor(ala, configs[:1], 1, scheduler="localhost:1",
                       verbose=False, method="lean")
@@ -222,7 +222,7 @@ def test_ctrl_c_swallowed_by_a_finaliser_is_not_lost():
     """A KeyboardInterrupt raised while a finaliser runs (dask's Future.__del__ runs
     in the main thread as results are collected) is swallowed by Python; the flag
     that run_committor checks after every configuration still records the Ctrl-C."""
-    from mda_rcxai.sampling.committor import _sigint_flag
+    from mda_rcxai.sampling.dask_driver import sigint_flag
 
     class Finalised:
         def __del__(self):
@@ -233,7 +233,7 @@ def test_ctrl_c_swallowed_by_a_finaliser_is_not_lost():
     # inherits SIGINT ignored, and then _sigint_flag leaves it alone)
     outer = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with _sigint_flag() as flag:
+        with sigint_flag() as flag:
             obj = Finalised()
             del obj  # no KeyboardInterrupt reaches this frame
             assert flag == [True]

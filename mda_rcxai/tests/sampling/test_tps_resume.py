@@ -17,10 +17,10 @@ CHILD = textwrap.dedent("""
     import numpy as np
     from mda_rcxai.systems import alanine_dipeptide
     from mda_rcxai.sampling import make_engine, run_tps
-    from mda_rcxai.sampling.tps import _trajectory
+    from mda_rcxai.sampling.ops import trajectory
     s = alanine_dipeptide()
     x = np.load(sys.argv[1])["x"]
-    path = _trajectory(make_engine(s), x, np.zeros_like(x), s)
+    path = trajectory(make_engine(s), x, np.zeros_like(x))
     run_tps(s, path, int(sys.argv[3]), seed=5, checkpoint=sys.argv[2],
             checkpoint_interval_s=0.0, verbose=False)
 """)
@@ -30,12 +30,12 @@ CHILD = textwrap.dedent("""
 def start(ala, tps_result, tmp_path_factory):
     """The initial path as arrays and as an OPS trajectory built from them."""
     from mda_rcxai.sampling import make_engine
-    from mda_rcxai.sampling.tps import _trajectory
+    from mda_rcxai.sampling.ops import trajectory
     path, _ = tps_result
     x = trajectory_positions(path)
     f = tmp_path_factory.mktemp("tps") / "path.npz"
     np.savez(f, x=x)
-    return f, _trajectory(make_engine(ala), x, np.zeros_like(x), ala)
+    return f, trajectory(make_engine(ala), x, np.zeros_like(x))
 
 
 def _moves_done(ck):
@@ -99,11 +99,11 @@ CHILD_CHAINS = textwrap.dedent("""
     import numpy as np
     from mda_rcxai.systems import alanine_dipeptide
     from mda_rcxai.sampling import make_engine, run_tps
-    from mda_rcxai.sampling.tps import _trajectory
+    from mda_rcxai.sampling.ops import trajectory
     if __name__ == "__main__":
         s = alanine_dipeptide()
         x = np.load(sys.argv[1])["x"]
-        path = _trajectory(make_engine(s), x, np.zeros_like(x), s)
+        path = trajectory(make_engine(s), x, np.zeros_like(x))
         run_tps(s, path, 400, seed=6, checkpoint=sys.argv[2], n_chains=2,
                 n_workers=2, checkpoint_interval_s=0.0, verbose=False)
 """)
