@@ -6,6 +6,7 @@ import re
 from types import MappingProxyType
 
 import numpy as np
+from scipy.stats import spearmanr
 
 from ..exceptions import InputError, InputTypeError
 from ._plots import plot_beeswarm, plot_importance
@@ -240,27 +241,13 @@ def bond_groups(feature_names, atom_indices, atom_names=None, columns=None):
     return [final[k] for k in keys], group_atoms
 
 
-def _rank(values):
-    """Average ranks (1 = smallest), ties shared, like scipy.stats.rankdata."""
-    values = np.asarray(values, float)
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(len(values))
-    sv = values[order]
-    i = 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and sv[j + 1] == sv[i]:
-            j += 1
-        ranks[order[i:j + 1]] = 0.5 * (i + j) + 1
-        i = j + 1
-    return ranks
-
-
 def _spearman(a, b):
-    ra, rb = _rank(a), _rank(b)
-    if ra.std() == 0 or rb.std() == 0:
+    """Spearman's rank correlation (ties share their average rank); nan when either
+    side is constant."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:  # spearmanr would warn and return nan
         return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
+    return float(spearmanr(a, b).statistic)
 
 
 def _switch(r, r0, n=6, m=12):

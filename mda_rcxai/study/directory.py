@@ -58,9 +58,10 @@ DEPENDS = {
 ARTEFACTS = {name: mod.WRITES for name, mod in (
     ("sample", sample), ("committor", committor), ("train", train), ("explain", explain),
     ("validate", validate), ("report", report))}
-#: The study's own bookkeeping files (never retired): its parameters, which stages are
-#: done, the advisory lock and who holds it.
-BOOKKEEPING = ("config.toml", "state.json", ".lock", ".lock.holder")
+#: The study's own bookkeeping files (globs): its parameters, which stages are done (with
+#: each stage's record mirrored in ``.stage.<stage>.json``, removed when it is retired),
+#: the advisory lock and who holds it.
+BOOKKEEPING = ("config.toml", "state.json", ".stage.*.json", ".lock", ".lock.holder")
 
 
 # -----------------------------------------------------------------------------

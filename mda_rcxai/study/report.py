@@ -35,6 +35,24 @@ def _hist_pB(p_B):
     return fig
 
 
+def _agreement_rows(agreement):
+    """Rows of the SHAP-LIME agreement table: one per selection and level (single
+    features, then groups) that :func:`mda_rcxai.explain.compare` reported."""
+    rows = []
+    for sel, d in agreement.items():
+        for level, prefix in (("features", ""), ("groups", "grouped_")):
+            if f"{prefix}spearman" not in d:
+                continue
+            rho = d[f"{prefix}spearman"]
+            rows.append([sel.replace("_", " "), level,
+                         "n/a" if rho is None or rho != rho else f"{rho:.2f}",
+                         f"{d[f'{prefix}top_k_overlap']:.0%} of {d[f'{prefix}top_k']}",
+                         "yes" if d[f"{prefix}top1_agree"] else "no",
+                         ", ".join(d.get(f"{prefix}top_k_shared", [])) or "none"])
+    return rows, ["selection", "level", "Spearman ρ", "top k in common", "same first",
+                  "shared in top k"]
+
+
 def _ranking_rows(summary, key, n=8):
     cols, heads = [], []
     for sel in ("global", "transition_state"):
@@ -207,10 +225,10 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     r.table(rows, head)
     agr = ex_sum.get("agreement", {})
     if agr:
-        r.text("SHAP vs LIME agreement: " + "; ".join(
-            f"{sel}: " + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                   for k, v in d.items() if not isinstance(v, (list, dict)))
-            for sel, d in agr.items()))
+        r.text("Do SHAP and LIME agree? Spearman's rank correlation of their importances, the "
+               "share of the top k they have in common, and whether they put the same one "
+               "first.", cls="note")
+        r.table(*_agreement_rows(agr))
     r.section("Single-feature rankings")
     r.text("Each column on its own: credit for one motion is shared among correlated columns "
            "(e.g. the dihedrals about one bond), so this ranking is less stable than the "

@@ -63,6 +63,7 @@ def test_example_config_states_are_the_bundled_dihedrals():
     assert "CustomGBForce" in kinds  # implicit/obc2.xml builds OBC2 as a CustomGBForce
 
 
+@pytest.mark.slow
 def test_obc2_study_from_config_to_report(tmp_path):
     cfg_path = tmp_path / "study.toml"
     cfg = _write_config(cfg_path, _example(**TINY))
@@ -78,16 +79,18 @@ def test_obc2_study_from_config_to_report(tmp_path):
     assert "implicit" in state["committor"]["method_reason"].lower() or \
         "gb" in state["committor"]["method_reason"].lower()
     val = json.loads((out / "validation.json").read_text())
-    assert val["committor_test"]["verdict"] in ("pass", "fail", "inconclusive")
     names = {b["name"] for b in val["baselines"]}
     assert {"phi", "phi + psi"} <= names
     html = (out / "report.html").read_text()
     # no answer is claimed for a user's system
     assert "expected answer" not in html.lower()
-    assert "Verdict:" in html and "Baselines" in html
+    # the report shows the committor test's own verdict (whatever a tiny study gives)
+    assert f"Verdict: {val['committor_test']['verdict'].upper()}" in html
+    assert "Baselines" in html
     assert cfg.system.pdb == ALANINE_DIPEPTIDE_PDB
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Non-optimal GB parameters")
 def test_amber_prmtop_and_crd_in_obc2_to_report(tmp_path):
     """A user's AMBER files (prmtop + .crd, written here by ParmEd from the bundled
@@ -122,6 +125,7 @@ def test_amber_prmtop_and_crd_in_obc2_to_report(tmp_path):
     assert saved.system.inpcrd.endswith("ala2.crd")
 
 
+@pytest.mark.slow
 def test_periodic_water_box_through_committor_shooting(tmp_path):
     """examples/own_system/water_box.py: a Modeller TIP3P box from files, through committor."""
     import importlib.util

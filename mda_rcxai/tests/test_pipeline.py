@@ -45,6 +45,7 @@ def study(tmp_path_factory):
     return out, cfg, run_study(str(out), cfg, verbose=False)
 
 
+@pytest.mark.slow  # the tiny study of the fixture: a minute or two
 def test_outputs_and_report(study):
     out, cfg, res = study
     for name in ("report.html", "importance.csv", "explained.pdb", "model.pt", "dataset.npz",
@@ -62,6 +63,11 @@ def test_outputs_and_report(study):
     imp = ex["shap/global"]["grouped_importance"][first]
     std = ex["shap/global"]["grouped_std"][first]
     assert f"<td>{first} ({imp:.3g} ± {std:.2g})</td>" in html.replace("&#x27;", "'")
+    # SHAP-LIME agreement as a table: the global single-feature row carries explanations.json's
+    # Spearman correlation and top-k overlap
+    agr = ex["agreement"]["global"]
+    assert (f"<tr><td>global</td><td>features</td><td>{agr['spearman']:.2f}</td>"
+            f"<td>{agr['top_k_overlap']:.0%} of {agr['top_k']}</td>") in html
     # the model-selection section names the penalty the chosen model was fitted with
     fit = json.loads((out / "fit.json").read_text())
     assert fit["params"]["penalty"] == "group"
@@ -83,6 +89,7 @@ def test_outputs_and_report(study):
     assert abs(u.atoms.tempfactors.max() - 100.0) < 0.01
 
 
+@pytest.mark.slow  # the tiny study of the fixture: a minute or two
 def test_every_file_of_the_study_is_in_the_artefact_table(study):
     """What --overwrite retires is what the stages wrote: each file in the directory
     matches a glob some stage declares (``WRITES``) or is bookkeeping, and no temporary
@@ -97,6 +104,7 @@ def test_every_file_of_the_study_is_in_the_artefact_table(study):
     assert {"model_ensemble.pt", "model_cv.pt", "report.html"} <= names
 
 
+@pytest.mark.slow  # the tiny study of the fixture: a minute or two
 def test_rerun_resumes_without_redoing(study, capsys):
     out, cfg, res = study
     before = json.loads((out / "state.json").read_text())
@@ -110,6 +118,7 @@ def test_rerun_resumes_without_redoing(study, capsys):
     assert os.path.getmtime(out / "dataset.npz") == mtime
 
 
+@pytest.mark.slow  # the tiny study of the fixture: a minute or two
 def test_other_parameters_refused_then_overwritten(study, tmp_path):
     out, cfg, _ = study
     import shutil

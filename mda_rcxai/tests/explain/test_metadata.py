@@ -87,7 +87,6 @@ def test_solvent_groups_and_atom_mapping(tmp_path):
     d = distance_array(u.atoms.positions[[na]], sets["water O"].positions,
                        box=u.dimensions)[0]
     inside = sets["water O"][d < 6.0 * 0.9].residues
-    outside = sets["water O"][d > 8.0].residues
     # Na+ keeps the largest single value; waters counted by Na+ / water O get a share,
     # whole molecules (O and both H), and waters far from both ions get nothing
     assert np.argmax(ag.tempfactors) == na
@@ -96,8 +95,9 @@ def test_solvent_groups_and_atom_mapping(tmp_path):
     dcl = distance_array(u.atoms.positions[[cl]], sets["water O"].positions,
                          box=u.dimensions)[0]
     far = sets["water O"][(d > 6.0) & (dcl > 6.0)].residues
+    # the shell and far-water checks hold for some molecules, not vacuously for none
+    assert len(inside) > 3 and len(far) > 3
     assert all(res.atoms.tempfactors.max() == 0 for res in far)
-    assert len(inside) > 3 and len(outside) >= 0
     # a grouped explanation maps the same way
     gag = g.to_atomgroup(u.copy(), frame=frame)
     np.testing.assert_allclose(gag.tempfactors.sum(), g.importance.sum(), rtol=1e-9)
