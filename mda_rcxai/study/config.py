@@ -194,6 +194,17 @@ class SystemConfig(_Section):
             if (self.state_A is None) != (self.state_B is None) or self.state_A is None:
                 raise ValueError("state_A and state_B must name two tables under [states] "
                                  "for a system from files")
+        if self.name is not None or not files:  # a bundled system brings its own force field
+            given = {k: getattr(self, k) for k in ("nonbonded", "cutoff", "implicit_solvent")
+                     if getattr(self, k) is not None}
+            if self.constraints != "HBonds":
+                given["constraints"] = self.constraints
+            if given:
+                k, v = next(iter(given.items()))
+                raise ValueError(
+                    f"[system] {k} = {v!r} applies to a system from files; the bundled "
+                    f"{self.name or 'alanine_dipeptide'} brings its own force field, "
+                    f"nonbonded method and constraints; remove {', '.join(given)}")
         if self.state_A is not None and self.state_A == self.state_B:
             raise ValueError(f"state_A and state_B are both {self.state_A!r}")
         return self

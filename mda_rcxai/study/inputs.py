@@ -135,7 +135,21 @@ def build_system(cfg: StudyConfig):
         check_states(system.states, [a, b], system.n_atoms)
     except RcxaiError as err:
         raise InputError(f"config: [states]: {err}") from None
+    if cfg.tps.initial_path == "pull" and cfg.tps.pull_to is not None:
+        _check_pull_to(cfg.tps.pull_to, system, a, b)
     return system
+
+
+def _check_pull_to(pull_to, system, a, b):
+    """``[tps] pull_to`` (Angstrom) must lie between the two states on their distance."""
+    (lo_a, hi_a), (lo_b, hi_b) = (np.asarray(system.states[s].ranges[0], float) * 10.0
+                                  for s in (a, b))
+    (n1, r1), (n2, r2) = sorted([(a, (lo_a, hi_a)), (b, (lo_b, hi_b))], key=lambda t: t[1][0])
+    if not r1[1] < pull_to < r2[0]:
+        raise InputError(
+            f"config: [tps] pull_to = {pull_to} Angstrom is not between the states ({n1}: "
+            f"{r1[0]:.2f}-{r1[1]:.2f}, {n2}: {r2[0]:.2f}-{r2[1]:.2f} Angstrom); give a distance "
+            f"between them, e.g. {0.5 * (r1[1] + r2[0]):.2f} (midway, the default when left out)")
 
 
 #: Feature sets whose restricted models the report compares with the full one.

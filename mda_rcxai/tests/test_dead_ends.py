@@ -277,3 +277,23 @@ def test_explain_files_without_model_fails_before_heavy_imports(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.split() == ["2", "False", "False"], r.stdout + r.stderr
     assert "--model is required" in r.stderr
+
+
+@pytest.mark.parametrize("system, key", [({"name": "nacl_water", "cutoff": 2.0}, "cutoff"),
+                                         ({"nonbonded": "PME"}, "nonbonded"),
+                                         ({"constraints": "none"}, "constraints")])
+def test_force_field_keys_of_a_bundled_system_are_refused_not_ignored(system, key):
+    """Sweep: [system] cutoff on nacl_water was silently ignored (the box ran with its own)."""
+    with pytest.raises(InputError, match=rf"^config: \[system\] {key} = .* applies to a system "
+                                         r"from files; .*remove"):
+        StudyConfig.from_dict({"system": system})
+
+
+def test_pull_to_outside_the_gap_between_the_states_is_refused_at_once():
+    """Sweep: pull_to = 0.5 Angstrom failed after 80 s naming r_shoot_nm and max_shots."""
+    from mda_rcxai.study.inputs import build_system
+    cfg = StudyConfig.from_dict({"system": {"name": "nacl_water"},
+                                 "tps": {"initial_path": "pull", "pull_to": 0.5}})
+    with pytest.raises(InputError, match=r"\[tps\] pull_to = 0.5 Angstrom is not between the "
+                                         r"states \(CIP: .*e.g. 3.80"):
+        build_system(cfg)
