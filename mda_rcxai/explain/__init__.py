@@ -40,8 +40,9 @@ Examples
 """
 
 from ._core import ALGORITHMS, METHODS, explain
-from ._explanation import (ALIAS_PRIORITY, GROUP_FIELDS, Explanation, bond_groups, compare,
-                           legacy_columns)
+from ._explanation import Explanation
+from .agreement import compare
+from .grouping import ALIAS_PRIORITY, GROUP_FIELDS, bond_groups, legacy_columns
 from ._plots import plot_beeswarm, plot_committor_fit, plot_free_energy, plot_importance
 
 __all__ = [

@@ -9,7 +9,8 @@ import time
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError, NotFittedError
-from ._explanation import Explanation, atom_rows, column_meta, legacy_columns
+from ._explanation import Explanation
+from .grouping import atom_rows, column_meta, legacy_columns
 
 __all__ = ["explain", "METHODS", "ALGORITHMS"]
 
@@ -368,7 +369,7 @@ def explain(model, X, feature_names=None, atom_indices=None, method="shap", *,
         default to the columns' atoms, and the explanation can be grouped
         by its metadata (``grouped(by="group")``) and mapped onto solvent
         atoms (``to_atomgroup(u, frame=...)``). Without it, the same facts
-        are read from the names (:func:`~mda_rcxai.explain._explanation.legacy_columns`).
+        are read from the names (:func:`~mda_rcxai.explain.grouping.legacy_columns`).
 
     Returns
     -------

@@ -1,304 +1,24 @@
-"""The :class:`Explanation` record, feature grouping, atom mapping and :func:`compare`."""
+"""The :class:`Explanation` record: attributions, their grouping and atom mapping.
+
+Column metadata and grouping rules are in :mod:`~mda_rcxai.explain.grouping`,
+the solvent descriptors' neighbour weights in
+:mod:`~mda_rcxai.explain.solvent_weights`, :func:`~mda_rcxai.explain.compare`
+in :mod:`~mda_rcxai.explain.agreement`.
+"""
 
 from __future__ import annotations
 
-import re
 from types import MappingProxyType
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from ..exceptions import InputError, InputTypeError
 from ._plots import plot_beeswarm, plot_importance
+from .grouping import (GROUP_FIELDS, atom_rows, bond_groups, column_meta, frozen_array,
+                       group_meta)
+from .solvent_weights import neighbor_weights
 
-__all__ = ["Explanation", "compare", "bond_groups", "ALIAS_PRIORITY", "GROUP_FIELDS",
-           "column_meta", "legacy_columns"]
-
-#: Conventional dihedral aliases, best known first; used to name bond groups
-#: (``"N-CA (phi)"``, ``"C-N (theta/omega)"``).
-ALIAS_PRIORITY = ("phi", "psi", "theta", "omega", "chi1", "chi2", "chi3", "chi4", "chi5")
-
-_SINCOS = re.compile(r"^(sin|cos)\((.*)\)$")
-_QUALIFIER = re.compile(r"^([A-Za-z][A-Za-z0-9_']*)\([A-Za-z0-9]+\)$")
-_GEOMETRY = {2: "distance", 3: "angle", 4: "dihedral"}
-#: Metadata fields :meth:`Explanation.grouped` can group by (besides ``"bond"``).
-GROUP_FIELDS = ("group", "kind", "measure", "neighbors")
-
-
-def column_meta(column):
-    """A column's metadata as a plain dict, from a ``FeatureColumn`` or a dict.
-
-    Explanations do not import :mod:`mda_rcxai.features`; they read the
-    fields of :class:`~mda_rcxai.features.columns.FeatureColumn` records
-    (``name``, ``kind``, ``atoms``, ``center``, ``neighbors``, ``params``,
-    ``group``, ``unit``, ``base``, ``measure``, ``alias``,
-    ``neighbor_atoms``) by name.
-    """
-    if hasattr(column, "to_dict"):
-        d = column.to_dict()
-    elif isinstance(column, (dict, MappingProxyType)):
-        d = dict(column)
-    else:
-        raise InputTypeError("columns must be FeatureColumn records (results.columns of a "
-                             f"feature class) or dicts, got {type(column).__name__}")
-    if "name" not in d:
-        raise InputError(f"column metadata {d!r} has no 'name'")
-    d["name"] = str(d["name"])
-    d.setdefault("kind", "")
-    d.setdefault("measure", d["kind"])
-    d.setdefault("base", d["name"])
-    d.setdefault("group", d["name"])
-    d.setdefault("alias", None)
-    for k in ("atoms", "center", "neighbor_atoms"):
-        d[k] = tuple(int(i) for i in (d.get(k) or ()))
-    params = d.get("params") or {}
-    d["params"] = dict(params) if not isinstance(params, dict) else params
-    return d
-
-
-def legacy_columns(names, atom_indices=None):
-    """Metadata inferred from names alone, for features saved without it.
-
-    The one place that still reads names: ``"sin(x)"``/``"cos(x)"`` are the
-    sine/cosine of ``x``; a name starting with ``"improper "`` is an
-    improper dihedral; a name without ``:``, ``-`` or spaces is a
-    conventional alias (``phi``, ``omega(ACE1)``); otherwise the kind
-    follows from the number of atoms (2 distance, 3 angle, 4 dihedral).
-    Pass ``columns=results.columns`` to :func:`~mda_rcxai.explain.explain`
-    instead whenever the feature class's metadata is at hand.
-    """
-    out = []
-    for k, name in enumerate(names):
-        name = str(name)
-        m = _SINCOS.match(name)
-        base = m.group(2) if m else name
-        row = tuple(atom_indices[k]) if atom_indices is not None else ()
-        if base.startswith("improper"):
-            measure = "improper"
-        else:
-            measure = _GEOMETRY.get(len(row), "")
-        alias = None
-        if (":" not in base and "-" not in base and " " not in base
-                and not base.startswith("improper")):
-            q = _QUALIFIER.match(base)
-            alias = q.group(1) if q else base
-        out.append({"name": name, "kind": m.group(1) if m else measure, "measure": measure,
-                    "base": base, "alias": alias, "atoms": row, "center": (),
-                    "neighbor_atoms": (), "params": {}, "group": base, "neighbors": None})
-    return out
-
-
-def _base_name(name):
-    """``"sin(phi)"`` -> ``"phi"``; anything else unchanged (legacy names)."""
-    m = _SINCOS.match(name)
-    return m.group(2) if m else name
-
-
-def _frozen(arr):
-    arr = np.array(arr, copy=True)
-    arr.setflags(write=False)
-    return arr
-
-
-def atom_rows(atom_indices, n, name="atom_indices"):
-    """Normalise to a tuple of int tuples (rows may differ in length), or None."""
-    if atom_indices is None:
-        return None
-    if isinstance(atom_indices, np.ndarray) and atom_indices.ndim == 2:
-        rows = [tuple(int(i) for i in r) for r in atom_indices]
-    else:
-        try:
-            rows = [tuple(int(i) for i in np.atleast_1d(r)) for r in atom_indices]
-        except (TypeError, ValueError):
-            raise InputTypeError(
-                f"{name} must be an int array of shape (n_features, k) or a list of int "
-                "tuples, one per feature (e.g. DihedralFeatures(...).results.atom_indices)"
-            ) from None
-    if len(rows) != n:
-        raise InputError(
-            f"{name} has {len(rows)} rows but there are {n} feature columns; pass one row "
-            "of atom indices per column of X (results.atom_indices of the feature class)")
-    out = []
-    for r in rows:
-        # -1 pads rows of features with fewer atoms (build_features' atom_indices)
-        core = tuple(i for i in r if i != -1)
-        if any(i < 0 for i in core) or (-1 in r and -1 in r[:len(core)]):
-            raise InputError(f"{name} contains a negative atom index in row {r}; indices are "
-                             "0-based universe atom indices (-1 only as trailing padding)")
-        out.append(core)
-    return tuple(out)
-
-
-def _atom_labels(atom_names):
-    """(names, qualified names) per atom from a sequence or a Universe/AtomGroup."""
-    if atom_names is None:
-        return None, None
-    atoms = getattr(atom_names, "atoms", None)
-    if atoms is not None and hasattr(atoms, "names"):
-        u = atoms.universe
-        names = [str(n) for n in u.atoms.names]
-        try:
-            qual = [f"{a.resname}{a.resid}:{a.name}" for a in u.atoms]
-        except Exception:  # no residue information
-            qual = [f"{n}{i}" for i, n in enumerate(names)]
-        return names, qual
-    if isinstance(atom_names, str):
-        raise InputTypeError("atom_names must be a sequence of atom names indexed by atom index "
-                             "(e.g. list(u.atoms.names)) or a Universe/AtomGroup, not a string")
-    names = [str(n) for n in atom_names]
-    return names, [f"{n}{i}" for i, n in enumerate(names)]
-
-
-def bond_groups(feature_names, atom_indices, atom_names=None, columns=None):
-    """Group features by the rotatable bond they turn about.
-
-    The rule (documented in :meth:`Explanation.grouped`): a proper
-    dihedral (4 atoms) belongs to the bond between its atoms 1 and 2
-    (0-based, unordered); a distance (2 atoms) to the pair it measures;
-    impropers, angles, solvent descriptors and features without atoms each
-    form their own group named after the feature. What a feature is comes
-    from its metadata (``columns``: ``measure``, ``alias``); without it,
-    from :func:`legacy_columns` (names).
-
-    Parameters
-    ----------
-    feature_names : sequence of str
-    atom_indices : sequence of int tuples
-        Universe atom indices (0-based) of each feature.
-    atom_names : sequence of str or MDAnalysis Universe/AtomGroup, optional
-        Atom names indexed by atom index, for readable group names.
-    columns : sequence of FeatureColumn or dict, optional
-        Metadata of each feature (``results.columns``).
-
-    Returns
-    -------
-    labels : list of str
-        Group name of each feature.
-    group_atoms : dict
-        ``{group name: tuple of atom indices}`` (the two bond atoms, or the
-        feature's own atoms).
-
-    Examples
-    --------
-    >>> names = ["phi", "ALA2:H-N-CA-CB", "theta", "omega(ACE1)"]
-    >>> idx = [(4, 6, 8, 14), (7, 6, 8, 10), (5, 4, 6, 8), (1, 4, 6, 8)]
-    >>> atom_names = ["HH31", "CH3", "HH32", "HH33", "C", "O", "N", "H", "CA",
-    ...               "HA", "CB", "HB1", "HB2", "HB3", "C"]
-    >>> bond_groups(names, idx, atom_names)[0]
-    ['N-CA (phi)', 'N-CA (phi)', 'C-N (theta/omega)', 'C-N (theta/omega)']
-    """
-    names = [str(n) for n in feature_names]
-    metas = ([column_meta(c) for c in columns] if columns is not None
-             else legacy_columns(names, atom_indices))
-    anames, qual = _atom_labels(atom_names)
-    keys, members = [], {}
-    for name, row, meta in zip(names, atom_indices, metas):
-        base = meta["base"] if columns is not None else _base_name(name)
-        measure = meta["measure"]
-        if measure == "dihedral" and len(row) == 4:
-            key = ("bond", tuple(sorted((row[1], row[2]))))
-        elif measure == "distance" and len(row) == 2:
-            key = ("bond", tuple(sorted((row[0], row[1]))))
-        else:
-            key = ("feature", base)
-        keys.append(key)
-        members.setdefault(key, []).append((base, meta.get("alias")))
-
-    def label(key, qualified):
-        if key[0] == "feature":
-            return key[1]
-        i, j = key[1]
-        if anames is None or max(i, j) >= len(anames):
-            atoms = f"{i}-{j}"
-        elif qualified:
-            atoms = f"{qual[i]}-{qual[j]}"
-        else:
-            atoms = f"{anames[i]}-{anames[j]}"
-        aliases = []
-        for base, alias in dict.fromkeys(members[key]):
-            if alias is None:
-                continue
-            a = alias if not qualified else base
-            if a not in aliases:
-                aliases.append(a)
-        aliases.sort(key=lambda a: (ALIAS_PRIORITY.index(_QUALIFIER.sub(r"\1", a))
-                                    if _QUALIFIER.sub(r"\1", a) in ALIAS_PRIORITY
-                                    else len(ALIAS_PRIORITY), a))
-        return atoms + (f" ({'/'.join(aliases)})" if aliases else "")
-
-    unique = list(dict.fromkeys(keys))
-    plain = {k: label(k, False) for k in unique}
-    counts = {}
-    for v in plain.values():
-        counts[v] = counts.get(v, 0) + 1
-    final = {k: (label(k, True) if counts[plain[k]] > 1 and k[0] == "bond" else plain[k])
-             for k in unique}
-    group_atoms = {}
-    for k, name, row in zip(keys, names, atom_indices):
-        g = final[k]
-        if g not in group_atoms:
-            group_atoms[g] = tuple(k[1]) if k[0] == "bond" else tuple(row)
-    return [final[k] for k in keys], group_atoms
-
-
-def _spearman(a, b):
-    """Spearman's rank correlation (ties share their average rank); nan when either
-    side is constant."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if np.ptp(a) == 0 or np.ptp(b) == 0:  # spearmanr would warn and return nan
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
-
-
-def _switch(r, r0, n=6, m=12):
-    x = np.asarray(r, float) / float(r0)
-    den = 1.0 - x ** m
-    near = np.abs(den) < 1e-9
-    return np.where(near, n / m, (1.0 - x ** n) / np.where(near, 1.0, den))
-
-
-def _neighbor_weights(meta, pos, center, nb, box, distance_array, minimize_vectors):
-    """How much a solvent descriptor counts each neighbour atom in this frame
-    (documented in :meth:`Explanation.to_atomgroup`), or None."""
-    p = meta["params"]
-    n, m = int(p.get("n", 6)), int(p.get("m", 12))
-    d = distance_array(pos[center], pos[nb], box=box)  # (n_centers, n_neighbours)
-    kind = meta["measure"]
-    if "r_cut" in p:
-        rc = float(p["r_cut"])
-        w = np.where(d < rc, 0.5 * (np.cos(np.pi * d / rc) + 1.0), 0.0).max(axis=0)
-    elif kind == "density" and len(center) == 2:
-        v = minimize_vectors((pos[center[1]] - pos[center[0]])[None], box)[0] \
-            if box is not None else pos[center[1]] - pos[center[0]]
-        mid = (pos[center[0]] + 0.5 * v)[None].astype(np.float32)
-        r_ab = max(float(np.linalg.norm(v)), 1e-6)
-        w = _switch(distance_array(mid, pos[nb], box=box)[0], r_ab / 2, n, m)
-    elif "r0_a" in p and len(center) == 2:
-        w = _switch(d[0], p["r0_a"], n, m) * _switch(d[1], p["r0_b"], n, m)
-    elif "r0" in p:
-        w = _switch(d, p["r0"], n, m).max(axis=0)
-    else:
-        return None
-    return np.where(w >= 0.05, w, 0.0)
-
-
-def _group_meta(name, metas, bond_atoms=None):
-    """Metadata of a group of features: unions of atoms, centres and neighbour
-    atoms; the largest cutoff-like parameters (for :meth:`Explanation.to_atomgroup`)."""
-    measures = {m["measure"] for m in metas}
-    measure = measures.pop() if len(measures) == 1 else "mixed"
-    params = {}
-    for key in ("r_cut", "r0", "r0_a", "r0_b", "n", "m"):
-        vals = [m["params"][key] for m in metas if isinstance(m["params"].get(key), (int, float))]
-        if vals:
-            params[key] = max(vals)
-    union = lambda key: tuple(sorted({a for m in metas for a in m[key]}))  # noqa: E731
-    return {"name": name, "kind": "group", "measure": measure, "base": name, "group": name,
-            "alias": None, "atoms": tuple(bond_atoms) if bond_atoms else union("atoms"),
-            "center": union("center"), "neighbor_atoms": union("neighbor_atoms"),
-            "neighbors": "+".join(dict.fromkeys(str(m.get("neighbors")) for m in metas
-                                                if m.get("neighbors"))) or None,
-            "params": params, "unit": ""}
+__all__ = ["Explanation"]
 
 
 class Explanation:
@@ -398,10 +118,10 @@ class Explanation:
             if len(x) != n:
                 raise InputError(f"{label} must have one entry per explained configuration "
                                  f"({n}), got {len(x)}")
-            return _frozen(x)
+            return frozen_array(x)
 
         s = object.__setattr__
-        s(self, "values", _frozen(values))
+        s(self, "values", frozen_array(values))
         s(self, "feature_names", names)
         s(self, "base_values", vec(base_values, "base_values"))
         s(self, "prediction", vec(prediction, "prediction"))
@@ -411,10 +131,10 @@ class Explanation:
         if data.shape != (n, d):
             raise InputError(f"data must have the shape of values {values.shape}, got "
                              f"{data.shape}")
-        s(self, "data", _frozen(data))
+        s(self, "data", frozen_array(data))
         s(self, "atom_indices", atom_rows(atom_indices, d))
         s(self, "indices", None if indices is None else
-          _frozen(np.asarray(indices, dtype=np.int64).reshape(-1)))
+          frozen_array(np.asarray(indices, dtype=np.int64).reshape(-1)))
         s(self, "p_B", vec(p_B, "p_B"))
         s(self, "method", str(method))
         s(self, "algorithm", None if algorithm is None else str(algorithm))
@@ -435,7 +155,7 @@ class Explanation:
             columns = tuple(MappingProxyType(m) for m in metas)
         s(self, "columns", columns)
         imp = np.abs(values).mean(axis=0) if n else np.zeros(d)
-        s(self, "importance", _frozen(imp))
+        s(self, "importance", frozen_array(imp))
         order = np.argsort(-imp, kind="mergesort")
         s(self, "ranking", [names[i] for i in order])
 
@@ -584,7 +304,7 @@ class Explanation:
         for k, g in enumerate(groups):
             cols = np.flatnonzero(lab == k)
             if self.columns is not None:
-                metas.append(_group_meta(g, [self.columns[c] for c in cols],
+                metas.append(group_meta(g, [self.columns[c] for c in cols],
                                          None if group_atoms is None else group_atoms[g]))
             vals[:, k] = self.values[:, cols].sum(axis=1)
             if len(cols) == 1:
@@ -800,7 +520,7 @@ class Explanation:
             center = np.asarray(meta["center"], dtype=np.intp)
             w = None
             if len(nb) and len(center) and share > 0:
-                w = _neighbor_weights(meta, pos, center, nb, box, distance_array,
+                w = neighbor_weights(meta, pos, center, nb, box, distance_array,
                                       minimize_vectors)
             if w is None or not np.any(w > 0):
                 if row:
@@ -892,70 +612,3 @@ def _rebuild_explanation(state):
     values = state.pop("values")
     names = state.pop("feature_names")
     return Explanation(values, names, **state)
-
-
-def compare(explanation_a, explanation_b, top_k=5, grouped="bond"):
-    """Rank agreement of two explanations (e.g. SHAP versus LIME).
-
-    Parameters
-    ----------
-    explanation_a, explanation_b : Explanation
-        Over the same features (order may differ).
-    top_k : int, optional
-        Size of the top sets compared.
-    grouped : "bond", dict, sequence or None, optional
-        Also compare the rankings of ``explanation.grouped(by=grouped)``;
-        None skips it (it is skipped anyway when atom indices are missing).
-
-    Returns
-    -------
-    dict
-        ``spearman`` (rank correlation of the importances, -1..1),
-        ``top_k``, ``top_k_overlap`` (fraction of the top-k features shared,
-        0..1), ``top_k_shared`` (those features), ``top1_agree`` (bool),
-        ``n_features``; and the same keys prefixed ``grouped_`` for the
-        grouped rankings.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from mda_rcxai.explain import Explanation, compare
-    >>> a = Explanation(np.array([[3.0, 2.0, 1.0, 0.1]]), ["w", "x", "y", "z"])
-    >>> b = Explanation(np.array([[2.0, 3.0, 0.5, 0.2]]), ["w", "x", "y", "z"])
-    >>> r = compare(a, b, top_k=2, grouped=None)
-    >>> round(r["spearman"], 2), r["top_k_overlap"], r["top1_agree"]
-    (0.8, 1.0, False)
-    """
-    for label, ex in (("explanation_a", explanation_a), ("explanation_b", explanation_b)):
-        if not isinstance(ex, Explanation):
-            raise InputTypeError(f"{label} must be an Explanation (from explain()), got "
-                                 f"{type(ex).__name__}")
-    if set(explanation_a.feature_names) != set(explanation_b.feature_names):
-        only_a = sorted(set(explanation_a.feature_names) - set(explanation_b.feature_names))
-        only_b = sorted(set(explanation_b.feature_names) - set(explanation_a.feature_names))
-        raise InputError(f"compare(): the explanations cover different features (only in a: "
-                         f"{only_a[:3]}, only in b: {only_b[:3]}); explain the same features")
-    top_k = int(top_k)
-    if top_k < 1:
-        raise InputError(f"top_k must be >= 1, got {top_k}")
-
-    def one(a, b, prefix):
-        names = list(a.feature_names)
-        ib = {f: i for i, f in enumerate(b.feature_names)}
-        imp_a = np.asarray(a.importance)
-        imp_b = np.asarray(b.importance)[[ib[f] for f in names]]
-        k = min(top_k, len(names))
-        shared = [f for f in a.ranking[:k] if f in set(b.ranking[:k])]
-        return {f"{prefix}spearman": _spearman(imp_a, imp_b), f"{prefix}top_k": k,
-                f"{prefix}top_k_overlap": len(shared) / k, f"{prefix}top_k_shared": shared,
-                f"{prefix}top1_agree": a.ranking[0] == b.ranking[0],
-                f"{prefix}n_features": len(names)}
-
-    out = one(explanation_a, explanation_b, "")
-    if grouped is not None and not (isinstance(grouped, str) and (
-            explanation_a.atom_indices is None or explanation_b.atom_indices is None)):
-        names_ = explanation_a.atom_names if explanation_a.atom_names is not None \
-            else explanation_b.atom_names
-        out.update(one(explanation_a.grouped(by=grouped, atom_names=names_),
-                       explanation_b.grouped(by=grouped, atom_names=names_), "grouped_"))
-    return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError
+from .grouping import GROUP_FIELDS
 
 __all__ = ["importance_with_errors"]
 
@@ -98,7 +99,6 @@ def importance_with_errors(models, X, *, method="shap", selection="global", by=N
     from ._core import explain
 
     members = _members(models)
-    from ._explanation import GROUP_FIELDS
 
     if by is not None and isinstance(by, str) and by != "bond" and by not in GROUP_FIELDS:
         raise InputError(f"by={by!r} is not known; use 'bond', one of {list(GROUP_FIELDS)} "
