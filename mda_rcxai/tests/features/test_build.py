@@ -180,7 +180,7 @@ def test_build_flat_options_go_to_their_kinds(ala_universe):
 
 
 def test_dcd_memory_map_reads_what_mdanalysis_reads(tmp_path, ala_universe):
-    from mda_rcxai.features._base import _dcd_blocks_numpy, dcd_layout
+    from mda_rcxai.features._readers import dcd_blocks_numpy, dcd_layout
     r = ala_universe.trajectory
     assert dcd_layout(r.filename, r.n_atoms, r.n_frames) is not None
     # a DCD with unit-cell records (written by MDAnalysis from the periodic box)
@@ -194,7 +194,7 @@ def test_dcd_memory_map_reads_what_mdanalysis_reads(tmp_path, ala_universe):
     assert "cell" in dt.names
     for reader in (r, ud.trajectory):
         ids = np.arange(0, reader.n_frames, 3)
-        got = np.concatenate([x for x, _ in _dcd_blocks_numpy(reader, None, ids, 7, False)])
+        got = np.concatenate([x for x, _ in dcd_blocks_numpy(reader, None, ids, 7, False)])
         ref = np.array([reader[i].positions for i in ids])
         np.testing.assert_array_equal(got, ref)
     # not a plain DCD (size does not fit the frames): no memory map, mdtraj's reader instead
