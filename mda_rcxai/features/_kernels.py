@@ -4,12 +4,11 @@ Two compiled back ends, chosen per call:
 
 * without a periodic box: this module's own numba kernels (``@njit``,
   frame-major loops over a block ``(n_frames, n_atoms, 3)`` and rows of atom
-  indices; compiled on first use and cached on disk: the first call in a
-  process took 0.36 s). Distances are computed in float32 arithmetic, as
-  mdtraj does; angles and dihedrals in float64 arithmetic from the float32
-  coordinates. On 100,000 frames of alanine dipeptide the kernels alone run
-  1.2-2.4x mdtraj's SIMD ones, and the feature classes 1.2-1.5x
-  ``mdtraj.compute_*`` in memory (``benchmarks/features.py``).
+  indices; compiled on first use and cached on disk). Distances are computed
+  in float32 arithmetic, as mdtraj does; angles and dihedrals in float64
+  arithmetic from the float32 coordinates. Their speed against mdtraj's SIMD
+  kernels is measured by ``benchmarks/features.py`` and recorded, with why
+  the loops are frame-major, in ``docs/development.rst``.
 * with a periodic box (minimum image): mdtraj's own kernels
   (``mdtraj.geometry._geometry``: SIMD C++ over float32 coordinates, the
   routines behind ``mdtraj.compute_distances(..., periodic=True)``).

@@ -164,7 +164,7 @@ def _result(study):
 
 
 def _one_thread():
-    """One thread per process (measured faster on small systems; see DESIGN.md).
+    """One thread per process (faster for small systems on few cores: docs/development.rst).
 
     ``OPENMM_CPU_THREADS=1`` also makes CPU runs repeatable: OpenMM's CPU PME
     ignores the Context's ``Threads`` property and with more threads two runs
