@@ -102,24 +102,76 @@ def _representatives(summary, names, aliases, first=None):
     return list(summary["ranking"][:2])
 
 
-def _committor_test_figure(ct):
-    import matplotlib.pyplot as plt
-
+def _draw_committor_test(ax, ct, title):
     bins = np.asarray(ct["bin_edges"], float)
     hist = np.asarray(ct["histogram"], float)
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("$p_B$ of tested configurations")
+    if hist.sum() == 0:
+        ax.text(0.5, 0.5, "no configuration in the window:\nnothing was shot", ha="center",
+                va="center", transform=ax.transAxes, fontsize=9)
+        ax.set_xlim(0, 1)
+        return
     ax.bar(bins[:-1], hist, width=np.diff(bins), align="edge", color="#4a6fa5",
            edgecolor="k", label="measured (fresh shots)")
     for key, color, label in (("expected_histogram", "C3", "expected if p_B = prediction"),
                               ("expected_histogram_window", "C2",
                                "expected if p_B uniform in the window")):
         exp = ct.get(key)
-        if exp is not None:
+        if exp is not None and len(exp) == len(bins) - 1:
             ax.stairs(np.asarray(exp, float), bins, color=color, lw=2, label=label)
-    ax.set_xlabel("$p_B$ of tested configurations")
-    ax.set_ylabel("configurations")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
+
+
+def _committor_test_figure(tests):
+    """The committor tests' p_B histograms side by side: ``tests`` is a list of
+    (title, committor-test dict)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tests), figsize=(5 * len(tests), 3.4), sharey=True,
+                             squeeze=False)
+    for ax, (title, ct) in zip(axes[0], tests):
+        _draw_committor_test(ax, ct, title)
+    axes[0][0].set_ylabel("configurations")
+    fig.tight_layout()
     return fig
+
+
+def _test_title(label, ct):
+    verdict = str(ct.get("verdict", "?")).upper()
+    return f"{label}: {verdict} ({ct.get('n_configurations', 0)} configurations)"
+
+
+def _fmt(x, spec=".4f"):
+    return "n/a" if x is None or x != x else format(x, spec)
+
+
+def _mean_ci(ct):
+    lo, hi = (list(ct.get("ci95") or []) + [None, None])[:2]
+    return f"{_fmt(ct.get('mean_pB'), '.2f')} [{_fmt(lo, '.2f')}, {_fmt(hi, '.2f')}]"
+
+
+def _baseline_rows(baselines, naive_row=None):
+    """The baseline table: each set's held-out log likelihood, its difference to the full
+    model with the bootstrap interval, and the verdict from the set's side."""
+    rows = []
+    for b in baselines:
+        vs = b.get("vs_full") or {}
+        if vs:
+            diff = (f"{_fmt(vs.get('delta'))} [{_fmt(vs.get('ci_low'))}, "
+                    f"{_fmt(vs.get('ci_high'))}]")
+            verdict = str(vs.get("verdict", ""))
+        else:
+            diff, verdict = "", ""
+        name = b["name"] + (" (naive coordinate)" if b["name"] == naive_row else "")
+        rows.append([name, b.get("n_columns", ""),
+                     f"{_fmt(b.get('loglik'))} ± {_fmt(b.get('loglik_std'), '.3f')}",
+                     _fmt(b.get("fraction_of_full"), ".2f"), diff, verdict,
+                     _fmt(b.get("rmse_p_B"), ".3f")])
+    level = next((b["vs_full"]["level"] for b in baselines if b.get("vs_full")), 0.95)
+    return rows, ["feature set", "columns", "log-likelihood / shot (± std over folds)",
+                  "share of full", f"minus full [{level:.0%} interval]", "vs full",
+                  "p_B RMSE"]
 
 
 def write_report(path, *, config, system, stages, sample, committor, train, explain,
@@ -285,7 +337,8 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     r.section("Files")
     r.text("config.toml, paths.npz (TPS path frames, Angstrom), committor_round*.npz and "
            "dataset.npz (committor datasets), features.npz, model.pt, fit.json, importance.csv, "
-           "explanations.json, explained.pdb, validation.json, committor_test.npz, state.json.")
+           "explanations.json, explained.pdb, validation.json, committor_test.npz, "
+           "committor_test_naive.npz, state.json.")
     r.section("Config and versions")
     r.pre(cfg.to_toml())
     if versions:
@@ -295,23 +348,53 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
 
 def _validation_sections(r, validation, fit):
     ct = validation.committor_test
+    ct_naive = validation.committor_test_naive
+    naive = validation.naive or {}
+    naive_label = " + ".join(naive.get("names", [])) or "naive coordinate"
     r.section("Is the coordinate right? The committor test")
     if ct is None:
         r.text("Not run ([validation] committor_test = false).")
     else:
         r.text(f"Verdict: {str(ct.get('verdict', '?')).upper()}. {ct.get('criterion', '')}")
         r.text(ct.get("summary", ""), cls="note")
-        if sum(ct.get("histogram") or []) > 0:
-            r.figure(_committor_test_figure(ct),
+        if ct_naive is not None:
+            level = (ct_naive.get("coordinate") or {}).get("level")
+            at = f" (its isocommittor level {level:.4g})" if level is not None else ""
+            r.text(f"The naive coordinate, {naive_label}, tested the same way: "
+                   f"Verdict: {str(ct_naive.get('verdict', '?')).upper()}. Candidates are "
+                   f"unseen path frames at its own barrier top{at}: p_B of a fit on "
+                   f"{naive_label} alone in the same window.")
+            r.text(ct_naive.get("summary", ""), cls="note")
+        both = [("learned q", ct)] + ([(naive_label, ct_naive)] if ct_naive is not None else [])
+        r.table([[label, str(t.get("verdict", "?")).upper(), t.get("n_configurations", 0),
+                  _mean_ci(t), _fmt(t.get("std_pB"), ".2f"), t.get("n_committed", 0)]
+                 for label, t in both],
+                ["coordinate", "verdict", "configurations", "mean p_B [95% CI]", "std p_B",
+                 "committed (p_B < 0.1 or > 0.9)"])
+        tests = [(_test_title(label, t), t) for label, t in both]
+        if any(sum(c.get("histogram") or []) > 0 for _, c in tests):
+            sides = (" (left: the learned coordinate; right: the naive one, by its own fit)"
+                     if len(tests) == 2 else "")
+            r.figure(_committor_test_figure(tests),
                      "p_B from fresh shots of unseen path frames whose predicted p_B lies in "
-                     "the window, against the spread expected from binomial noise if the "
+                     f"the window{sides}, against the spread expected from binomial noise if the "
                      "prediction were exact.")
     r.section("Baselines: how much of the coordinate do the top groups carry?")
     if validation.baselines:
-        r.table(*_plain_table(validation.baselines))
+        r.table(*_baseline_rows(validation.baselines, naive.get("baseline")))
         r.text("Held-out (cross-validated) log-likelihood per shot of models restricted to each "
                "feature set, beside the full model and a constant p_B; closer to the full "
-               "model means the set carries more of the reaction coordinate.", cls="note")
+               "model means the set carries more of the reaction coordinate. 'minus full' is "
+               "the set's out-of-fold log-likelihood per shot minus the full model's with a "
+               "paired bootstrap interval over configurations; 'vs full' is loss (the interval "
+               "lies below 0), tie (it contains 0) or win, from the set's side.", cls="note")
+    comparisons = validation.comparisons
+    if comparisons:
+        r.text("Head to head (the same paired bootstrap):")
+        r.table([[c["a"], c["b"], f"{_fmt(c['delta'])} [{_fmt(c['ci_low'])}, "
+                  f"{_fmt(c['ci_high'])}]", c["verdict"]] for c in comparisons],
+                ["set a", "set b", f"a minus b, nats/shot [{comparisons[0]['level']:.0%} "
+                 "interval]", "a vs b"])
 
 
 def _plain_table(records):

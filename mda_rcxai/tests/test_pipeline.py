@@ -163,3 +163,62 @@ def test_fixed_network_heldout_numbers_match_the_metrics():
     assert fit["rmse_pB_heldout"] == pytest.approx(pb_rmse(m80.predict_q(X[test]), n_A[test],
                                                            n_B[test]))
     assert fit["loglik_heldout"] > fit["loglik_constant"] + 0.1
+
+
+@pytest.mark.slow  # the tiny study of the fixture: a minute or two
+def test_naive_coordinate_committor_test_beside_the_learned_one(study):
+    """Issue 21: validation.json holds the committor test of the naive coordinate (phi for the
+    bundled alanine dipeptide) beside the learned one's, both computed from fresh shots of path
+    frames that were never training configurations; the report shows both verdicts and the
+    baselines' intervals and verdicts."""
+    from mda_rcxai.model.metrics import VERDICTS
+    from mda_rcxai.systems import PHI, dihedral_degrees
+
+    out, cfg, _ = study
+    val = json.loads((out / "validation.json").read_text())
+    assert val["naive"]["names"] == ["phi"] and val["naive"]["baseline"] == "phi"
+    frames = np.load(out / "paths.npz")["positions"]
+    train = np.load(out / "dataset.npz")["positions"]
+    html = (out / "report.html").read_text()
+    for key, npz, label in (("committor_test", "committor_test.npz", "learned q"),
+                            ("committor_test_naive", "committor_test_naive.npz", "phi")):
+        t = val[key]
+        # the report's table of both tests: coordinate, verdict, configurations
+        assert (f"<tr><td>{label}</td><td>{t['verdict'].upper()}</td>"
+                f"<td>{t['n_configurations']}</td>") in html, key
+        rows = np.asarray(t["path_frames"], int)
+        assert len(rows) == len(t["indices"]) == len(t["n_A"]) == len(t["p_B"])
+        assert len({frames[r].round(3).tobytes() for r in rows}) == len(rows)  # distinct
+        if key == "committor_test_naive":
+            assert len(rows) > 0, t["reason"]  # phi's barrier top has unseen frames
+        if not len(rows):
+            continue
+        # counts from the shots file, cfg.validation.shots per configuration
+        shots = np.load(out / npz)
+        np.testing.assert_array_equal(shots["n_A"], t["n_A"])
+        np.testing.assert_array_equal(shots["n_B"], t["n_B"])
+        np.testing.assert_array_equal(np.asarray(t["n_A"]) + t["n_B"] + t["n_undecided"],
+                                      np.full(len(rows), cfg.validation.shots))
+        # shot from those path frames, none of which was a training configuration
+        np.testing.assert_allclose(shots["positions"], frames[rows], atol=1e-3)
+        gap = np.abs(frames[rows][:, None] - train[None]).max(axis=(2, 3))
+        assert (gap > 1e-3).all(), f"{key} shot a training configuration"
+    # the naive candidates sit at phi's own barrier top: p_B of the fit on phi alone,
+    # recomputed from the frames' phi, lies in the window
+    t = val["committor_test_naive"]
+    c = t["coordinate"]
+    assert c["kind"] == "naive" and c["names"] == ["phi"] and c["level"] is not None
+    phi = dihedral_degrees(frames[np.asarray(t["path_frames"])], np.array([PHI]))[:, 0]
+    p = (1 + np.tanh(c["weights"][0] * phi + c["intercept"])) / 2
+    np.testing.assert_allclose(p, t["predicted_pB"], atol=1e-6)
+    assert ((p >= 0.4) & (p <= 0.6)).all()
+    # every baseline but the full model carries its difference to the full model with an
+    # interval and a verdict; the report's table shows them
+    for b in val["baselines"]:
+        if b["name"] == "full":
+            assert b["vs_full"] is None
+            continue
+        vs = b["vs_full"]
+        assert vs["ci_low"] <= vs["delta"] <= vs["ci_high"] and vs["verdict"] in VERDICTS
+        assert f"<td>{vs['verdict']}</td>" in html
+    assert "minus full [95% interval]" in html
