@@ -21,6 +21,8 @@ import argparse
 import os
 import sys
 
+from .study.bundled import BUNDLED
+
 __all__ = ["main", "build_parser"]
 
 
@@ -62,7 +64,7 @@ def build_parser():
     d = sub.add_parser("demo", help="the whole study on a bundled system (default: alanine "
                                      "dipeptide in vacuum)")
     study_args(d, "demo_out")
-    d.add_argument("--system", choices=["alanine_dipeptide", "nacl_water"],
+    d.add_argument("--system", choices=sorted(BUNDLED),
                    help="bundled system and its study defaults (default: alanine_dipeptide)")
     r = sub.add_parser("run", help="the whole study for the system your --config describes")
     study_args(r, None)
@@ -126,9 +128,8 @@ def _config(args):
         if system:
             raise InputError("--system and --config cannot be combined; put [system] in the config")
         cfg = StudyConfig.load(args.config)
-    elif system and system != "alanine_dipeptide":
-        bundled = files("mda_rcxai.data").joinpath(f"{system}.toml")
-        cfg = StudyConfig.load(str(bundled))
+    elif system and BUNDLED[system].config:
+        cfg = StudyConfig.load(str(files("mda_rcxai.data").joinpath(BUNDLED[system].config)))
     else:
         cfg = StudyConfig()
     flags = []

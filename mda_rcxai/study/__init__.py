@@ -2,6 +2,7 @@
 
 Modules, in the order the data flows through them:
 
+- :mod:`~mda_rcxai.study.bundled` -- the registry of bundled systems;
 - :mod:`~mda_rcxai.study.config` -- one typed schema of the parameters (``StudyConfig``);
 - :mod:`~mda_rcxai.study.inputs` -- config -> system, states and features, before any
   simulation, so a bad config fails in seconds;
@@ -26,18 +27,25 @@ Examples
 ('sample', 0)
 """
 
-from .committor import stage_committor
-from .config import StudyConfig
-from .directory import STAGES, Study, derived_seed
-from .explain import stage_explain
-from .results import (CommittorResult, ExplainResult, SampleResult, TrainResult,
-                      ValidationResult)
-from .run import run_study, versions
-from .sample import stage_sample
-from .train import stage_train
-from .validate import choose_engine, stage_validate
+import importlib
 
-__all__ = ["run_study", "versions", "StudyConfig", "Study", "STAGES", "derived_seed",
-           "stage_sample", "stage_committor", "stage_train", "stage_explain", "stage_validate",
-           "choose_engine", "SampleResult", "CommittorResult", "TrainResult", "ExplainResult",
-           "ValidationResult"]
+#: Where each public name lives; imported on first use, so that ``mda_rcxai.study.bundled``
+#: (read by the command-line parser) does not pull in the stages.
+_LAZY = {"run_study": "run", "versions": "run", "StudyConfig": "config", "Study": "directory",
+         "STAGES": "directory", "derived_seed": "files", "stage_sample": "sample",
+         "stage_committor": "committor", "stage_train": "train", "stage_explain": "explain",
+         "stage_validate": "validate", "choose_engine": "validate",
+         "SampleResult": "results", "CommittorResult": "results", "TrainResult": "results",
+         "ExplainResult": "results", "ValidationResult": "results", "BUNDLED": "bundled"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -42,13 +42,14 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
                       field_validator, model_validator)
 
 from ..exceptions import InputError
+from .bundled import BUNDLED, DEFAULT_SYSTEM
 
 __all__ = ["StudyConfig", "SystemConfig", "StateVariable", "TPSConfig",
            "CommittorConfig", "FeaturesConfig", "ModelConfig", "ExplainConfig",
            "ValidationConfig", "BUNDLED_SYSTEMS", "SPEED_ONLY_KEYS"]
 
 #: Bundled systems a ``[system] name`` may choose.
-BUNDLED_SYSTEMS = ("alanine_dipeptide", "nacl_water")
+BUNDLED_SYSTEMS = tuple(BUNDLED)  # the registry in mda_rcxai.study.bundled
 
 #: Keys that change how fast a study runs, not what it computes: a rerun
 #: that changes only these resumes instead of being refused.
@@ -223,7 +224,7 @@ class SystemConfig(_Section):
     @property
     def bundled_name(self) -> str | None:
         """The bundled system's name, or None for files."""
-        return (self.name or "alanine_dipeptide") if self.source == "bundled" else None
+        return (self.name or DEFAULT_SYSTEM) if self.source == "bundled" else None
 
 
 class TPSConfig(_Section):

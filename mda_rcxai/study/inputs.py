@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bundled import BUNDLED
 from .config import SOLUTE_SELECTION, StudyConfig
 from ..exceptions import InputError, RcxaiError
 
@@ -25,8 +26,6 @@ __all__ = ["build_system", "state_names", "topology_universe", "featurize",
            "feature_options", "bundled_baselines", "check_features", "baseline_columns",
            "check_scheduler", "SOLUTE_SELECTION"]
 
-#: Default reactant / product of each bundled system.
-_BUNDLED_STATES = {"alanine_dipeptide": ("C7eq", "C7ax"), "nacl_water": ("CIP", "SSIP")}
 
 
 def state_names(cfg: StudyConfig) -> tuple[str, str]:
@@ -41,7 +40,7 @@ def state_names(cfg: StudyConfig) -> tuple[str, str]:
     s = cfg.system
     if s.state_A is not None:
         return s.state_A, s.state_B
-    return _BUNDLED_STATES[s.bundled_name]
+    return BUNDLED[s.bundled_name].states
 
 
 def _load(cfg: StudyConfig):
@@ -55,9 +54,7 @@ def _load(cfg: StudyConfig):
         opts["cutoff_nm"] = s.cutoff
     constraints = None if s.constraints == "none" else s.constraints
     if s.source == "bundled":
-        if s.bundled_name == "alanine_dipeptide":
-            return systems.alanine_dipeptide()
-        return systems.nacl_water()
+        return BUNDLED[s.bundled_name].build()
     if s.source == "amber":
         return systems.from_amber(s.prmtop, s.inpcrd, implicit_solvent=s.implicit_solvent,
                                   constraints=constraints, **opts)
@@ -152,14 +149,6 @@ def _check_pull_to(pull_to, system, a, b):
             f"between them, e.g. {0.5 * (r1[1] + r2[0]):.2f} (midway, the default when left out)")
 
 
-#: Feature sets whose restricted models the report compares with the full one.
-_BUNDLED_BASELINES = {
-    "alanine_dipeptide": {"phi": ["phi"], "phi + psi": ["phi", "psi"],
-                          "phi + theta": ["phi", "theta"]},
-    "nacl_water": {"distance": ["d[NA1:NA-CL2:CL]"]},
-}
-
-
 def bundled_baselines(cfg: StudyConfig) -> dict:
     """The bundled system's baseline feature sets (name -> feature names); empty otherwise.
 
@@ -169,14 +158,8 @@ def bundled_baselines(cfg: StudyConfig) -> dict:
     >>> sorted(bundled_baselines(StudyConfig()))
     ['phi', 'phi + psi', 'phi + theta']
     """
-    name = cfg.system.bundled_name
-    if name is None or cfg.states or cfg.features.kind != _DEFAULT_KINDS.get(name):
-        return {}
-    return dict(_BUNDLED_BASELINES.get(name, {}))
-
-
-#: Pairs of baseline sets compared head to head (with an interval) in validation.json.
-_BUNDLED_COMPARISONS = {"alanine_dipeptide": [("phi + theta", "phi + psi")]}
+    b = _bundled_defaults(cfg)
+    return {k: list(v) for k, v in b.baselines.items()} if b else {}
 
 
 def bundled_comparisons(cfg: StudyConfig) -> list:
@@ -188,13 +171,8 @@ def bundled_comparisons(cfg: StudyConfig) -> list:
     >>> bundled_comparisons(StudyConfig())
     [('phi + theta', 'phi + psi')]
     """
-    if not bundled_baselines(cfg):
-        return []
-    return list(_BUNDLED_COMPARISONS.get(cfg.system.bundled_name, []))
-
-
-#: The naive coordinate of each bundled system: its committor test runs beside the learned one.
-_BUNDLED_NAIVE = {"alanine_dipeptide": ["phi"], "nacl_water": ["d[NA1:NA-CL2:CL]"]}
+    b = _bundled_defaults(cfg)
+    return list(b.comparisons) if b else []
 
 
 def naive_coordinate(cfg: StudyConfig):
@@ -215,14 +193,8 @@ def naive_coordinate(cfg: StudyConfig):
     given = cfg.validation.naive
     if given is not None:
         return list(given) or None
-    name = cfg.system.bundled_name
-    if name is None or cfg.states or cfg.features.kind != _DEFAULT_KINDS.get(name):
-        return None
-    return list(_BUNDLED_NAIVE[name]) if name in _BUNDLED_NAIVE else None
-
-
-#: The feature the report's free-energy surface puts on its first axis, per bundled system.
-_BUNDLED_FES_AXIS = {"nacl_water": "d[NA1:NA-CL2:CL]"}
+    b = _bundled_defaults(cfg)
+    return list(b.naive) if b and b.naive else None
 
 
 def fes_axis(cfg: StudyConfig):
@@ -232,10 +204,16 @@ def fes_axis(cfg: StudyConfig):
     free energy over the distance and the top solvent descriptor.
     """
     name = cfg.system.bundled_name
-    return _BUNDLED_FES_AXIS.get(name) if name else None
+    return BUNDLED[name].fes_axis if name else None
 
 
-_DEFAULT_KINDS = {"alanine_dipeptide": ["dihedrals"], "nacl_water": ["acsf", "coordination"]}
+def _bundled_defaults(cfg: StudyConfig):
+    """The bundled system's registry entry when the study keeps its states and feature
+    kinds (its named feature sets only exist then), else None."""
+    name = cfg.system.bundled_name
+    if name is None or cfg.states or list(cfg.features.kind) != list(BUNDLED[name].feature_kinds):
+        return None
+    return BUNDLED[name]
 
 
 def feature_options(cfg: StudyConfig) -> dict:

@@ -13,6 +13,9 @@ import yaml
 import mda_rcxai
 import mda_rcxai.data
 from mda_rcxai.cli import build_parser
+from mda_rcxai.study.bundled import BUNDLED, DEFAULT_SYSTEM
+from mda_rcxai.study.config import BUNDLED_SYSTEMS, StudyConfig
+from mda_rcxai.study.inputs import bundled_baselines, fes_axis, state_names
 
 SOURCE = os.path.dirname(os.path.dirname(mda_rcxai.__file__))
 IN_SOURCE_TREE = os.path.exists(os.path.join(SOURCE, "pyproject.toml"))
@@ -37,6 +40,20 @@ def test_every_bundled_study_the_cli_offers_has_its_config_in_the_package():
         if name == "alanine_dipeptide":  # the defaults of StudyConfig
             continue
         assert files("mda_rcxai.data").joinpath(f"{name}.toml").is_file(), name
+
+
+def test_cli_config_and_inputs_read_one_registry_of_bundled_systems():
+    assert sorted(_system_choices()) == sorted(BUNDLED) == sorted(BUNDLED_SYSTEMS)
+    assert StudyConfig().system.bundled_name == DEFAULT_SYSTEM
+    for name, entry in BUNDLED.items():
+        cfg = (StudyConfig.load(str(files("mda_rcxai.data").joinpath(entry.config)))
+               if entry.config else StudyConfig())
+        # the study defaults shipped for it name it and use its feature kinds
+        assert cfg.system.bundled_name == name
+        assert list(cfg.features.kind) == list(entry.feature_kinds)
+        assert state_names(cfg) == entry.states
+        assert bundled_baselines(cfg) == {k: list(v) for k, v in entry.baselines.items()}
+        assert fes_axis(cfg) == entry.fes_axis
 
 
 def test_every_data_path_exists():
