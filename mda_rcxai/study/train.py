@@ -10,6 +10,7 @@ import json
 import os
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from ..exceptions import InputError
 from .common import base_params, dataset_features, path_universe, records, rows_key
@@ -19,11 +20,33 @@ from .results import CommittorResult, SampleResult, TrainResult
 from ..fileio import atomic_write
 from ..fileio import to_jsonable as _jsonable
 
-__all__ = ["stage_train", "fit_final", "WRITES"]
+__all__ = ["stage_train", "fit_final", "holdout_split", "WRITES"]
 
 #: Files this stage writes in the study directory; ``--overwrite`` retires them all, so
 #: no model of earlier parameters (an ensemble, a model selection) survives it.
 WRITES = ("features.npz", "model.pt", "model_ensemble.pt", "model_cv.pt", "fit.json")
+
+
+def holdout_split(n, seed, test_fraction=0.2):
+    """Row indices ``(train, test)`` of a random held-out split (each sorted).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows (configurations).
+    seed : int
+    test_fraction : float
+        Share of rows held out (at least one row).
+
+    Examples
+    --------
+    >>> train, test = holdout_split(10, seed=0)
+    >>> len(train), len(test), sorted(set(train) | set(test)) == list(range(10))
+    (8, 2, True)
+    """
+    train, test = train_test_split(np.arange(n), test_size=max(1, int(round(test_fraction * n))),
+                                   random_state=seed)
+    return np.sort(train), np.sort(test)
 
 
 def fit_final(cfg, X, n_A, n_B, names, seed):
@@ -50,10 +73,7 @@ def fit_final(cfg, X, n_A, n_B, names, seed):
         member = model
     else:
         # held-out quality: the config's network trained on 80 %, tested on 20 %
-        rng = np.random.default_rng(derived_seed(cfg.seed, "holdout"))
-        order = rng.permutation(len(X))
-        n_test = max(1, int(round(0.2 * len(X))))
-        test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+        train, test = holdout_split(len(X), derived_seed(cfg.seed, "holdout"))
         m80 = CommittorModel(seed=seed, **base_params(cfg)).fit(X[train], n_A[train], n_B[train])
         p0 = n_B[train].sum() / (n_A[train] + n_B[train]).sum()  # the training rows' constant
         fit = {"rmse_pB_heldout": pb_rmse(m80.predict_q(X[test]), n_A[test], n_B[test]),

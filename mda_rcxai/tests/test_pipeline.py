@@ -139,12 +139,23 @@ def test_other_parameters_refused_then_overwritten(study, tmp_path):
     assert invalidated <= moved <= invalidated | {"committor_test.npz"}
 
 
+def test_holdout_split_is_disjoint_and_covers_every_row():
+    from mda_rcxai.study.train import holdout_split
+    for n in (5, 12, 200):
+        train, test = holdout_split(n, seed=3)
+        assert len(test) == max(1, round(0.2 * n)) and len(np.intersect1d(train, test)) == 0
+        assert sorted(np.concatenate([train, test]).tolist()) == list(range(n))
+    a, b = holdout_split(200, seed=3)[1], holdout_split(200, seed=4)[1]
+    assert not np.array_equal(a, b)  # the seed decides which rows are held out
+
+
 def test_fixed_network_heldout_numbers_match_the_metrics():
-    """``[model] select = false``: the held-out numbers of the 80/20 split equal the
-    model module's metrics computed here on the same split, and beat a constant p_B."""
+    """``[model] select = false``: the held-out numbers are the model module's metrics of a
+    network trained on the split's training rows only, on its held-out rows, and beat a
+    constant p_B."""
     from mda_rcxai.model import CommittorModel, constant_loglik, pb_rmse
-    from mda_rcxai.study.train import fit_final
-    from mda_rcxai.study.directory import derived_seed
+    from mda_rcxai.study.files import derived_seed
+    from mda_rcxai.study.train import fit_final, holdout_split
 
     cfg = StudyConfig.from_dict({"model": {"select": False, "ensemble": 1, "max_epochs": 5}})
     rng = np.random.default_rng(0)
@@ -153,15 +164,15 @@ def test_fixed_network_heldout_numbers_match_the_metrics():
     n_A = 10 - n_B
     model, ensemble, cv, fit, selection = fit_final(cfg, X, n_A, n_B, list("abcd"), 1)
     assert cv is None and ensemble is None and selection == {}
-    order = np.random.default_rng(derived_seed(cfg.seed, "holdout")).permutation(200)
-    test, train = np.sort(order[:40]), np.sort(order[40:])
-    assert fit["n_test"] == 40 and fit["n_train"] == 160
+    train, test = holdout_split(200, derived_seed(cfg.seed, "holdout"))
+    assert fit["n_test"] == len(test) == 40 and fit["n_train"] == len(train) == 160
     p0 = n_B[train].sum() / (n_A[train] + n_B[train]).sum()
     assert fit["loglik_constant"] == pytest.approx(constant_loglik(n_A[test], n_B[test], p=p0))
     m80 = CommittorModel(seed=1, **{k: v for k, v in model.get_params().items()
                                     if k != "seed"}).fit(X[train], n_A[train], n_B[train])
     assert fit["rmse_pB_heldout"] == pytest.approx(pb_rmse(m80.predict_q(X[test]), n_A[test],
                                                            n_B[test]))
+    assert fit["loglik_heldout"] == pytest.approx(m80.score(X[test], n_A[test], n_B[test]))
     assert fit["loglik_heldout"] > fit["loglik_constant"] + 0.1
 
 
