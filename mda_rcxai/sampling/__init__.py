@@ -45,7 +45,9 @@ from .ops import (beta_for, make_engine, make_randomizer, make_volume,
 from .paths import box_dimensions, path_from_ops_storage, path_from_trajectory
 from .shooting import shoot_batched, shoot_plain
 from .tps import TPSResult, choose_route, run_tps, trajectory_positions
-from .validation import CommittorTestResult, committor_test, committor_verdict
+from .validation import (CommittorTestResult, NaiveCoordinate, committor_test,
+                         committor_verdict, fit_naive_coordinate,
+                         naive_committor_test)
 
 __all__ = [
     "EngineSettings", "PlatformChoice", "StateTest", "as_settings",
@@ -58,4 +60,5 @@ __all__ = [
     "seed_everything", "seeded", "snapshot_from_positions",
     "path_from_trajectory", "path_from_ops_storage", "box_dimensions",
     "committor_test", "committor_verdict", "CommittorTestResult",
+    "NaiveCoordinate", "fit_naive_coordinate", "naive_committor_test",
 ]

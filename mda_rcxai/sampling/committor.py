@@ -58,7 +58,7 @@ import numpy as np
 
 from ..exceptions import DatasetError, InputError, InputTypeError, StateError
 from ..systems import MolecularSystem, StateDefinition
-from .core import EngineSettings, allowed_threads, as_settings
+from .core import EngineSettings, allowed_threads, as_settings, choose_platform
 from .dask_driver import dask_client, sigint_flag, submit_all
 from .dataset import CommittorDataset, remove_stale_temporaries, versions
 from .initial import measured_settings
@@ -70,7 +70,7 @@ from .replicas import build_replica_system
 from .shooting import Shooter, shoot_batched, shoot_configuration, two_states
 from .tps import OPS_OVERHEAD_LIMIT, ops_overhead
 
-__all__ = ["run_committor", "choose_method", "config_seeds"]
+__all__ = ["run_committor", "choose_method", "config_seeds", "measure_routes"]
 
 NM_PER_ANGSTROM = 0.1
 
@@ -154,9 +154,14 @@ def choose_method(system: MolecularSystem, method: str = "auto",
     system : MolecularSystem
     method : {"auto", "lean", "batched", "ops"}
         ``"auto"``: ``"batched"`` (K replicas of the molecule in one OpenMM
-        context) where it is valid: a non-periodic system whose forces the
+        context) where it is valid -- a non-periodic system whose forces the
         batched engine can copy without coupling the copies (no cutoff, no
-        virtual sites, no implicit solvent, known forces). A periodic box
+        virtual sites, no implicit solvent, known forces) -- and measured
+        faster: 64 replicas must run at least :data:`BATCH_ADVANTAGE` times
+        the replica-steps/s of one molecule on its fastest platform
+        (:func:`measure_routes`; on a VM whose CPU platform is slow for one
+        molecule the batch wins, where Reference runs one molecule fast it
+        does not), else ``"lean"``. A periodic box
         runs ``"ops"`` where OPS' measured bookkeeping per frame is at most
         :data:`~mda_rcxai.sampling.tps.OPS_OVERHEAD_LIMIT` of the MD
         (:func:`~mda_rcxai.sampling.tps.ops_overhead`: with PME over the
@@ -180,8 +185,8 @@ def choose_method(system: MolecularSystem, method: str = "auto",
     Examples
     --------
     >>> from mda_rcxai.systems import alanine_dipeptide
-    >>> choose_method(alanine_dipeptide())[0]
-    'batched'
+    >>> choose_method(alanine_dipeptide())[0] in ("batched", "lean")
+    True
     >>> choose_method(alanine_dipeptide(), "lean")
     ('lean', 'requested (method="lean")')
     """
@@ -215,9 +220,45 @@ def choose_method(system: MolecularSystem, method: str = "auto",
         why = (str(err).strip().splitlines() or [""])[0].split("; ")[0]
         return "lean", ("the batched engine does not apply to this system "
                         f"({why}); per-configuration route over Dask workers")
-    return "batched", ("non-periodic system whose forces the batched engine "
-                       "can copy: many replicas integrated in one OpenMM "
-                       "context")
+    one, many = measure_routes(system, settings)
+    what = (f"one molecule {one.best_steps_per_s:,.0f} steps/s on "
+            f"{one.label}, {BATCH_K} replicas {many.best_steps_per_s:,.0f} "
+            f"replica-steps/s on {many.label}")
+    if many.best_steps_per_s >= BATCH_ADVANTAGE * one.best_steps_per_s:
+        return "batched", (f"measured {what}: many replicas integrated in one "
+                           "OpenMM context")
+    return "lean", (f"measured {what}: below {BATCH_ADVANTAGE:g}x, so one "
+                    "configuration at a time per process (the batched "
+                    "engine's refills and tail would eat its gain)")
+
+
+#: Replicas in the measurement of :func:`measure_routes`.
+BATCH_K = 64
+#: ``method="auto"`` takes the batched engine when its measured replica-steps/s
+#: are at least this multiple of one molecule's steps/s (refilling replicas and
+#: the tail of long shots cost what the plain measurement does not see).
+BATCH_ADVANTAGE = 1.5
+
+
+def measure_routes(system, settings=None):
+    """Measured steps/s of one molecule and of 64 replicas on their fastest platforms.
+
+    Returns
+    -------
+    (PlatformChoice, PlatformChoice)
+        Single-molecule choice and batched choice (cached per process).
+    """
+    from .replicas import per_shot_langevin
+    settings = as_settings(settings).replace(platform="auto")
+    one = choose_platform(system.system, settings, system.positions,
+                          max_threads=1, cache_key=system.fingerprint())
+    many = choose_platform(
+        build_replica_system(system, BATCH_K), settings,
+        np.tile(system.positions, (BATCH_K, 1)), kind="batched",
+        n_copies=BATCH_K, max_threads=1,
+        integrator_factory=per_shot_langevin(settings),
+        cache_key=(system.fingerprint(), "per-shot"))
+    return one, many
 
 
 def run_committor(system: MolecularSystem, configurations, n_shots: int,

@@ -763,6 +763,9 @@ class StateTest:
 
 # ----------------------------------------------------------------------
 # the run-until-a-state loop
+_SLOT0 = np.zeros(1, dtype=np.int64)
+
+
 class OneMolecule:
     """One single-molecule Context as a batch of one, for :func:`run_until_state`.
 
@@ -801,10 +804,15 @@ class OneMolecule:
         self.md_steps = 0
         self.xs, self.vs = [], []
 
-    def start(self, positions, velocities):
-        """Begin a trajectory at (already constrained) positions and velocities."""
-        self.context.setPositions(positions)
-        self.context.setVelocities(velocities)
+    def start(self, positions, velocities, in_context=False):
+        """Begin a trajectory at (already constrained) positions and velocities.
+
+        ``in_context=True``: the Context holds them already (as after
+        :func:`start_trajectory`), so they are not set again.
+        """
+        if not in_context:
+            self.context.setPositions(positions)
+            self.context.setVelocities(velocities)
         self.active[0] = True
         self.frames[0] = 1
         if self.record:
@@ -815,12 +823,14 @@ class OneMolecule:
         self.integrator.step(self.spf)
         self.md_steps += self.spf
         self.frames[0] += 1
-        st = self.context.getState(getPositions=True,
-                                   getVelocities=self.record)
-        x = st.getPositions(asNumpy=True)._value
         if self.record:
+            st = self.context.getState(getPositions=True, getVelocities=True)
+            x = st.getPositions(asNumpy=True)._value
             self.xs.append(x)
             self.vs.append(st.getVelocities(asNumpy=True)._value)
+        else:
+            x = self.context.getState(getPositions=True).getPositions(
+                asNumpy=True)._value
         return x[None]
 
 
@@ -861,13 +871,27 @@ def run_until_state(replicas, test, n_frames_max: int):
         Positions became NaN or infinite (found when a trajectory runs out
         of frames).
     """
+    if replicas.n_replicas == 1:
+        # one molecule: plain Python scalars per frame (numpy calls on
+        # one-element arrays cost ~10 % of a 22-atom frame on Reference)
+        active, frames = replicas.active, replicas.frames
+        while active[0]:
+            pos = replicas.advance()
+            code = test(pos[0])
+            if not code and frames[0] >= n_frames_max:
+                if not np.all(np.isfinite(pos)):
+                    raise SamplingError(
+                        "positions became NaN during a trajectory; check the "
+                        "configuration and the time step")
+                code = -1
+            if code:
+                active[0] = False
+                yield _SLOT0, np.array([code])
+        return
     while replicas.active.any():
         pos = replicas.advance()
         active = replicas.active
-        if replicas.n_replicas == 1:
-            codes = np.array([test(pos[0]) if active[0] else 0])
-        else:
-            codes = np.where(active, test.codes(pos), 0)
+        codes = np.where(active, test.codes(pos), 0)
         late = active & (codes == 0) & (replicas.frames >= n_frames_max)
         if late.any():
             if not np.all(np.isfinite(pos[late])):

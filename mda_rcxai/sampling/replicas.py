@@ -28,7 +28,7 @@ import openmm.unit as unit
 
 from ..exceptions import InputError, InputTypeError
 from ..systems import MolecularSystem
-from .core import (KB_KJ_PER_MOL_K, EngineSettings, create_context,
+from .core import (EngineSettings, create_context,
                    maxwell_boltzmann, velocity_sigma)
 
 __all__ = ["build_replica_system", "ReplicaBatch", "per_shot_langevin",

@@ -105,7 +105,8 @@ class Shooter:
     def shoot(self, x_nm, rng) -> tuple:
         """One shot from ``x_nm`` with velocities from ``rng``: (code, frames)."""
         v = maxwell_boltzmann(rng, self.sigma)
-        self.one.start(*start_trajectory(self.context, x_nm, v))
+        self.one.start(*start_trajectory(self.context, x_nm, v),
+                       in_context=True)
         _, codes = next(run_until_state(self.one, self.test,
                                         self.settings.n_frames_max))
         return int(codes[0]), int(self.one.frames[0]) - 1

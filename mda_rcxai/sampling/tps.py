@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..exceptions import InputError, InputTypeError, StateError
+from ..exceptions import InputError, StateError
 from ..systems import MolecularSystem
-from .core import (EngineSettings, allowed_threads, as_settings,
+from .core import (allowed_threads, as_settings,
                    create_context, make_integrator, maxwell_boltzmann,
                    start_trajectory, velocity_sigma)
-from .ops import (import_ops, make_engine, make_volume, save_trajectories,
+from .ops import (make_engine, make_volume, save_trajectories,
                   snapshot_from_positions, trajectory)
 from .progress import progress_bar
 from .shooting import two_states
@@ -161,7 +161,6 @@ def ops_overhead(system, settings, seed=0, n_frames=20):
 
 
 def _measure_overhead(system, settings, seed, n_frames):
-    paths = import_ops()
     engine = make_engine(system, settings, seed=seed)
     st = engine.mda_rcxai_settings
     rng = np.random.default_rng(seed)

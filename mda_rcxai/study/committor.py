@@ -3,15 +3,15 @@
 Writes ``committor_round{k}.npz`` and ``dataset.npz``.
 
 Round 1 takes configurations spread along the accepted paths; each later
-round takes path frames where the model (retrained on all data so far)
-is unsure.
+round takes unshot path frames where the model (retrained on all data so
+far) predicts p_B in the window or is unsure, and only those: a round with
+too few shoots fewer and says so.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..exceptions import InputError
 from .common import (dataset_features, md_kwargs, path_universe, reserved_mask,
                      rows_key, training_paths)
 from .files import derived_seed, log
@@ -41,33 +41,48 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
         return CommittorResult(CommittorDataset.load(final), rec.get("rounds", []),
                                rec.get("method", method), rec.get("method_reason", reason))
     log(f"   committor engine: {method} ({reason})", study.verbose)
-    datasets, seconds, lines = [], 0.0, []
+    datasets, seconds, lines, picks = [], 0.0, [], []
     for k in range(1, c.rounds + 1):
         with study.stage(f"committor round {k}/{c.rounds}") as st:
+            pick = None
             if k == 1:
                 configs = harvest(training_paths(cfg, sample), c.first_round,
                                   seed=derived_seed(cfg.seed, "harvest", k), system=system)
             else:
-                configs = _next_round(cfg, system, sample, datasets, k)
-            ds = run_committor(system, configs, c.shots,
+                configs, pick = _next_round(cfg, system, sample, datasets, k)
+                picks.append(dict(pick, round=k))
+                if pick.get("note"):
+                    log("   " + pick["note"], study.verbose)
+            ds = None if len(configs) == 0 else run_committor(system, configs, c.shots,
                                out=study.path(f"committor_round{k}.npz"),
                                seed=derived_seed(cfg.seed, "committor", k),
                                n_workers=cfg.workers, scheduler=c.scheduler,
                                temperature=cfg.system.temperature, state_A=a, state_B=b,
                                max_frames=c.max_frames, verbose=study.verbose,
                                method=method, n_replicas=c.n_replicas, **md_kwargs(cfg))
-            datasets.append(ds)
+            if ds is not None:
+                datasets.append(ds)
         seconds += st["seconds"]
+        if ds is None:
+            lines.append(pick["note"])
+            continue
         pb = np.asarray(ds.p_B)
         line = (f"round {k}: {len(ds)} configurations x {c.shots} shots, p_B<0.1: "
                 f"{int((pb < 0.1).sum())}, 0.1-0.9: {int(((pb >= 0.1) & (pb <= 0.9)).sum())}, "
                 f">0.9: {int((pb > 0.9).sum())}, {st['seconds']:.0f} s")
         lines.append(line)
         log("   " + line, study.verbose)
+        if pick and pick.get("note"):
+            lines.append(pick["note"])
     merged = CommittorDataset.concatenate(datasets)
     merged.save(final)
+    engine = merged.metadata.get("engine", {}) if len(datasets) == 1 else \
+        datasets[-1].metadata.get("engine", {})
+    speeds = [d.metadata.get("md_steps_per_s_last_call") for d in datasets]
     study.record("committor", seconds, "; ".join(lines) + f"; engine {method}", rounds=lines,
-                 n_configurations=len(merged), method=method, method_reason=reason)
+                 n_configurations=len(merged), method=method, method_reason=reason,
+                 round_picks=picks, platform_choice=engine.get("platform_choice"),
+                 md_steps_per_s=[float(v) if v else None for v in speeds])
     return CommittorResult(merged, lines, method, reason)
 
 
@@ -88,15 +103,33 @@ def _candidates(sample, system, shot_positions):
     return frames[idx], shot
 
 
+#: A candidate with an ensemble spread of p_B at least this large counts as one
+#: the round model is unsure about (informative even outside the window).
+UNSURE_SPREAD = 0.1
+
+
 def _next_round(cfg, system, sample, datasets, k):
-    """Configurations for round ``k``: where an ensemble retrained on all data so far is
-    unsure or predicts p_B near 1/2 (:func:`mda_rcxai.model.select_for_shooting`).
+    """Configurations for round ``k`` and what the pick found.
 
-    Frames not shot yet are preferred; when fewer than ``later_rounds`` are left,
-    shot frames may be picked again (their new shots add to their counts' precision).
+    Only informative candidates are shot: path frames not shot yet, not
+    reserved for the committor test, whose p_B predicted by an ensemble
+    retrained on all data so far lies in ``[committor] window`` or whose
+    members disagree by at least :data:`UNSURE_SPREAD`
+    (:func:`mda_rcxai.model.select_for_shooting` draws among them, near
+    p_B = 1/2 and disagreement first). When fewer than ``later_rounds`` are
+    informative, the round shoots only those (none: the round is skipped)
+    and says so: frames the model already places at p_B ~ 0 or 1 would
+    spend shots on known answers (a demo once spent 6000 shots for one
+    informative configuration).
+
+    Returns
+    -------
+    positions : numpy.ndarray
+        ``(m, n_atoms, 3)`` Angstrom, ``m <= later_rounds`` (may be 0).
+    info : dict
+        ``asked``, ``candidates`` (unshot, unreserved frames),
+        ``informative``, ``shot`` and a one-line ``note``.
     """
-    import warnings
-
     from ..model import select_for_shooting
     from ..sampling import CommittorDataset
 
@@ -104,20 +137,35 @@ def _next_round(cfg, system, sample, datasets, k):
     X, n_A, n_B = dataset_features(cfg, merged)[:3]
     model = _round_model(cfg, X, n_A, n_B, seed=derived_seed(cfg.seed, "round model", k))
     pool, shot = _candidates(sample, system, merged.positions)
-    keep = ~reserved_mask(cfg, pool)
-    pool, shot = pool[keep], shot[keep]
-    n = min(cfg.committor.later_rounds, len(pool))
-    if n == 0:
-        raise InputError("every path frame lies in a state: no configuration for another "
-                         "committor round; check the states or raise [tps] n_steps")
-    exclude = np.flatnonzero(shot) if (~shot).sum() >= n else None
-    if exclude is None and shot.any():
-        warnings.warn(f"round {k}: only {(~shot).sum()} path frames not shot yet; frames shot "
-                      "before may be picked again (raise [tps] n_steps for more)")
+    keep = ~reserved_mask(cfg, pool) & ~shot
+    pool = pool[keep]
+    asked = int(cfg.committor.later_rounds)
+    info = {"asked": asked, "candidates": int(len(pool)), "informative": 0, "shot": 0}
+    if len(pool) == 0:
+        info["note"] = (f"round {k}: no path frame left that was not shot or reserved; "
+                        "round skipped (raise [tps] n_steps for more paths)")
+        return pool, info
     Xc = featurize(cfg, path_universe(system, pool)).features
-    idx = select_for_shooting(model, Xc, n, window=tuple(cfg.committor.window),
-                              seed=derived_seed(cfg.seed, "select", k), exclude=exclude)
-    return pool[np.asarray(idx, dtype=int)]
+    lo, hi = (float(w) for w in cfg.committor.window)
+    p = np.asarray(model.predict_proba(Xc), dtype=float)
+    spread = np.asarray(model.predict_proba_std(Xc), dtype=float)
+    informative = ((p >= lo) & (p <= hi)) | (spread >= UNSURE_SPREAD)
+    n_inf = int(informative.sum())
+    n = min(asked, n_inf)
+    info.update(informative=n_inf, shot=n)
+    if n == 0:
+        info["note"] = (f"round {k}: none of {len(pool)} unshot path frames is predicted in "
+                        f"the window {lo:g}-{hi:g} or uncertain; round skipped (raise "
+                        "[tps] n_steps for more paths)")
+        return pool[:0], info
+    idx = select_for_shooting(model, Xc, n, window=(lo, hi),
+                              seed=derived_seed(cfg.seed, "select", k),
+                              exclude=np.flatnonzero(~informative))
+    if n < asked:
+        info["note"] = (f"round {k}: only {n_inf} of {len(pool)} unshot path frames are "
+                        f"predicted in the window {lo:g}-{hi:g} or uncertain; shooting "
+                        f"those {n}, not {asked} (raise [tps] n_steps for more paths)")
+    return pool[np.asarray(idx, dtype=int)], info
 
 
 def _round_model(cfg, X, n_A, n_B, seed):

@@ -1,12 +1,14 @@
 """Stage 1, ``sample``: a first A -> B path, then transition path sampling.
 
-Writes ``paths.npz`` (and ``tps_checkpoint.npz`` while it runs).
+Writes ``paths.npz`` (and, while it runs, ``tps_checkpoint*.npz`` on the fast
+route or OPS' storage ``tps_ops.nc`` on the OPS route, which a rerun resumes).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..sampling import as_settings, choose_route
 from .common import angstrom, md_kwargs, path_universe
 from .files import derived_seed, load_npz, log, savez
 from .inputs import state_names
@@ -15,7 +17,7 @@ from .results import SampleResult
 __all__ = ["stage_sample", "WRITES"]
 
 #: Files this stage writes in the study directory (globs); ``--overwrite`` retires them.
-WRITES = ("paths.npz", "tps_checkpoint*")
+WRITES = ("paths.npz", "tps_checkpoint*", "tps_ops.nc")
 
 
 def _initial_path(study, system):
@@ -31,24 +33,12 @@ def _initial_path(study, system):
                             **md_kwargs(cfg))
     from ..sampling import path_from_ops_storage, path_from_trajectory
     if ip == "pull":
-        from ..systems.nacl import nacl_initial_path
-        md = md_kwargs(cfg)
-        if cfg.tps.pull_to:
-            r_nm = cfg.tps.pull_to / 10.0
-        else:  # midway between the two states' ranges on their one distance
-            ra, rb = system.states[a].ranges[0], system.states[b].ranges[0]
-            lo, hi = sorted([ra, rb])
-            r_nm = 0.5 * (lo[1] + hi[0])
-        frames_nm = nacl_initial_path(system, state_A=a, state_B=b,
-                                      temperature=cfg.system.temperature,
-                                      seed=derived_seed(cfg.seed, "initial_path"),
-                                      max_frames=cfg.tps.max_path_frames,
-                                      timestep_fs=md["timestep_fs"],
-                                      steps_per_frame=md["steps_per_frame"],
-                                      friction_per_ps=md["friction_per_ps"],
-                                      r_shoot_nm=r_nm,
-                                      platform="CPU" if md["platform"] == "auto"
-                                      else md["platform"])
+        from ..sampling import pull_initial_path
+        frames_nm = pull_initial_path(
+            system, a, b, seed=derived_seed(cfg.seed, "initial_path"),
+            temperature=cfg.system.temperature,
+            r_shoot_nm=cfg.tps.pull_to / 10.0 if cfg.tps.pull_to else None,
+            n_frames_max=cfg.tps.max_path_frames, **md_kwargs(cfg))
         return path_from_trajectory(system, path_universe(system, np.asarray(frames_nm) * 10.0),
                                     a, b)
     if ip.endswith(".nc"):
@@ -69,16 +59,27 @@ def stage_sample(study, system) -> SampleResult:
                             rec.get("acceptance", float("nan")), cfg.tps.n_steps,
                             rec.get("seconds", 0.0))
     a, b = state_names(cfg)
+    settings = as_settings(None, temperature=cfg.system.temperature,
+                           n_frames_max=cfg.tps.max_path_frames, **md_kwargs(cfg))
     with study.stage("sample") as st:
+        method, reason, measured = choose_route(system, settings, method=cfg.tps.method)
+        log(f"   TPS route: {method} ({reason})", study.verbose)
         path = _initial_path(study, system)
         # positions now: OPS storage can turn saved snapshots into lazy proxies
         initial = angstrom(path)
-        res = run_tps(system, path, n_steps=cfg.tps.n_steps,
-                      checkpoint=study.path("tps_checkpoint.npz"),
-                      temperature=cfg.system.temperature, seed=derived_seed(cfg.seed, "tps"),
-                      state_A=a, state_B=b, n_frames_max=cfg.tps.max_path_frames,
-                      n_chains=cfg.tps.chains, n_workers=min(cfg.workers, cfg.tps.chains),
-                      verbose=study.verbose, **md_kwargs(cfg))
+        if method == "ops":   # one chain, its OPS storage resumed after a kill
+            route = {"storage": study.path("tps_ops.nc"), "n_chains": 1}
+            if cfg.tps.chains > 1:
+                log(f"   OPS PathSampling runs one chain of {cfg.tps.n_steps} moves "
+                    f"([tps] chains = {cfg.tps.chains} applies to the fast route)",
+                    study.verbose)
+        else:
+            route = {"checkpoint": study.path("tps_checkpoint.npz"),
+                     "n_chains": cfg.tps.chains,
+                     "n_workers": min(cfg.workers, cfg.tps.chains)}
+        res = run_tps(system, path, n_steps=cfg.tps.n_steps, settings=settings,
+                      seed=derived_seed(cfg.seed, "tps"), state_A=a, state_B=b,
+                      method=method, verbose=study.verbose, **route)
         # interior frames only: the first frame lies in A and the last in B; the
         # relaxed initial path is a path of the ensemble too (the only one when no
         # move was accepted)
@@ -90,7 +91,17 @@ def stage_sample(study, system) -> SampleResult:
     summary = (f"{len(paths) - 1} accepted paths in {cfg.tps.n_steps} moves "
                f"(acceptance {res.acceptance:.2f}), length {lengths.mean():.0f} +- "
                f"{lengths.std():.0f} frames, {st['seconds']:.0f} s")
+    choice = res.extra.get("platform_choice") or {}
+    rates = choice.get("steps_per_s") or {}
+    ours = res.extra.get("md_steps_per_s")
+    best = max(rates.values()) if rates else None
+    if ours and best:
+        summary += (f"; MD {ours:,.0f} steps/s, {ours / best:.2f}x the fastest plain loop "
+                    f"measured here ({best:,.0f} steps/s)")
     study.record("sample", st["seconds"], summary, acceptance=float(res.acceptance),
-                 n_paths=len(paths), mean_length=float(lengths.mean()))
+                 n_paths=len(paths), mean_length=float(lengths.mean()),
+                 route=method, route_reason=reason, route_measured=measured,
+                 platform_choice=choice or None, md_steps_per_s=ours,
+                 plain_loop_steps_per_s=best)
     log("   " + summary, study.verbose)
     return SampleResult(paths, float(res.acceptance), cfg.tps.n_steps, st["seconds"])

@@ -222,9 +222,13 @@ def test_choose_method_routes(ala):
     from mda_rcxai.data import ALANINE_DIPEPTIDE_PDB
     from mda_rcxai.sampling import choose_method
     from mda_rcxai.systems import from_pdb_and_forcefield
-    assert choose_method(ala) == (
-        "batched", "non-periodic system whose forces the batched engine can "
-        "copy: many replicas integrated in one OpenMM context")
+    # vacuum: batched or lean by the measured replica-steps/s of each
+    from mda_rcxai.sampling.committor import BATCH_ADVANTAGE, measure_routes
+    one, many = measure_routes(ala)
+    method, reason = choose_method(ala)
+    assert method == ("batched" if many.best_steps_per_s
+                      >= BATCH_ADVANTAGE * one.best_steps_per_s else "lean")
+    assert f"{one.best_steps_per_s:,.0f} steps/s on {one.label}" in reason
     gb = from_pdb_and_forcefield(ALANINE_DIPEPTIDE_PDB,
                                  ["amber14-all.xml", "implicit/obc2.xml"])
     method, reason = choose_method(gb)

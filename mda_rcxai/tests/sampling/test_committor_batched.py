@@ -69,13 +69,16 @@ def test_batched_resume_after_sigkill(ala, tps_result, tmp_path):
     assert np.array_equal(resumed.n_A[partial.done], partial.n_A[partial.done])
 
 
-def test_auto_picks_batched_for_vacuum_and_refusal_for_periodic(ala, configs):
-    """'auto' takes the batched engine for the bundled system; a periodic system makes
-    build_replica_system raise the InputError that 'auto' turns into 'lean'."""
+def test_auto_follows_the_measurement_and_refusal_for_periodic(ala, configs):
+    """'auto' takes the route choose_method measured for the bundled system (batched
+    or lean) and records why; a periodic system makes build_replica_system raise the
+    InputError that keeps 'auto' off the batched engine."""
     import openmm
     from mda_rcxai.exceptions import InputError
+    from mda_rcxai.sampling import choose_method
     d = run_committor(ala, configs[:2], 2, seed=0, method="auto", verbose=False)
-    assert d.metadata["run"]["method"] == "batched"
+    assert (d.metadata["run"]["method"], d.metadata["method"]["reason"]) == \
+        choose_method(ala)
     from mda_rcxai.sampling.replicas import build_replica_system
     xml = openmm.XmlSerializer.serialize(ala.system)
     sysp = openmm.XmlSerializer.deserialize(xml)

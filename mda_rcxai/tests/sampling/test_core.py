@@ -2,7 +2,6 @@
 against OpenPathSampling itself (same velocities, same frames)."""
 
 import numpy as np
-import openmm
 import pytest
 
 from mda_rcxai.exceptions import InputError, SamplingError

@@ -13,9 +13,10 @@ from mda_rcxai.systems.nacl_pmf import (landmarks, radial_pmf, read_table,
                                         wham)
 from mda_rcxai.exceptions import InputError, RcxaiError, StateError
 from mda_rcxai.systems import NACL_STATES, check_states, nacl_water
+from mda_rcxai.sampling import pull_initial_path
 from mda_rcxai.systems.nacl import (CL_INDEX, NA_INDEX,
                                     NACL_CUTOFF_NM, add_distance_restraint,
-                                    minimum_image_distance, nacl_initial_path)
+                                    minimum_image_distance)
 
 
 @pytest.fixture(scope="module")
@@ -239,13 +240,16 @@ def test_pmf_table_matches_the_states():
 
 def test_initial_path_arguments_checked(nacl):
     with pytest.raises(InputError, match="max_shots"):
-        nacl_initial_path(nacl, max_shots=0)
+        pull_initial_path(nacl, max_shots=0)
     with pytest.raises(StateError):
-        nacl_initial_path(nacl, state_A="CIP", state_B="CIP")
+        pull_initial_path(nacl, state_A="CIP", state_B="CIP")
+    from mda_rcxai.systems import alanine_dipeptide
+    with pytest.raises(InputError, match="one distance"):
+        pull_initial_path(alanine_dipeptide())
 
 
 def test_initial_path_is_a_continuous_cip_to_ssip_path(nacl):
-    x, info = nacl_initial_path(nacl, seed=3, return_info=True)
+    x, info = pull_initial_path(nacl, seed=3, return_info=True)
     assert x.ndim == 3 and x.shape[1:] == (nacl.n_atoms, 3)
     box = np.diag(nacl.box_vectors)
     r = minimum_image_distance(x, NA_INDEX, CL_INDEX, box)
