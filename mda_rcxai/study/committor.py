@@ -21,9 +21,10 @@ from .results import CommittorResult, SampleResult
 __all__ = ["stage_committor", "WRITES"]
 
 #: Files this stage writes in the study directory (globs): each round's dataset (with
-#: its ``.partial`` resume file, or an OPS ``.nc`` storage with ``engine = "ops"``) and
+#: its ``.partial`` resume file, or OPS storages with ``engine = "ops"``: one ``.nc`` file
+#: or a ``_ops/`` folder of them, one per chunk of configurations) and
 #: the merged one. ``--overwrite`` retires them.
-WRITES = ("committor_round*.npz*", "committor_round*.nc", "dataset.npz")
+WRITES = ("committor_round*.npz*", "committor_round*.nc", "committor_round*_ops", "dataset.npz")
 
 
 def stage_committor(study, system, sample: SampleResult) -> CommittorResult:

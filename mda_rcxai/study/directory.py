@@ -255,9 +255,14 @@ class Study:
                 found += [p for p in glob.glob(self.path(pattern)) if os.path.isfile(p)]
         return sorted(set(found))
 
+    def _artefact_dirs(self, stages):
+        """Folders a stage writes (e.g. OPS committor storages, ``*_ops/``)."""
+        return sorted({p for st in stages for pattern in ARTEFACTS[st]
+                       for p in glob.glob(self.path(pattern)) if os.path.isdir(p)})
+
     def _retire(self, stages):
         """Move the files of ``stages`` to ``.previous/<time>/`` and forget the stages."""
-        files = self._artefacts(stages)
+        files = self._artefacts(stages) + self._artefact_dirs(stages)
         if files:
             dest = self.path(".previous", time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}")
             os.makedirs(dest, exist_ok=True)

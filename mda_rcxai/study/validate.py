@@ -23,8 +23,8 @@ __all__ = ["stage_validate", "choose_engine", "WRITES"]
 
 #: Files this stage writes in the study directory (the committor test's shots, with
 #: their resume file or OPS storage); ``--overwrite`` retires them.
-WRITES = ("validation.json", "committor_test.npz*", "committor_test.nc",
-          "committor_test_naive.npz*", "committor_test_naive.nc")
+WRITES = ("validation.json", "committor_test.npz*", "committor_test.nc", "committor_test_ops",
+          "committor_test_naive.npz*", "committor_test_naive.nc", "committor_test_naive_ops")
 
 
 def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):

@@ -54,6 +54,8 @@ def test_overwrite_moves_every_invalidated_artefact_and_keeps_the_rest(tmp_path)
              "explanations.json", "importance.csv", "explained.pdb", "validation.json",
              "committor_test.npz", "report.html"]
     _finish(s, STAGES, files)
+    (out / "committor_round1_ops").mkdir()  # OPS storages of one round, a chunk each
+    (out / "committor_round1_ops" / "ops_000000_000009.nc").write_text("x")
     cfg = StudyConfig.from_toml("[committor]\nshots = 7\n")
     s2 = Study(out, cfg, overwrite=True, verbose=False)
     left = sorted(p for p in os.listdir(out) if not p.startswith("."))
@@ -61,7 +63,8 @@ def test_overwrite_moves_every_invalidated_artefact_and_keeps_the_rest(tmp_path)
     assert left == ["config.toml", "paths.npz", "state.json", "tps_checkpoint.npz"]
     assert s2.done("sample") and not s2.done("committor")
     moved = os.listdir(out / ".previous" / os.listdir(out / ".previous")[0])
-    assert sorted(moved) == sorted(set(files) - {"paths.npz", "tps_checkpoint.npz"})
+    assert sorted(moved) == sorted(set(files) - {"paths.npz", "tps_checkpoint.npz"}
+                                   | {"committor_round1_ops"})
     assert StudyConfig.load(out / "config.toml") .committor.shots == 7
     assert set(json.loads((out / "state.json").read_text())) == {"sample"}
 
