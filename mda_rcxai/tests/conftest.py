@@ -16,3 +16,9 @@ def ala_universe():
     from mda_rcxai.data import ALANINE_DIPEPTIDE_DCD, ALANINE_DIPEPTIDE_PDB
     return mda.Universe(ALANINE_DIPEPTIDE_PDB, ALANINE_DIPEPTIDE_DCD)
 
+
+@pytest.fixture(scope="session")
+def ala():
+    """The bundled alanine dipeptide in vacuum (one per test session)."""
+    from mda_rcxai.systems import alanine_dipeptide
+    return alanine_dipeptide()

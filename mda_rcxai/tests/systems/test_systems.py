@@ -12,11 +12,6 @@ from mda_rcxai.systems import (PHI, PSI, MolecularSystem, StateDefinition,
                                from_pdb_and_forcefield, from_system_xml)
 
 
-@pytest.fixture(scope="module")
-def ala():
-    return alanine_dipeptide()
-
-
 def test_alanine_dipeptide_system(ala):
     assert isinstance(ala, MolecularSystem)
     assert ala.n_atoms == 22
