@@ -27,7 +27,7 @@ import os
 import numpy as np
 
 from ..exceptions import InputError, InputTypeError, SamplingError, StateError
-from .ops import (close_storage, import_ops, load_all, make_engine,
+from .ops import (close_storage, import_ops, load_all, make_engine, materialize,
                   make_randomizer, make_volume, patch_apply_constraints,
                   seeded, trajectory)
 from .progress import progress_bar
@@ -242,8 +242,10 @@ def _resume(paths, system, n_steps, settings, storage, seed, verbose,
                            "TPS (OPS, resumed)", stop_after_accepted)
         store.sync_all()
         accepted, lengths, new_paths = _record(list(store.steps))
-        new_paths = [load_all(t) for t in new_paths]
-        final_path = load_all(sampler.sample_set[0].trajectory)
+        # snapshots read back from the file are lazy proxies of it: copy them
+        # onto this process' engine before the file is closed
+        new_paths = [materialize(t, fresh) for t in new_paths]
+        final_path = materialize(sampler.sample_set[0].trajectory, fresh)
     except SamplingError:
         raise
     finally:

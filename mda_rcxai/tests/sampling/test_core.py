@@ -237,3 +237,31 @@ def test_batched_integrator_keeps_the_temperature(ala):
             temps.append(2 * ke / (dof * KB_KJ_PER_MOL_K))
     t_mean = float(np.mean(temps))
     assert abs(t_mean - T) < 15.0, t_mean
+
+
+def test_ops_tps_route_resumes_from_its_storage(ala, tps_result, tmp_path):
+    """method='ops' with storage: a second call with more moves continues the
+    stored OPS simulation (restart_at_step) instead of starting again; the
+    accepted paths and flags come from OPS' stored steps and connect the
+    states."""
+    from mda_rcxai.sampling import run_tps
+    path, _ = tps_result
+    nc = tmp_path / "tps_ops.nc"
+    first = run_tps(ala, path, 4, storage=nc, seed=3, method="ops",
+                    verbose=False, platform="Reference")
+    assert first.extra["resumed_from"] == 0 and first.n_steps == 4
+    again = run_tps(ala, path, 7, storage=nc, seed=3, method="ops",
+                    verbose=False, platform="Reference")
+    assert again.extra["resumed_from"] == 4 and again.n_steps == 7
+    # the first four moves are the stored ones, not run again
+    np.testing.assert_array_equal(again.extra["accepted"][:4],
+                                  first.extra["accepted"])
+    eq, ax = ala.states["C7eq"], ala.states["C7ax"]
+    for p in again.accepted_paths:
+        x = trajectory_positions(p)
+        assert eq.contains(x[0])[0] and ax.contains(x[-1])[0]
+    # a damaged storage is named, with the way out
+    nc.write_bytes(b"not netCDF")
+    with pytest.raises(InputError, match="cannot be resumed.*delete it"):
+        run_tps(ala, path, 8, storage=nc, seed=3, method="ops",
+                verbose=False, platform="Reference")
