@@ -490,8 +490,9 @@ def _run_tps_fast(system, path, n_steps, storage, seed, st_A, st_B, settings,
              "accepted": accepted, "platform": settings.platform,
              "platform_choice": choice.to_dict(), "md_steps": md_steps,
              "wall_s": float(wall),
-             "md_steps_per_s": md_steps / max(sum(r["wall_s"]
-                                                  for r in results), 1e-9),
+             # the pace of the moves themselves (set-up and spawning excluded)
+             "md_steps_per_s": sum(r["loop_md_steps"] for r in results)
+             / max(sum(r["loop_s"] for r in results), 1e-9),
              "chain_of_path": np.array(chain_of, dtype=int),
              "moves_per_chain": [len(r["accepted"]) for r in results],
              "resumed_from": [r["resumed_from"] for r in results],

@@ -290,7 +290,8 @@ def run_chain(system, state_A, state_B, path_x, path_v, n_moves, settings,
     ``acc_x``/``acc_v`` (accepted paths), ``acc_moves`` (move index of
     each), ``final_x``/``final_v``, ``md_steps``, ``wall_s``,
     ``platform``, ``resumed_from`` (moves loaded from the checkpoint),
-    ``trials`` (with ``keep_trials``).
+    ``loop_s`` and ``loop_md_steps`` (time and MD steps of this call's
+    moves, set-up excluded), ``trials`` (with ``keep_trials``).
     """
     t0 = time.perf_counter()
     settings = EngineSettings.from_dict(settings)
@@ -326,7 +327,8 @@ def run_chain(system, state_A, state_B, path_x, path_v, n_moves, settings,
         rec["acc_v"] = list(np.split(d["acc_v"], cut)) if len(
             d["acc_lengths"]) else []
     trials = []
-    last_write = time.perf_counter()
+    steps_before = tps.md_steps
+    t_loop = last_write = time.perf_counter()
     n_acc = len(rec["acc_x"])
     move = start
     for move in range(start, n_moves):
@@ -355,6 +357,7 @@ def run_chain(system, state_A, state_B, path_x, path_v, n_moves, settings,
                               rec, tps.md_steps,
                               wall_before + now - t0)
             last_write = time.perf_counter()
+    loop_s = time.perf_counter() - t_loop
     n_done = len(rec["accepted"])
     wall = wall_before + time.perf_counter() - t0
     if checkpoint is not None and n_done > start:
@@ -367,6 +370,7 @@ def run_chain(system, state_A, state_B, path_x, path_v, n_moves, settings,
             "final_x": np.array(path_x), "final_v": np.array(path_v),
             "md_steps": tps.md_steps, "wall_s": wall,
             "platform": tps.platform, "resumed_from": start,
+            "loop_s": loop_s, "loop_md_steps": tps.md_steps - steps_before,
             "trials": trials, "chain": chain}
 
 

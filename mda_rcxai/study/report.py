@@ -227,6 +227,7 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     total = sum(rec.get("seconds", 0) for rec in stages.values())
     rows.append(["total (so far)", f"{total:.0f}", ""])
     r.table(rows, ["stage", "seconds", "summary"])
+    _engine_section(r, stages)
 
     X, n_A, n_B, fit = train.X, train.n_A, train.n_B, train.fit
     p_B = n_B / (n_A + n_B)
@@ -443,3 +444,33 @@ def _molecule_section(r, explain, train, system):
     r.figure(plot_molecule(shown, shown.tempfactors, title="per-atom importance (SHAP, global)"),
              "explained.pdb carries these values in its B-factor column (the configuration "
              "closest to predicted p_B = 1/2); open it in VMD/PyMOL/ChimeraX and colour by beta.")
+
+
+def _engine_section(r, stages):
+    """Where the dynamics ran: the measured platforms, the routes and our MD pace."""
+    smp = stages.get("sample", {})
+    com = stages.get("committor", {})
+    if not (smp.get("route") or smp.get("platform_choice")):
+        return
+    r.section("Engine")
+    if smp.get("route"):
+        r.text(f"TPS route: {smp['route']} ({smp.get('route_reason', '')}).")
+    choice = smp.get("platform_choice") or {}
+    rates = choice.get("steps_per_s") or {}
+    if rates:
+        label = (f"CPU/{choice['threads']}" if choice.get("platform") == "CPU"
+                 else choice.get("platform"))
+        rows = [[k, f"{v:,.0f}", "chosen" if k == label else ""]
+                for k, v in sorted(rates.items(), key=lambda kv: -kv[1])]
+        r.table(rows, ["platform", "one molecule, steps/s (measured)", ""])
+    ours, best = smp.get("md_steps_per_s"), smp.get("plain_loop_steps_per_s")
+    if ours and best:
+        r.text(f"TPS MD ran at {ours:,.0f} steps/s per chain, {ours / best:.2f}x the "
+               f"fastest plain single-molecule loop measured in this run "
+               f"({best:,.0f} steps/s; chains in parallel share the cores).")
+    if com.get("method_reason"):
+        r.text(f"Committor route: {com.get('method')} ({com['method_reason']}).")
+    for pick in com.get("round_picks") or []:
+        if pick.get("note"):
+            r.text(pick["note"] + ".", cls="note")
+
