@@ -45,7 +45,21 @@ def main():
             val = json.load(fh)
         ll = {b["name"]: b["loglik"] for b in val["baselines"]}
         ct = val.get("committor_test") or {}
-        extra[seed] = (f"committor test {ct.get('verdict', '-')} (mean p_B "
+        with open(os.path.join(out, "state.json")) as fh:
+            state = json.load(fh)
+        com = state.get("committor", {})
+        naive = val.get("committor_test_naive") or {}
+        comps = "; ".join(
+            f"{c['a']} vs {c['b']}: {c['delta']:+.3f} [{c['ci_low']:+.3f}, "
+            f"{c['ci_high']:+.3f}] {c['verdict']}" for c in val.get("comparisons", []))
+        stages = ", ".join(f"{k} {v.get('seconds', 0):.0f} s" for k, v in state.items()
+                           if isinstance(v, dict) and "seconds" in v)
+        extra_rounds = " | ".join(com.get("rounds", [])[1:])
+        extra[seed] = (f"stages: {stages}\n     later rounds: {extra_rounds}\n     "
+                       f"naive ({', '.join((naive.get('coordinate') or {}).get('names', []))}) "
+                       "committor test "
+                       f"{naive.get('verdict', '-')}; {comps}\n     "
+                       f"committor test {ct.get('verdict', '-')} (mean p_B "
                        f"{ct.get('mean_pB') or float('nan'):.2f}, n={ct.get('n_configurations', 0)}); "
                        f"log-lik/shot full {ll.get('full', float('nan')):.3f}, phi+theta "
                        f"{ll.get('phi + theta', float('nan')):.3f}, phi+psi "
