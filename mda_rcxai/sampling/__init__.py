@@ -36,13 +36,13 @@ Examples
 from .committor import choose_method, run_committor
 from .core import (EngineSettings, PlatformChoice, StateTest, as_settings,
                    choose_platform, run_until_state)
-from .dataset import (CommittorDataset, universe_from_system,
+from .dataset import (CommittorDataset, box_dimensions, universe_from_system,
                       universe_from_topology)
 from .harvest import harvest
 from .initial import initial_path, pull_initial_path
 from .ops import (beta_for, make_engine, make_randomizer, make_volume,
                   seed_everything, seeded, snapshot_from_positions)
-from .paths import box_dimensions, path_from_ops_storage, path_from_trajectory
+from .paths import path_from_ops_storage, path_from_trajectory
 from .shooting import shoot_batched, shoot_plain
 from .tps import TPSResult, choose_route, run_tps, trajectory_positions
 from .validation import (CommittorTestResult, NaiveCoordinate, committor_test,

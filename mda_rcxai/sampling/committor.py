@@ -42,6 +42,11 @@ rewritten atomically (temporary file, then rename) with a ``done`` mask.
 Started again with the same arguments, the run skips the configurations
 already done; a file from another system or with other arguments is
 refused.
+
+(About 700 lines: the dispatcher, its argument checks and resume logic,
+and the three routes' drivers share the dataset record; the shooting
+itself lives in :mod:`~mda_rcxai.sampling.shooting` and the Dask plumbing in
+:mod:`~mda_rcxai.sampling.dask_driver`.)
 """
 
 from __future__ import annotations
@@ -60,11 +65,11 @@ from ..exceptions import DatasetError, InputError, InputTypeError, StateError
 from ..systems import MolecularSystem, StateDefinition
 from .core import EngineSettings, allowed_threads, as_settings, choose_platform
 from .dask_driver import dask_client, sigint_flag, submit_all
-from .dataset import CommittorDataset, remove_stale_temporaries, versions
+from .dataset import (CommittorDataset, box_dimensions,
+                      remove_stale_temporaries, versions)
 from .initial import measured_settings
 from .ops import (close_storage, import_ops, make_engine, make_randomizer,
                   make_volume, seeded, snapshot_from_positions)
-from .paths import box_dimensions
 from .progress import progress_bar
 from .replicas import build_replica_system
 from .shooting import Shooter, shoot_batched, shoot_configuration, two_states

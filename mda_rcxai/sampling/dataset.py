@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from ..exceptions import DatasetError, InputError, InputTypeError
+from ..fileio import atomic_write
 
 __all__ = ["CommittorDataset", "FORMAT", "versions", "universe_from_system",
            "universe_from_topology"]
@@ -26,29 +26,52 @@ _TOPO_KEYS = ("names", "resnames", "resids", "segids", "elements", "masses",
               "bonds")
 
 
-def _tmp_prefix(path) -> str:
-    """Prefix of the temporary files :meth:`CommittorDataset.save` writes
-    next to ``path`` (a run killed mid-save leaves one behind)."""
-    return ".tmp_" + os.path.basename(os.fspath(path)) + "."
-
-
 def remove_stale_temporaries(path) -> int:
     """Delete temporary files a killed save of ``path`` left behind.
 
-    Returns the number removed. Only files named like
-    :meth:`CommittorDataset.save`'s temporaries *for this path* are touched.
+    :meth:`CommittorDataset.save` writes through
+    :func:`mda_rcxai.fileio.atomic_write`, whose temporary file is
+    ``.<stem>.<pid>-<hex>.tmp<ext>`` beside ``path``; a run killed between
+    writing it and the rename leaves it there. Returns the number removed;
+    only temporaries *of this path* are touched.
     """
     import glob
-    d = os.path.dirname(os.path.abspath(os.fspath(path)))
+    folder, name = os.path.split(os.path.abspath(os.fspath(path)))
+    stem, ext = os.path.splitext(name)
     n = 0
-    for f in glob.glob(os.path.join(glob.escape(d), glob.escape(
-            _tmp_prefix(path)) + "*.npz")):
+    for f in glob.glob(os.path.join(glob.escape(folder),
+                                    "." + glob.escape(stem) + ".*.tmp"
+                                    + glob.escape(ext))):
         try:
             os.remove(f)
             n += 1
         except OSError:
             pass
     return n
+
+
+def box_dimensions(box_vectors_nm) -> np.ndarray:
+    """MDAnalysis dimensions of ``(3, 3)`` box vectors in nm.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[lx, ly, lz, alpha, beta, gamma]`` in Angstrom and degrees.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> box_dimensions(np.eye(3) * 2.2).tolist()
+    [22.0, 22.0, 22.0, 90.0, 90.0, 90.0]
+    """
+    a, b, c = np.asarray(box_vectors_nm, dtype=float) * 10.0
+
+    def ang(u, v):
+        return float(np.degrees(np.arccos(np.clip(
+            u.dot(v) / (np.linalg.norm(u) * np.linalg.norm(v)), -1, 1))))
+
+    return np.array([np.linalg.norm(a), np.linalg.norm(b), np.linalg.norm(c),
+                     ang(b, c), ang(a, c), ang(a, b)])
 
 
 def versions() -> dict:
@@ -207,18 +230,10 @@ class CommittorDataset:
                   "box": (np.zeros(0) if self.box is None else self.box)}
         for k, v in self.topology.items():
             arrays["topology_" + k] = v
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=_tmp_prefix(path),
-                                   suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
+        def write(tmp):
+            with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        atomic_write(path, write)
         return path
 
     @classmethod
@@ -402,7 +417,6 @@ class CommittorDataset:
                     "versions": versions()}
             box = None
             if system is not None and system.box_vectors is not None:
-                from .paths import box_dimensions
                 box = box_dimensions(system.box_vectors)
             out = cls(x, n_A, n_B, topo, meta, n_tot - n_A - n_B, box=box)
         finally:
@@ -495,7 +509,6 @@ def universe_from_system(system, positions_angstrom=None):
     >>> len(u.atoms), len(u.bonds), u.dimensions is None
     (22, 21, True)
     """
-    from .paths import box_dimensions
     if positions_angstrom is None:
         positions_angstrom = np.asarray(system.positions) * 10.0
     box = (None if system.box_vectors is None else

@@ -20,34 +20,11 @@ import numpy as np
 
 from ..exceptions import InputError, InputTypeError, StateError
 from ..systems import MolecularSystem, check_states
+from .dataset import box_dimensions, universe_from_system
 
 __all__ = ["path_from_trajectory", "path_from_ops_storage", "box_dimensions"]
 
 NM_PER_ANGSTROM = 0.1
-
-
-def box_dimensions(box_vectors_nm) -> np.ndarray:
-    """MDAnalysis dimensions of ``(3, 3)`` box vectors in nm.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``[lx, ly, lz, alpha, beta, gamma]`` in Angstrom and degrees.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> box_dimensions(np.eye(3) * 2.2).tolist()
-    [22.0, 22.0, 22.0, 90.0, 90.0, 90.0]
-    """
-    a, b, c = np.asarray(box_vectors_nm, dtype=float) * 10.0
-
-    def ang(u, v):
-        return float(np.degrees(np.arccos(np.clip(
-            u.dot(v) / (np.linalg.norm(u) * np.linalg.norm(v)), -1, 1))))
-
-    return np.array([np.linalg.norm(a), np.linalg.norm(b), np.linalg.norm(c),
-                     ang(b, c), ang(a, c), ang(a, b)])
 
 
 def _engine(system, engine):
@@ -93,7 +70,6 @@ def _universe(system, trajectory):
     hook = sys.unraisablehook
     try:
         if len(files) == 1:  # a bare trajectory: the system's own topology
-            from .dataset import universe_from_system
             u = universe_from_system(system)
             u.load_new(files[0])
         else:

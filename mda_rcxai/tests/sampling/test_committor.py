@@ -189,7 +189,7 @@ def test_resume_after_sigkill(ala, tps_result, tmp_path):
     straight = run_committor(ala, x, 3, seed=11, verbose=False)
     assert np.array_equal(straight.n_B, resumed.n_B)
     assert np.array_equal(straight.n_A, resumed.n_A)
-    assert not any(p.name.startswith(".tmp_") for p in tmp_path.iterdir())
+    assert not any(".tmp" in p.name for p in tmp_path.iterdir())
 
 
 def test_ops_committor_simulation_route(ala, configs, tmp_path):
@@ -271,12 +271,12 @@ def test_stale_temporary_of_a_killed_save_is_removed(ala, tmp_path):
         "A": StateDefinition("A", [PHI, PSI], [(-180, -70), (0, 200)]),
         "B": StateDefinition("B", [PHI, PSI], [(50, 100), (-110, 10)])})
     out = tmp_path / "run.npz"
-    stale = tmp_path / ".tmp_run.npz.abc123.npz"
+    stale = tmp_path / ".run.4242-abcd1234.tmp.npz"   # atomic_write's name
     stale.write_bytes(b"half a file")
-    other = tmp_path / ".tmp_other.npz.xyz.npz"
+    other = tmp_path / ".other.4242-abcd1234.tmp.npz"
     other.write_bytes(b"someone else's")
     run_committor(small, eq[:1], 1, out=out, seed=0, state_A="A",
                   state_B="B", verbose=False)
     assert not stale.exists() and other.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".tmp_other.npz.xyz.npz", "run.npz"]
+        ".other.4242-abcd1234.tmp.npz", "run.npz"]
