@@ -57,6 +57,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 import time
 
 import numpy as np
@@ -631,6 +632,11 @@ def _ops_chunk(spec, indices, xs_nm, n_shots, seeds, folder, keep=True):
     st_B = StateDefinition.from_dict(spec["state_B"])
     engine = make_engine(system, settings, seed=int(seeds[0][0]))
     engine.options["on_max_length"] = "stop"
+    if threading.current_thread() is not threading.main_thread():
+        # OPS delays Ctrl-C with a SIGINT handler around every trajectory,
+        # which Python allows in the main thread only (a Dask worker runs
+        # tasks in a thread); the driver handles Ctrl-C there
+        engine.interrupter = contextlib.nullcontext
     vol_A = make_volume(st_A, system.box_vectors)
     vol_B = make_volume(st_B, system.box_vectors)
     randomizer = make_randomizer(engine)

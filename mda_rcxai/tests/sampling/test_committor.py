@@ -107,6 +107,26 @@ def test_serial_and_dask_agree(ala, configs):
     assert abs(serial.p_B.mean() - par.p_B.mean()) < 1e-12
 
 
+def test_ops_route_on_dask_workers_equals_serial(ala, configs, tmp_path):
+    """OPS' CommittorSimulation in Dask worker threads (where OPS may not
+    install its SIGINT handler) gives the counts of the same route in this
+    process, configuration by configuration (seeds from (seed, i))."""
+    from dask.distributed import Client, LocalCluster
+    serial = run_committor(ala, configs[:3], 3, seed=5, verbose=False,
+                           method="ops", out=tmp_path / "s.npz")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        par = run_committor(ala, configs[:3], 3, seed=5, client=client,
+                            verbose=False, chunk_size=1, method="ops",
+                            out=tmp_path / "p.npz")
+    assert par.complete and np.all(par.n_A + par.n_B + par.n_undecided == 3)
+    assert np.array_equal(serial.n_A, par.n_A)
+    assert np.array_equal(serial.n_B, par.n_B)
+    # no OPS file kept unless storage= asks for it (~85 MB each)
+    assert not list((tmp_path / "p_ops").glob("*.nc"))
+
+
 def test_bad_input(ala, configs, tmp_path):
     with pytest.raises(StateError, match="not defined"):
         run_committor(ala, configs, 2, state_B="alphaR", verbose=False)
