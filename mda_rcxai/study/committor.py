@@ -10,6 +10,8 @@ too few shoots fewer and says so.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .common import (dataset_features, md_kwargs, path_universe, reserved_mask,
@@ -29,18 +31,18 @@ WRITES = ("committor_round*.npz*", "committor_round*.nc", "committor_round*_ops"
 
 def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
     """Rounds of committor shooting; returns the merged dataset."""
-    from ..sampling import CommittorDataset, choose_method, harvest, run_committor
+    from ..sampling import CommittorDataset, harvest, run_committor
 
     cfg = study.config
     c = cfg.committor
     a, b = state_names(cfg)
     final = study.path("dataset.npz")
-    method, reason = choose_method(system, c.engine)
     if study.done("committor"):
         log("   committor: done before, reusing " + final, study.verbose)
         rec = study.state["committor"]
         return CommittorResult(CommittorDataset.load(final), rec.get("rounds", []),
-                               rec.get("method", method), rec.get("method_reason", reason))
+                               rec.get("method"), rec.get("method_reason", ""))
+    method, reason = _route(study, system, c.engine)
     log(f"   committor engine: {method} ({reason})", study.verbose)
     datasets, seconds, lines, picks = [], 0.0, [], []
     for k in range(1, c.rounds + 1):
@@ -85,6 +87,26 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
                  round_picks=picks, platform_choice=engine.get("platform_choice"),
                  md_steps_per_s=[float(v) if v else None for v in speeds])
     return CommittorResult(merged, lines, method, reason)
+
+
+def _route(study, system, engine):
+    """The committor route: the one a killed run started with, else chosen now.
+
+    ``engine = "auto"`` is decided by measurement, which a loaded machine can
+    tip from one run to the next; a resumed stage keeps the route its first
+    round was shot with (read from that round's dataset), so its files stay
+    valid.
+    """
+    from ..sampling import CommittorDataset, choose_method
+
+    first = study.path("committor_round1.npz")
+    if engine == "auto" and os.path.exists(first):
+        try:
+            m = CommittorDataset.load(first).metadata["method"]
+            return m["name"], m["reason"] + " (chosen when the stage started)"
+        except Exception:  # damaged: the stage-file checks deal with it
+            pass
+    return choose_method(system, engine)
 
 
 def _candidates(sample, system, shot_positions):

@@ -6,6 +6,9 @@ route or OPS' storage ``tps_ops.nc`` on the OPS route, which a rerun resumes).
 
 from __future__ import annotations
 
+import glob
+import os
+
 import numpy as np
 
 from ..sampling import as_settings, choose_route
@@ -46,6 +49,18 @@ def _initial_path(study, system):
     return path_from_trajectory(system, ip, a, b)
 
 
+def _route(study, system, settings, method):
+    """The TPS route: the one a killed run started with (its files say which),
+    else :func:`~mda_rcxai.sampling.choose_route` (measured for "auto", which a
+    loaded machine can tip from one run to the next)."""
+    if method == "auto":
+        if os.path.exists(study.path("tps_ops.nc")):
+            return "ops", "resumed: OPS storage tps_ops.nc from the first run", {}
+        if glob.glob(study.path("tps_checkpoint*.npz")):
+            return "fast", "resumed: fast-route checkpoints from the first run", {}
+    return choose_route(system, settings, method=method)
+
+
 def stage_sample(study, system) -> SampleResult:
     """Initial path and TPS; writes ``paths.npz`` (positions in Angstrom)."""
     from ..sampling import run_tps
@@ -62,7 +77,7 @@ def stage_sample(study, system) -> SampleResult:
     settings = as_settings(None, temperature=cfg.system.temperature,
                            n_frames_max=cfg.tps.max_path_frames, **md_kwargs(cfg))
     with study.stage("sample") as st:
-        method, reason, measured = choose_route(system, settings, method=cfg.tps.method)
+        method, reason, measured = _route(study, system, settings, cfg.tps.method)
         log(f"   TPS route: {method} ({reason})", study.verbose)
         path = _initial_path(study, system)
         # positions now: OPS storage can turn saved snapshots into lazy proxies
