@@ -9,11 +9,13 @@ run-until-a-state loop.
   temperature until a move is accepted (any system; as the OPS alanine
   dipeptide examples);
 * :func:`pull_initial_path` -- for two states on one distance (an ion pair
-  in water): a harmonic restraint pulls the distance to the barrier, then
-  unrestrained two-way shots at the target temperature until one joins A
-  and B (no hot MD: at 1300 K a water box is a supercritical fluid).
+  in water) or one dihedral (phi of alanine dipeptide in water): a harmonic
+  restraint pulls the coordinate to the barrier, then unrestrained two-way
+  shots at the target temperature until one joins A and B (no hot MD: at
+  1300 K a water box is a supercritical fluid).
 
-Units: positions nm, velocities nm/ps, temperature K, time ps / fs.
+Units: positions nm, velocities nm/ps, temperature K, time ps / fs,
+dihedrals degrees.
 """
 
 from __future__ import annotations
@@ -190,37 +192,73 @@ def initial_path(system, state_A=None, state_B=None, seed: int | None = 0, *,
         "or check the state definitions")
 
 
-def _one_distance(state_a, state_b):
-    """The atom pair and the two ranges (nm) of two states on one distance."""
+def _one_coordinate(state_a, state_b):
+    """The kind, atoms and two ranges of two states on one distance (nm) or dihedral (deg)."""
     out = []
     for st in (state_a, state_b):
         if not isinstance(st, StateDefinition):
             raise InputTypeError(f"states must be StateDefinition objects, "
                                  f"got {type(st).__name__}")
-        if len(st.features) != 1 or st.features[0].kind != "distance":
+        if len(st.features) != 1 or st.features[0].kind not in ("distance", "dihedral"):
             raise InputError(
-                f"state {st.name!r} is not a single distance range; the pull "
-                "initial path needs both states on one distance (use the "
-                "hot-MD initial path for other states)")
-        out.append((tuple(st.features[0].atoms), tuple(st.ranges[0])))
-    if out[0][0] != out[1][0]:
-        raise InputError("the two states use different atom pairs; the pull "
-                         "initial path needs both on the same distance")
-    return out[0][0], out[0][1], out[1][1]
+                f"state {st.name!r} is not a single distance or dihedral range; the "
+                "pull initial path needs both states on one distance or one dihedral "
+                "(use the hot-MD initial path for other states)")
+        out.append((st.features[0].kind, tuple(st.features[0].atoms),
+                    tuple(float(v) for v in st.ranges[0])))
+    if out[0][:2] != out[1][:2]:
+        raise InputError("the two states use different atoms; the pull initial path "
+                         "needs both on the same distance or dihedral")
+    return out[0][0], out[0][1], out[0][2], out[1][2]
+
+
+def _wrap_deg(x):
+    """An angle in degrees in [-180, 180)."""
+    return (float(x) + 180.0) % 360.0 - 180.0
+
+
+def _dihedral_gaps(range_a, range_b):
+    """The two gaps between two dihedral ranges (degrees), each ``(start, width, towards_B)``.
+
+    Going up from A's upper end reaches B's lower end (``towards_B = +1``);
+    going up from B's upper end reaches A's lower end (``towards_B = -1``).
+    """
+    (lo_a, hi_a), (lo_b, hi_b) = range_a, range_b
+    return [(hi_a, (lo_b - hi_a) % 360.0, 1.0), (hi_b, (lo_a - hi_b) % 360.0, -1.0)]
+
+
+def _dihedral_shoot(range_a, range_b, shoot_deg):
+    """Centre of the restraint (degrees) and the sign of a step towards B."""
+    gaps = _dihedral_gaps(range_a, range_b)
+    if shoot_deg is None:  # midway across the wider gap
+        start, width, sign = max(gaps, key=lambda g: g[1])
+        return _wrap_deg(start + 0.5 * width), sign
+    for start, width, sign in gaps:
+        if 0.0 < (shoot_deg - start) % 360.0 < width:
+            return _wrap_deg(shoot_deg), sign
+    start, width, _ = max(gaps, key=lambda g: g[1])
+    raise InputError(f"shoot_deg={shoot_deg} lies inside a state, not between them; give "
+                     f"an angle between the states, e.g. {_wrap_deg(start + 0.5 * width):.1f} "
+                     "(midway across the wider gap, the default)")
 
 
 def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
                       settings=None, r_shoot_nm: float | None = None,
+                      shoot_deg: float | None = None, adapt_deg: float = 3.0,
                       pull_ps: float = 2.0, hold_ps: float = 2.0,
                       between_ps: float = 0.5, max_shots: int = 40,
                       return_info: bool = False, **engine):
-    """A transition path between two distance states by a pull and two-way shots (nm).
+    """A transition path between two states on one distance or dihedral: a pull, then two-way shots.
 
-    1. Pull: a harmonic restraint (5000 kJ/mol/nm^2,
-       :func:`mda_rcxai.systems.nacl.add_distance_restraint`) on the
-       states' distance moves from the starting distance to ``r_shoot_nm``
-       in ``pull_ps`` and holds it there for ``hold_ps`` (Langevin at the
-       temperature).
+    1. Pull: a harmonic restraint on the states' coordinate moves from the
+       starting value to the shooting point in ``pull_ps`` and holds it
+       there for ``hold_ps`` (Langevin at the temperature). On a distance
+       (nm): 5000 kJ/mol/nm^2 at ``r_shoot_nm``
+       (:func:`mda_rcxai.systems.nacl.add_distance_restraint`). On a
+       dihedral (degrees): an :class:`openmm.CustomTorsionForce`
+       ``0.5 k d^2`` with ``k`` = 500 kJ/mol/rad^2 and ``d`` the periodic
+       (shortest-arc) difference from the centre ``shoot_deg``; the pull
+       moves the centre along the shorter arc.
     2. Two-way shots: from the restrained configuration, fresh
        Maxwell-Boltzmann velocities (constraints applied); unrestrained
        dynamics forward until a state, and from the same configuration with
@@ -229,12 +267,16 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
        first) are the path: every frame but the shooting point is unbiased
        dynamics at the temperature. Otherwise the restrained run goes on
        for ``between_ps`` and the next shot is tried, at most ``max_shots``.
+       On a dihedral, a shot whose halves both ended in A moves the centre
+       ``adapt_deg`` towards B (both in B: towards A), so the shooting
+       points drift to where the committor is near 1/2.
 
     Parameters
     ----------
     system : MolecularSystem
         Periodic, with two states on one distance (e.g.
-        :func:`mda_rcxai.systems.nacl_water`).
+        :func:`mda_rcxai.systems.nacl_water`) or one dihedral (e.g.
+        :func:`mda_rcxai.systems.alanine_dipeptide_water`, on phi).
     state_A, state_B : str or StateDefinition, optional
         Default: the system's two states.
     seed : int
@@ -243,15 +285,24 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
         Its fields are also accepted as keywords; ``settings.n_frames_max``
         bounds each half.
     r_shoot_nm : float, optional
-        Distance the pull ends at, nm (default: midway between the two
-        states' ranges).
+        States on a distance: distance the pull ends at, nm (default:
+        midway between the two states' ranges).
+    shoot_deg : float, optional
+        States on a dihedral: first centre of the restraint, degrees
+        (default: midway across the wider of the two gaps between the
+        states; -5 for the phi states of alanine dipeptide in water).
+    adapt_deg : float
+        States on a dihedral: step of the centre after a shot whose halves
+        ended in one state, degrees (0 keeps it fixed). Distances: unused.
     pull_ps, hold_ps, between_ps : float
         Restrained MD lengths, ps.
     max_shots : int
         Two-way shots to try.
     return_info : bool
         Also return a dict with ``shots`` (tried), ``frame_ps``,
-        ``shooting_frame`` and ``r_nm`` (distance per frame).
+        ``shooting_frame`` and ``r_nm`` (distance per frame) or
+        ``dihedral_deg`` (dihedral per frame, degrees) and ``centre_deg``
+        (the restraint's last centre).
 
     Returns
     -------
@@ -263,26 +314,49 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
 
     Raises
     ------
+    InputError
+        States not on one distance or dihedral, a shooting point inside a
+        state or given for the other kind of coordinate, bad lengths.
     SamplingError
         No shot joined A and B within ``max_shots`` (names the arguments).
 
     Examples
     --------
-    >>> from mda_rcxai.systems import nacl_water
+    >>> from mda_rcxai.systems import nacl_water, alanine_dipeptide_water
     >>> x = pull_initial_path(nacl_water(), seed=0)  # doctest: +SKIP
     >>> x.shape  # doctest: +SKIP
     (93, 737, 3)
+    >>> x = pull_initial_path(alanine_dipeptide_water(), seed=0,
+    ...                       temperature=300.0)  # doctest: +SKIP
     """
     import openmm
     settings = as_settings(settings, **engine)
     sa, sb = two_states(system, state_A, state_B)
-    (i, j), range_a, range_b = _one_distance(sa, sb)
+    kind, atoms, range_a, range_b = _one_coordinate(sa, sb)
     max_shots = _check_int("max_shots", max_shots, 1)
-    if r_shoot_nm is None:
-        lo, hi = sorted([range_a, range_b])
-        r_shoot_nm = 0.5 * (lo[1] + hi[0])
-    for name, v in (("r_shoot_nm", r_shoot_nm), ("pull_ps", pull_ps),
-                    ("hold_ps", hold_ps), ("between_ps", between_ps)):
+    dihedral = kind == "dihedral"
+    given, other = (("shoot_deg", shoot_deg), ("r_shoot_nm", r_shoot_nm)) if dihedral \
+        else (("r_shoot_nm", r_shoot_nm), ("shoot_deg", shoot_deg))
+    if other[1] is not None:
+        raise InputError(f"{other[0]}={other[1]} applies to states on a "
+                         f"{'distance' if dihedral else 'dihedral'}; these are on a {kind}: "
+                         f"give {given[0]} instead")
+    checks = [("pull_ps", pull_ps), ("hold_ps", hold_ps), ("between_ps", between_ps)]
+    if dihedral:
+        if shoot_deg is not None and not np.isfinite(shoot_deg):
+            raise InputError(f"shoot_deg={shoot_deg} must be a finite angle in degrees")
+        if not (np.isfinite(adapt_deg) and adapt_deg >= 0):
+            raise InputError(f"adapt_deg={adapt_deg} must be a number >= 0 (degrees)")
+        centre, towards_b = _dihedral_shoot(range_a, range_b, shoot_deg)
+        k_restraint = 500.0   # kJ/mol/rad^2
+    else:
+        if r_shoot_nm is None:
+            lo, hi = sorted([range_a, range_b])
+            r_shoot_nm = 0.5 * (lo[1] + hi[0])
+        checks.insert(0, ("r_shoot_nm", r_shoot_nm))
+        centre, towards_b = r_shoot_nm, 0.0
+        k_restraint = 5000.0  # kJ/mol/nm^2
+    for name, v in checks:
         if not (np.isfinite(v) and v > 0):
             raise InputError(f"{name}={v} must be a positive number")
     if not system.periodic:
@@ -292,8 +366,24 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
     settings, _ = measured_settings(system, settings)
     omm = openmm.XmlSerializer.deserialize(
         openmm.XmlSerializer.serialize(system.system))
-    k_idx = add_distance_restraint(omm, i, j, 5000.0, r_shoot_nm)
+    if dihedral:
+        f = openmm.CustomTorsionForce(
+            "0.5*k_restraint*d^2; d = min(dt, 2*pi - dt); dt = abs(theta - theta0_restraint); "
+            "pi = 3.141592653589793")
+        f.addGlobalParameter("k_restraint", k_restraint)
+        f.addGlobalParameter("theta0_restraint", 0.0)
+        f.addTorsion(*[int(i) for i in atoms], [])
+        k_idx = omm.addForce(f)
+    else:
+        k_idx = add_distance_restraint(omm, atoms[0], atoms[1], k_restraint, r_shoot_nm)
     omm.getForce(k_idx).setForceGroup(31)
+
+    def set_centre(value):  # nm, or degrees (the force takes radians in [-pi, pi))
+        if dihedral:
+            ctx.setParameter("theta0_restraint", np.radians(_wrap_deg(value)))
+        else:
+            ctx.setParameter("r0_restraint", value)
+
     ctx = create_context(omm, make_integrator(settings, int(seed) + 1),
                          settings.platform, settings.threads,
                          box=system.box_vectors, positions=system.positions)
@@ -302,12 +392,12 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
     sigma = velocity_sigma(omm, settings.temperature)
     ctx.setVelocities(maxwell_boltzmann(rng, sigma))
     test = StateTest(sa, sb, system.box_vectors)
-    r_start = float(sa.values(system.positions, system.box_vectors)[0, 0])
+    start = float(sa.values(system.positions, system.box_vectors)[0, 0])
+    delta = _wrap_deg(centre - start) if dihedral else centre - start
     dt = settings.timestep_fs
     n_pull = max(1, int(round(pull_ps * 1000 / dt / 50)))
     for s in range(n_pull):  # move the restraint in 50-step stages
-        ctx.setParameter("r0_restraint", r_start + (r_shoot_nm - r_start)
-                         * (s + 1) / n_pull)
+        set_centre(start + delta * (s + 1) / n_pull)
         integ.step(50)
     integ.step(max(1, int(round(hold_ps * 1000 / dt))))
     n_between = max(1, int(round(between_ps * 1000 / dt)))
@@ -319,8 +409,8 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
         return list(one.xs), int(codes[0])
 
     for shot in range(1, max_shots + 1):
-        ctx.setParameter("k_restraint", 5000.0)
-        ctx.setParameter("r0_restraint", r_shoot_nm)
+        ctx.setParameter("k_restraint", k_restraint)
+        set_centre(centre)
         integ.step(n_between)
         st = ctx.getState(getPositions=True, getVelocities=True)
         x_held = st.getPositions(asNumpy=True)._value
@@ -334,6 +424,9 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
         if {end_f, end_b} != {1, 2}:
             ctx.setPositions(x_held)  # back to the restrained run
             ctx.setVelocities(v_held)
+            if dihedral and end_f == end_b and end_f in (1, 2):
+                centre = _wrap_deg(centre + (adapt_deg if end_f == 1 else -adapt_deg)
+                                   * towards_b)
             continue
         if end_f == 2:
             frames, shoot = bwd[::-1] + fwd[1:], len(bwd) - 1
@@ -342,11 +435,17 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
         pos = np.stack(frames)
         if not return_info:
             return pos
-        return pos, {"shots": shot, "shooting_frame": shoot,
-                     "frame_ps": settings.frame_time_ps,
-                     "r_nm": sa.values(pos, system.box_vectors)[:, 0]}
+        info = {"shots": shot, "shooting_frame": shoot, "frame_ps": settings.frame_time_ps}
+        values = sa.values(pos, system.box_vectors)[:, 0]
+        if dihedral:
+            info.update(dihedral_deg=values, centre_deg=centre)
+        else:
+            info["r_nm"] = values
+        return pos, info
+    where = (f"shoot_deg={shoot_deg} (last centre {centre:.1f} degrees)" if dihedral
+             else f"r_shoot_nm={r_shoot_nm:.3f}")
     raise SamplingError(
         f"no {sa.name}->{sb.name} path in max_shots={max_shots} two-way "
-        f"shots from r_shoot_nm={r_shoot_nm:.3f}; raise max_shots or the "
-        "longest path (n_frames_max; [tps] max_path_frames in a config), or "
-        "move r_shoot_nm ([tps] pull_to) closer to the barrier top")
+        f"shots from {where}; raise max_shots or the longest path (n_frames_max; "
+        "[tps] max_path_frames in a config), or move the shooting point ([tps] pull_to) "
+        "closer to the barrier top")

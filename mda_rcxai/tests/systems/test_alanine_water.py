@@ -159,26 +159,40 @@ def test_solvent_potential_at_h18_equals_openmm_pme_derivative(ala):
     assert abs(q0[H18_INDEX] - 0.2719) < 1e-3  # amber ff99SB charge of the NME amide H
 
 
-def test_initial_path_by_pull_and_two_way_shots(ala):
-    """A real C7eq -> C7ax path (~1500 MD steps: ~10 s on one idle core): first frame in C7eq, last
-    in C7ax, none between in either, frames continuous, molecules whole."""
-    from mda_rcxai.exceptions import InputError
-    from mda_rcxai.systems.alanine_water import alanine_water_initial_path
-    x, info = alanine_water_initial_path(ala, seed=0, pull_ps=0.5, hold_ps=0.2, between_ps=0.2,
-                                         max_frames=300, return_info=True)
+def test_initial_path_by_a_pull_on_phi_and_two_way_shots(ala):
+    """A real C7eq -> C7ax path from :func:`mda_rcxai.sampling.pull_initial_path` on the phi
+    states (~1500 MD steps: ~10 s on one idle core): first frame in C7eq, last in C7ax, none
+    between in either, frames continuous, molecules whole."""
+    from mda_rcxai.sampling import pull_initial_path
+    x, info = pull_initial_path(ala, seed=0, temperature=300.0, pull_ps=0.5, hold_ps=0.2,
+                                between_ps=0.2, n_frames_max=300, return_info=True)
     assert x.shape[1:] == (ala.n_atoms, 3)
     inside_a = ala.states["C7eq"].contains(x)
     inside_b = ala.states["C7ax"].contains(x)
     assert inside_a[0] and inside_b[-1]
     assert not inside_a[1:-1].any() and not inside_b[1:-1].any()
     phi = dihedral_degrees(x, np.array([PHI]))[:, 0]
-    np.testing.assert_allclose(phi, info["phi"])
+    np.testing.assert_allclose(phi, info["dihedral_deg"], atol=1e-6)
     jumps = np.abs((np.diff(phi) + 180) % 360 - 180)
     assert jumps.max() < 60.0  # 20 fs apart: no discontinuity
     assert 0 <= info["shooting_frame"] < len(x)
+    assert -50.0 < info["centre_deg"] < 40.0  # the restraint stayed between the states
     bonds = np.array([(b[0].index, b[1].index) for b in ala.topology.bonds()])[:21]
     assert np.linalg.norm(x[:, bonds[:, 0]] - x[:, bonds[:, 1]], axis=2).max() < 0.2
-    with pytest.raises(InputError, match="not a single dihedral range"):
-        alanine_water_initial_path(ala.with_states(
+
+
+def test_pull_on_a_dihedral_checks_its_arguments(ala):
+    """The dihedral pull names what is wrong before any MD."""
+    from mda_rcxai.exceptions import InputError
+    from mda_rcxai.sampling import pull_initial_path
+    with pytest.raises(InputError, match="not a single distance or dihedral range"):
+        pull_initial_path(ala.with_states(
             {"C7eq": alanine_dipeptide().states["C7eq"],
              "C7ax": alanine_dipeptide().states["C7ax"]}))
+    with pytest.raises(InputError, match=r"shoot_deg=70 lies inside a state.*e\.g\. -5\.0"):
+        pull_initial_path(ala, shoot_deg=70)
+    with pytest.raises(InputError, match=r"r_shoot_nm=0.5 applies to states on a distance; "
+                                         r"these are on a dihedral: give shoot_deg"):
+        pull_initial_path(ala, r_shoot_nm=0.5)
+    with pytest.raises(InputError, match="adapt_deg=-1"):
+        pull_initial_path(ala, adapt_deg=-1)
