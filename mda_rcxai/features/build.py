@@ -25,10 +25,11 @@ __all__ = ["build_features", "save_features", "load_features", "FEATURE_KINDS",
            "FLAT_OPTIONS"]
 
 #: Values of ``kinds`` in :func:`build_features`, in the order their columns appear.
-FEATURE_KINDS = ("dihedrals", "distances", "angles", "acsf", "coordination")
+FEATURE_KINDS = ("dihedrals", "distances", "angles", "acsf", "coordination",
+                 "solvent_potential")
 _FORMAT = "mda_rcxai.features/1"
 _INTERNAL = ("dihedrals", "distances", "angles")
-_SOLVENT = ("acsf", "coordination")
+_SOLVENT = ("acsf", "coordination", "solvent_potential")
 #: Flat keyword options and the kinds they go to (ignored for kinds not requested).
 FLAT_OPTIONS = {
     "dihedrals": ("dihedrals",), "impropers": ("dihedrals",), "sincos": ("dihedrals",),
@@ -38,7 +39,13 @@ FLAT_OPTIONS = {
     "r_cut": ("acsf",), "g2": ("acsf",), "g5": ("acsf",),
     "r0": ("coordination",), "n": ("coordination",), "m": ("coordination",),
     "pair_terms": ("coordination",), "bridging": ("coordination",),
+    "potential_method": ("solvent_potential",), "potential_cutoff": ("solvent_potential",),
+    "potential_cutoff_by": ("solvent_potential",), "charges": ("solvent_potential",),
+    "field_bonds": ("solvent_potential",),
 }
+#: Flat option names of the solvent potential -> keywords of SolventPotentialFeatures.
+_POTENTIAL_KEYS = {"potential_method": "method", "potential_cutoff": "cutoff",
+                   "potential_cutoff_by": "cutoff_by"}
 _KEYS = ("features", "names", "labels", "atom_indices", "groups", "columns_json", "units",
          "frames", "times", "kinds", "format", "kernel")
 
@@ -89,8 +96,8 @@ def build_features(atomgroup, kinds=("dihedrals",), *, start=None, stop=None, st
         angles); its universe's trajectory is analysed.
     kinds : sequence of str
         Any of :data:`FEATURE_KINDS`: ``"dihedrals"``, ``"distances"``,
-        ``"angles"``, ``"acsf"``, ``"coordination"``. Columns appear in
-        this order.
+        ``"angles"``, ``"acsf"``, ``"coordination"``, ``"solvent_potential"``.
+        Columns appear in this order.
     start, stop, step, frames, backend, n_workers, verbose
         Passed to every class's ``run``.
     **options
@@ -101,6 +108,9 @@ def build_features(atomgroup, kinds=("dihedrals",), *, start=None, stop=None, st
         (a str or list); ``centers``, ``neighbors``, ``center_labels``
         (acsf and coordination); ``r_cut``, ``g2``, ``g5`` (acsf); ``r0``,
         ``n``, ``m``, ``pair_terms``, ``bridging`` (coordination);
+        ``potential_method``, ``potential_cutoff`` (Angstrom),
+        ``potential_cutoff_by``, ``charges``, ``field_bonds`` (solvent_potential,
+        where ``centers`` are the solute atoms and ``neighbors`` one solvent set);
         ``dtype`` (internal coordinates), ``pbc`` (all); see
         :data:`FLAT_OPTIONS`. Or one dict of keyword arguments per kind,
         named after it (taking precedence over flat options):
@@ -112,7 +122,10 @@ def build_features(atomgroup, kinds=("dihedrals",), *, start=None, stop=None, st
         "r_cut": 6.0, "g2": [...], "g5": [...]}``
         (:class:`~mda_rcxai.features.SymmetryFunctionFeatures`),
         ``coordination={"centers": ..., "neighbors": ..., "r0": ...}``
-        (:class:`~mda_rcxai.features.CoordinationFeatures`). ``centers``
+        (:class:`~mda_rcxai.features.CoordinationFeatures`),
+        ``solvent_potential={"centers": ..., "neighbors": {"water": "resname HOH"},
+        "method": "ewald", "charges": ...}``
+        (:class:`~mda_rcxai.features.SolventPotentialFeatures`). ``centers``
         and ``neighbors`` may be AtomGroups or selection strings.
 
     Returns
@@ -147,6 +160,7 @@ def build_features(atomgroup, kinds=("dihedrals",), *, start=None, stop=None, st
     from .dihedrals import DihedralFeatures
     from .distances import AngleFeatures, DistanceFeatures
     from .solvent import CoordinationFeatures, SymmetryFunctionFeatures
+    from .solvent_potential import SolventPotentialFeatures
 
     if isinstance(kinds, str):
         kinds = (kinds,)
@@ -195,6 +209,12 @@ def build_features(atomgroup, kinds=("dihedrals",), *, start=None, stop=None, st
             an = AngleFeatures(atomgroup, **opts)
         elif kind == "acsf":
             an = SymmetryFunctionFeatures(**_solvent_options(u, opts, kind))
+        elif kind == "solvent_potential":
+            so = _solvent_options(u, opts, kind)
+            for flat_key, key in _POTENTIAL_KEYS.items():
+                if flat_key in so:
+                    so[key] = so.pop(flat_key)
+            an = SolventPotentialFeatures(so.pop("centers"), so.pop("neighbors"), **so)
         else:
             an = CoordinationFeatures(**_solvent_options(u, opts, kind))
         blocks.append((kind, an.run(**run_kw)))

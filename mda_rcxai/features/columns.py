@@ -35,9 +35,11 @@ __all__ = ["FeatureColumn", "KINDS", "SOLVENT_KINDS", "columns_to_json", "column
 
 #: Known values of :attr:`FeatureColumn.kind`.
 KINDS = ("dihedral", "improper", "distance", "angle", "sin", "cos", "acsf_g2", "acsf_g5",
-         "coordination", "bridging", "density")
-#: Kinds that describe an environment around a centre atom (solvent descriptors).
-SOLVENT_KINDS = ("acsf_g2", "acsf_g5", "coordination", "bridging", "density")
+         "coordination", "bridging", "density", "solvent_potential", "solvent_field")
+#: Kinds that describe an environment around a centre atom (solvent descriptors); a
+#: solvent-potential column's centre is its solute atom, a solvent-field column's its bond.
+SOLVENT_KINDS = ("acsf_g2", "acsf_g5", "coordination", "bridging", "density",
+                 "solvent_potential", "solvent_field")
 
 
 def _tuple_ints(x):
@@ -59,7 +61,8 @@ class FeatureColumn:
         One of :data:`KINDS`: ``"dihedral"``, ``"improper"``,
         ``"distance"``, ``"angle"``, ``"sin"`` / ``"cos"`` (of an angle,
         see ``measure``), ``"acsf_g2"``, ``"acsf_g5"``, ``"coordination"``,
-        ``"bridging"``, ``"density"``.
+        ``"bridging"``, ``"density"``, ``"solvent_potential"`` (kJ/mol/e at
+        a solute atom), ``"solvent_field"`` (along a solute bond).
     atoms : tuple of int
         Universe atom indices (0-based) that carry the column: the 2/3/4
         atoms of a distance/angle/dihedral, the centre atom(s) of a solvent

@@ -13,7 +13,7 @@ This module imports nothing heavy: the builder is named, and imported only by
 Examples
 --------
 >>> sorted(BUNDLED)
-['alanine_dipeptide', 'nacl_water']
+['alanine_dipeptide', 'alanine_water', 'nacl_water']
 >>> BUNDLED["nacl_water"].states
 ('CIP', 'SSIP')
 """
@@ -54,6 +54,16 @@ class BundledSystem:
     config : str or None
         File in :mod:`mda_rcxai.data` with its study defaults (None: the
         defaults of :class:`~mda_rcxai.study.config.StudyConfig`).
+    pull : bool
+        Its states lie on one distance or one dihedral, so ``[tps]
+        initial_path = "pull"`` (:func:`mda_rcxai.sampling.pull_initial_path`)
+        applies.
+    plus_top_solvent : str or None
+        A baseline to which the validation adds the top-ranked solvent
+        column (SHAP at the transition state, else global; see
+        :func:`~mda_rcxai.study.validate.top_solvent_column`), as the set
+        ``"<baseline> + top solvent: <column>"``, compared head to head with
+        the baseline alone.
     """
 
     name: str
@@ -65,6 +75,8 @@ class BundledSystem:
     naive: tuple | None = None
     fes_axis: str | None = None
     config: str | None = None
+    pull: bool = False
+    plus_top_solvent: str | None = None
 
     def build(self):
         """The system (:class:`~mda_rcxai.systems.MolecularSystem`), from its builder."""
@@ -87,5 +99,16 @@ BUNDLED = {s.name: s for s in (
         name="nacl_water", builder="mda_rcxai.systems:nacl_water",
         states=("CIP", "SSIP"), feature_kinds=("acsf", "coordination"),
         baselines={"distance": ["d[NA1:NA-CL2:CL]"]}, naive=("d[NA1:NA-CL2:CL]",),
-        fes_axis="d[NA1:NA-CL2:CL]", config="nacl_water.toml"),
+        fes_axis="d[NA1:NA-CL2:CL]", config="nacl_water.toml", pull=True),
+    BundledSystem(
+        name="alanine_water", builder="mda_rcxai.systems:alanine_dipeptide_water",
+        states=("C7eq", "C7ax"), feature_kinds=("dihedrals", "solvent_potential"),
+        # does the solvent add to the vacuum answer? phi + theta against phi + theta + the
+        # potential of the water at H18 (Kawashima et al.'s column); the report ranks the
+        # top solvent column the study itself finds
+        baselines={"phi + theta": ["phi", "theta"],
+                   "phi + theta + V[H18]": ["phi", "theta", "V[H18|water]"]},
+        comparisons=(("phi + theta + V[H18]", "phi + theta"),), naive=("phi",),
+        fes_axis="phi", config="alanine_water.toml", pull=True,
+        plus_top_solvent="phi + theta"),
 )}

@@ -243,7 +243,8 @@ class TPSConfig(_Section):
     initial_path : str
         ``"hot"`` (high-temperature MD finds the first A -> B path),
         ``"pull"`` (states on one distance, e.g. an ion pair or a ligand and
-        its pocket: a restraint pulls the distance to ``pull_to`` near the
+        its pocket, or on one dihedral, e.g. phi of a peptide in water: a
+        restraint pulls the coordinate to ``pull_to`` near the
         barrier, then unrestrained two-way shots at the study temperature
         until one half reaches A and the other B; no hot MD, which would boil
         water), a
@@ -251,8 +252,10 @@ class TPSConfig(_Section):
         goes from A to B, or an OpenPathSampling storage file (``.nc``; its
         last accepted path).
     pull_to : float, optional
-        ``initial_path = "pull"``: distance (Angstrom) the restraint pulls to;
-        default: midway between the two states' ranges.
+        ``initial_path = "pull"``: where the restraint pulls to, between the
+        two states: a distance (Angstrom) for states on a distance, an angle
+        (degrees) for states on a dihedral; default: midway between the two
+        states' ranges (on a dihedral, across the wider gap).
     initial_temperature : float
         Kelvin; temperature of the hot MD (``initial_path = "hot"``).
     max_path_frames : int
@@ -270,7 +273,7 @@ class TPSConfig(_Section):
     method: Literal["auto", "fast", "ops"] = "auto"
     chains: int = Field(default=2, ge=1, le=64)
     initial_path: str = "hot"
-    pull_to: Optional[float] = Field(default=None, gt=0.0)
+    pull_to: Optional[float] = None
     initial_temperature: float = Field(default=1300.0, gt=0.0, le=5000.0)
     max_path_frames: int = Field(default=1000, ge=3)
 
@@ -341,7 +344,9 @@ class FeaturesConfig(_Section):
     kind : list of str
         Any of ``"dihedrals"`` (the paper's inputs), ``"distances"``,
         ``"angles"``, ``"acsf"`` (atom-centred symmetry functions),
-        ``"coordination"``; several at once are concatenated.
+        ``"coordination"``, ``"solvent_potential"`` (the electrostatic
+        potential of the solvent at each ``centers`` atom, kJ/mol/e); several
+        at once are concatenated.
     selection : str, optional
         MDAnalysis selection of the atoms the internal coordinates use;
         default: the solute (everything that is not water or an ion).
@@ -356,7 +361,9 @@ class FeaturesConfig(_Section):
         ACSF / coordination: selection of the centre atoms (e.g. the ions).
     neighbors : dict of str to str
         ACSF / coordination: named neighbour selections (e.g.
-        ``{ O = "resname HOH and name O", H = "resname HOH and name H*" }``).
+        ``{ O = "resname HOH and name O", H = "resname HOH and name H*" }``);
+        solvent potential: one entry, the solvent (``{ water = "resname HOH" }``),
+        whose partial charges act on each ``centers`` atom.
     r_cut : float
         ACSF cutoff radius, Angstrom.
     g2 : list of [eta, r_s]
@@ -366,9 +373,21 @@ class FeaturesConfig(_Section):
     r0 : float or list of float
         Coordination: switching distance, Angstrom (one for all, or one per
         centre atom).
+    potential_method : str
+        Solvent potential: ``"ewald"`` (as PME feels it), ``"reaction_field"``,
+        ``"shifted"`` or ``"cutoff"``.
+    potential_cutoff : float
+        Solvent potential: real-space cutoff, Angstrom (below half the box).
+    potential_cutoff_by : str
+        Solvent potential, cutoff methods: ``"atom"`` or ``"molecule"``
+        (whole solvent molecules in or out).
+    center_labels : str, optional
+        ``"paper"``: name the centres of the bundled alanine dipeptide in
+        the papers' numbering (``V[H18|water]``); default residue:atom names.
     """
 
-    kind: list[Literal["dihedrals", "distances", "angles", "acsf", "coordination"]] = Field(
+    kind: list[Literal["dihedrals", "distances", "angles", "acsf", "coordination",
+                       "solvent_potential"]] = Field(
         default_factory=lambda: ["dihedrals"], min_length=1)
     selection: Optional[str] = None
     dihedrals: Literal["all", "heavy", "backbone"] = "all"
@@ -381,6 +400,10 @@ class FeaturesConfig(_Section):
                                                            [0.5, 5.5]])
     g5: list[list[float]] = Field(default_factory=lambda: [[0.05, 1.0, 1.0], [0.05, 1.0, -1.0]])
     r0: float | list[float] = 3.2
+    potential_method: Literal["ewald", "reaction_field", "shifted", "cutoff"] = "ewald"
+    potential_cutoff: float = Field(default=9.0, gt=0.0)
+    potential_cutoff_by: Literal["atom", "molecule"] = "atom"
+    center_labels: Optional[Literal["paper"]] = None
 
     @field_validator("r0")
     @classmethod
@@ -413,6 +436,12 @@ class FeaturesConfig(_Section):
 
     @model_validator(mode="after")
     def _solvent_needs(self):
+        if "solvent_potential" in self.kind and (not self.centers or len(self.neighbors) != 1):
+            raise ValueError("kind 'solvent_potential' needs centers (the solute atoms) and "
+                             "one neighbors entry (the solvent, e.g. { water = 'resname HOH' })")
+        if self.potential_cutoff_by == "molecule" and self.potential_method == "ewald":
+            raise ValueError("potential_cutoff_by = 'molecule' applies to the cutoff methods; "
+                             "with potential_method = 'ewald' leave it out")
         if {"acsf", "coordination"} & set(self.kind):
             if not self.centers or not self.neighbors:
                 raise ValueError("kind 'acsf'/'coordination' needs centers (a selection) and "
@@ -664,27 +693,30 @@ class StudyConfig(BaseModel):
         return self
 
     def _check_pull(self, a, b):
-        """``initial_path = "pull"`` pulls one distance: both states must be ranges on one."""
+        """``initial_path = "pull"`` pulls one distance or dihedral: both states must be ranges
+        on the same one."""
         fix = ("use initial_path = 'hot' (hot MD) or a trajectory file that goes from A to B")
         if not self.states:
-            if self.system.bundled_name != "nacl_water":
+            name = self.system.bundled_name
+            if name is None or not BUNDLED[name].pull:
                 raise ValueError(
-                    f"[tps] initial_path = 'pull' needs states on one distance each (2 atoms, "
-                    f"as nacl_water's CIP and SSIP); the states of {self.system.bundled_name} "
-                    f"are on dihedrals; {fix}")
+                    f"[tps] initial_path = 'pull' needs states on one distance or one dihedral "
+                    f"each (as nacl_water's CIP and SSIP, alanine_water's C7eq and C7ax); the "
+                    f"states of {name or 'this system'} are not; {fix}")
             return
         for name in (a, b):
             vars_ = self.states[name]
             kinds = {2: "distance", 3: "angle", 4: "dihedral"}
-            if len(vars_) != 1 or len(next(iter(vars_.values())).atoms) != 2:
+            if len(vars_) != 1 or len(next(iter(vars_.values())).atoms) not in (2, 4):
                 have = ", ".join(f"{v} ({kinds[len(var.atoms)]})" for v, var in vars_.items())
                 raise ValueError(
-                    f"[tps] initial_path = 'pull' needs states on one distance each (2 atoms); "
-                    f"[states.{name}] has {have}; {fix}")
+                    f"[tps] initial_path = 'pull' needs states on one distance (2 atoms) or one "
+                    f"dihedral (4 atoms) each; [states.{name}] has {have}; {fix}")
         pa, pb = (next(iter(self.states[n].values())).atoms for n in (a, b))
         if pa != pb:
             raise ValueError(f"[tps] initial_path = 'pull' needs both states on the same "
-                             f"distance; [states.{a}] uses {pa}, [states.{b}] {pb}; {fix}")
+                             f"distance or dihedral; [states.{a}] uses {pa}, [states.{b}] {pb}; "
+                             f"{fix}")
 
     def __eq__(self, other):
         """Equal parameters (where a config was read from does not count)."""

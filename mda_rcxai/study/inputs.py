@@ -138,7 +138,19 @@ def build_system(cfg: StudyConfig):
 
 
 def _check_pull_to(pull_to, system, a, b):
-    """``[tps] pull_to`` (Angstrom) must lie between the two states on their distance."""
+    """``[tps] pull_to`` must lie between the two states: Angstrom on a distance, degrees on a
+    dihedral (either gap between the two ranges)."""
+    if system.states[a].features[0].kind == "dihedral":
+        from ..sampling.initial import _dihedral_gaps
+        gaps = _dihedral_gaps(system.states[a].ranges[0], system.states[b].ranges[0])
+        if not any(0.0 < (pull_to - start) % 360.0 < width for start, width, _ in gaps):
+            start, width, _ = max(gaps, key=lambda g: g[1])
+            mid = (start + 0.5 * width + 180.0) % 360.0 - 180.0
+            raise InputError(
+                f"config: [tps] pull_to = {pull_to} degrees lies inside state {a} or {b}, not "
+                f"between them; give an angle between them, e.g. {mid:.1f} (midway across the "
+                "wider gap, the default when left out)")
+        return
     (lo_a, hi_a), (lo_b, hi_b) = (np.asarray(system.states[s].ranges[0], float) * 10.0
                                   for s in (a, b))
     (n1, r1), (n2, r2) = sorted([(a, (lo_a, hi_a)), (b, (lo_b, hi_b))], key=lambda t: t[1][0])
@@ -217,12 +229,61 @@ def _bundled_defaults(cfg: StudyConfig):
 
 
 def feature_options(cfg: StudyConfig) -> dict:
-    """Keyword options of :func:`mda_rcxai.features.build_features` from ``[features]``."""
+    """Keyword options of :func:`mda_rcxai.features.build_features` from ``[features]``.
+
+    With ``kind = "solvent_potential"`` also ``charges`` (from the study's
+    OpenMM System: the universes of a study carry no charges) and the
+    potential's method and cutoff.
+
+    Examples
+    --------
+    >>> from mda_rcxai.study.config import StudyConfig
+    >>> feature_options(StudyConfig())["kinds"]
+    ('dihedrals',)
+    """
     f = cfg.features
-    return {"kinds": tuple(f.kind), "dihedrals": f.dihedrals, "sincos": f.sincos,
+    opts = {"kinds": tuple(f.kind), "dihedrals": f.dihedrals, "sincos": f.sincos,
             "pairs": f.pairs, "centers": f.centers, "neighbors": dict(f.neighbors),
             "r_cut": f.r_cut, "g2": [tuple(p) for p in f.g2],
             "g5": [tuple(p) for p in f.g5], "r0": f.r0}
+    if "solvent_potential" in f.kind:
+        opts.update(potential_method=f.potential_method, potential_cutoff=f.potential_cutoff,
+                    potential_cutoff_by=f.potential_cutoff_by, charges=_charges(cfg))
+    return opts
+
+
+_CHARGES = {}
+
+
+def _charges(cfg: StudyConfig):
+    """Partial charges (e) of the study's System, one per atom (built once per system)."""
+    from ..features import charges_from_system
+
+    key = cfg.system.model_dump_json()
+    if key not in _CHARGES:
+        _CHARGES.clear()
+        _CHARGES[key] = charges_from_system(_load(cfg).system)
+    return _CHARGES[key]
+
+
+def _center_labels(cfg: StudyConfig, universe):
+    """``[features] center_labels = "paper"``: the papers' names of the centre atoms."""
+    from ..systems import PAPER_ATOM_NAMES
+
+    if cfg.system.bundled_name not in ("alanine_dipeptide", "alanine_water"):
+        raise InputError("config: [features] center_labels = 'paper' names the atoms of the "
+                         "bundled alanine dipeptide (H1..H22); this system is not it; leave "
+                         "the key out")
+    try:
+        idx = universe.select_atoms(cfg.features.centers).indices
+    except Exception as err:  # MDAnalysis raises SelectionError/ValueError
+        raise InputError(f"config: [features] centers = {cfg.features.centers!r} is not a valid "
+                         f"MDAnalysis selection ({err})") from None
+    if len(idx) == 0 or idx.max() >= len(PAPER_ATOM_NAMES):
+        raise InputError(f"config: [features] center_labels = 'paper' names the 22 solute "
+                         f"atoms only; centers = {cfg.features.centers!r} selects others; "
+                         "select solute atoms (e.g. 'resname ACE ALA NME') or leave the key out")
+    return [PAPER_ATOM_NAMES[i] for i in idx]
 
 
 def featurize(cfg: StudyConfig, universe):
@@ -255,6 +316,8 @@ def featurize(cfg: StudyConfig, universe):
                          "give a selection of the molecule to describe")
     opts = feature_options(cfg)
     kinds = opts.pop("kinds")
+    if cfg.features.center_labels == "paper" and cfg.features.centers:
+        opts["center_labels"] = _center_labels(cfg, universe)
     try:
         return build_features(ag, kinds=kinds, **opts)
     except RcxaiError as err:

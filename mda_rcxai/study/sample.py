@@ -37,11 +37,13 @@ def _initial_path(study, system):
     from ..sampling import path_from_ops_storage, path_from_trajectory
     if ip == "pull":
         from ..sampling import pull_initial_path
+        to = cfg.tps.pull_to  # degrees on a dihedral, Angstrom on a distance
+        where = ({"shoot_deg": to} if system.states[a].features[0].kind == "dihedral"
+                 else {"r_shoot_nm": to / 10.0 if to is not None else None})
         frames_nm = pull_initial_path(
             system, a, b, seed=derived_seed(cfg.seed, "initial_path"),
-            temperature=cfg.system.temperature,
-            r_shoot_nm=cfg.tps.pull_to / 10.0 if cfg.tps.pull_to else None,
-            n_frames_max=cfg.tps.max_path_frames, **md_kwargs(cfg))
+            temperature=cfg.system.temperature, n_frames_max=cfg.tps.max_path_frames,
+            **where, **md_kwargs(cfg))
         return path_from_trajectory(system, path_universe(system, np.asarray(frames_nm) * 10.0),
                                     a, b)
     if ip.endswith(".nc"):

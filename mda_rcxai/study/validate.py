@@ -15,11 +15,11 @@ import numpy as np
 from ..fileio import to_jsonable as _jsonable
 from .common import base_params, md_kwargs, records, reserved_mask, rows_key
 from .files import derived_seed, log, read_json, write_json
-from .inputs import (baseline_columns, bundled_baselines, bundled_comparisons, naive_coordinate,
-                     state_names)
+from .inputs import (_bundled_defaults, baseline_columns, bundled_baselines, bundled_comparisons,
+                     naive_coordinate, state_names)
 from .results import ExplainResult, SampleResult, TrainResult, ValidationResult
 
-__all__ = ["stage_validate", "choose_engine", "WRITES"]
+__all__ = ["stage_validate", "choose_engine", "top_solvent_column", "WRITES"]
 
 #: Files this stage writes in the study directory (the committor test's shots, with
 #: their resume file or OPS storage); ``--overwrite`` retires them.
@@ -45,7 +45,52 @@ def _baseline_sets(cfg, system, train: TrainResult, explain: ExplainResult):
     named.update(cfg.explain.baselines)
     for name, wanted in named.items():  # the config's sets were checked before any stage ran
         sets[name] = baseline_columns(name, wanted, train.names, train.columns)
+    b = _bundled_defaults(cfg)
+    base = b.plus_top_solvent if b else None
+    top = top_solvent_column(explain.summary, train.columns) if base in sets else None
+    if top is not None:  # e.g. phi + theta against phi + theta + the top solvent column
+        sets[f"{base} + top solvent: {top}"] = sorted(set(sets[base]) | {col[top]})
     return sets
+
+
+def top_solvent_column(summary, columns):
+    """The best-ranked solvent column (SHAP at the transition state, else global), or None.
+
+    Parameters
+    ----------
+    summary : dict
+        :attr:`ExplainResult.summary` (``"shap/transition_state"`` ...
+        with a per-column ``ranking``).
+    columns : sequence of FeatureColumn or dict
+        Column metadata of the explained features.
+
+    Returns
+    -------
+    str or None
+        The name of the first column of a solvent kind
+        (:data:`mda_rcxai.features.columns.SOLVENT_KINDS`) in the ranking;
+        None when no solvent column is ranked.
+
+    Examples
+    --------
+    >>> cols = [{"name": "phi", "kind": "dihedral"},
+    ...         {"name": "V[H18|water]", "kind": "solvent_potential"}]
+    >>> top_solvent_column({"shap/global": {"ranking": ["phi", "V[H18|water]"]}}, cols)
+    'V[H18|water]'
+    """
+    from ..features.columns import SOLVENT_KINDS
+
+    def field(c, key):
+        return c.get(key) if isinstance(c, dict) else getattr(c, key, None)
+
+    solvent = {field(c, "name") for c in columns or ()
+               if field(c, "kind") in SOLVENT_KINDS or field(c, "measure") in SOLVENT_KINDS}
+    for key in ("shap/transition_state", "shap/global"):
+        hit = next((n for n in (summary.get(key) or {}).get("ranking", []) if n in solvent),
+                   None)
+        if hit is not None:
+            return hit
+    return None
 
 
 def _naive_set(cfg, train: TrainResult, sets):
@@ -100,6 +145,7 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
         # head-to-head pairs (e.g. phi + theta against phi + psi), and the top-2 groups
         # against the naive coordinate, with paired-bootstrap intervals
         pairs = list(bundled_comparisons(cfg))
+        pairs += [(k, k.split(" + top solvent: ")[0]) for k in sets if " + top solvent: " in k]
         top2 = next((k for k in sets if k.startswith("top 2: ")), None)
         if naive is not None and top2 is not None:
             pairs.append((top2, naive["baseline"]))

@@ -231,6 +231,8 @@ def test_pull_needs_states_on_one_distance(where):
                                          r".*'hot'"):
         StudyConfig.from_dict(d)
     StudyConfig.from_dict({"system": {"name": "nacl_water"}, "tps": {"initial_path": "pull"}})
+    # states on one dihedral (phi) pull too
+    StudyConfig.from_dict({"system": {"name": "alanine_water"}, "tps": {"initial_path": "pull"}})
 
 
 @pytest.mark.parametrize("flag, value", [("--workers", "0"), ("--seed", "-1")])
