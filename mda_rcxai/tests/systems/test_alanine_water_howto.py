@@ -2,6 +2,7 @@
 
 import os
 import re
+import textwrap
 
 import pytest
 
@@ -10,14 +11,13 @@ DOC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "alanine
 
 def _python_blocks(text):
     blocks = re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", text)
-    return ["\n".join(line[3:] for line in b.splitlines()) for b in blocks]
+    return [textwrap.dedent(b) for b in blocks]
 
 
 @pytest.mark.skipif(not os.path.exists(DOC), reason="docs/ not shipped with the package")
 def test_page_code_runs_and_matches_its_comments():
-    pytest.importorskip("openmm")
     blocks = _python_blocks(open(DOC).read())
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     ns = {}
     exec(compile(blocks[0], DOC, "exec"), ns)
     assert ns["system"].n_atoms == 985 and ns["PAPER_ATOM_NAMES"][17] == "H18"
@@ -27,3 +27,7 @@ def test_page_code_runs_and_matches_its_comments():
     assert r.names[17] == "V[H18|water]"
     assert r.features[0, 17] == pytest.approx(-95.0, abs=0.5)
     assert r.names[-1] == "E[N17-H18|water]"
+    # the initial path of the study: C7eq -> C7ax on phi at 300 K
+    exec(compile(blocks[2], DOC, "exec"), ns)
+    x, st = ns["x"], ns["alanine_dipeptide_water"]().states
+    assert st["C7eq"].contains(x[0])[0] and st["C7ax"].contains(x[-1])[0]
