@@ -56,7 +56,18 @@ def test_outputs_and_report(study):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 6
     ex = json.loads((out / "explanations.json").read_text())
-    assert ex["shap/global"]["n_explained"] == 30
+    from mda_rcxai.sampling import CommittorDataset
+    n_data = len(CommittorDataset.load(out / "dataset.npz"))
+    assert ex["shap/global"]["n_explained"] == min(30, n_data)
+    # later rounds shot only the informative frames, and said how many
+    state = json.loads((out / "state.json").read_text())
+    picks = state["committor"]["round_picks"]
+    assert [p["round"] for p in picks] == [2]
+    for p in picks:
+        assert p["informative"] <= p["candidates"]
+        assert p["shot"] == min(p["asked"], p["informative"])
+        assert (p["shot"] < p["asked"]) == ("note" in p)
+    assert n_data == 40 + picks[0]["shot"]
     # the report's grouped table shows, first in its SHAP-global column, the group that
     # explanations.json ranks first, with its importance and ensemble spread
     first = ex["shap/global"]["grouped_ranking"][0]
@@ -136,7 +147,8 @@ def test_other_parameters_refused_then_overwritten(study, tmp_path):
     moved = set(os.listdir(copy / ".previous" / os.listdir(copy / ".previous")[0]))
     invalidated = {"explained.pdb", "explanations.json", "importance.csv", "report.html",
                    "validation.json"}
-    assert invalidated <= moved <= invalidated | {"committor_test.npz"}
+    assert invalidated <= moved <= invalidated | {"committor_test.npz",
+                                                   "committor_test_naive.npz"}
 
 
 def test_holdout_split_is_disjoint_and_covers_every_row():
