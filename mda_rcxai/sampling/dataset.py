@@ -26,6 +26,15 @@ _TOPO_KEYS = ("names", "resnames", "resids", "segids", "elements", "masses",
               "bonds")
 
 
+def zipfile_like(path) -> bool:
+    """True if ``path`` starts like a zip archive (what an .npz is)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def remove_stale_temporaries(path) -> int:
     """Delete temporary files a killed save of ``path`` left behind.
 
@@ -270,8 +279,13 @@ class CommittorDataset:
         except DatasetError:
             raise
         except Exception as err:
+            # numpy calls any file that is not .npy/.npz "pickled data"
+            why = ("not an .npz archive" if "pickled" in str(err)
+                   or isinstance(err, (ValueError, EOFError)) and
+                   not zipfile_like(path) else f"not a readable .npz: {err}")
             raise DatasetError(f"{path!r} is not a CommittorDataset file "
-                               f"(not a readable .npz: {err})") from None
+                               f"({why}); pass the .npz that run_committor "
+                               "or a study wrote") from None
 
     # ------------------------------------------------------------------
     def to_universe(self):

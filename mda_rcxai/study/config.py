@@ -260,8 +260,8 @@ class TPSConfig(_Section):
         Kelvin; temperature of the hot MD (``initial_path = "hot"``).
     max_path_frames : int
         Longest path (frames) the engine integrates before giving up a trial.
-    method : str
-        ``"auto"`` (measured: OpenPathSampling's ``PathSampling`` where its
+    method : str, optional
+        Unset or ``"auto"`` (measured: OpenPathSampling's ``PathSampling`` where its
         bookkeeping per frame is small beside the MD, as in a solvated box;
         the fast route on the dynamics core where it dominates, as for a
         small molecule in vacuum; see :func:`mda_rcxai.sampling.choose_route`),
@@ -270,7 +270,7 @@ class TPSConfig(_Section):
     """
 
     n_steps: int = Field(default=3000, ge=1)
-    method: Literal["auto", "fast", "ops"] = "auto"
+    method: Optional[Literal["auto", "fast", "ops"]] = None
     chains: int = Field(default=2, ge=1, le=64)
     initial_path: str = "hot"
     pull_to: Optional[float] = None

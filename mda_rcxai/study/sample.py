@@ -79,7 +79,8 @@ def stage_sample(study, system) -> SampleResult:
     settings = as_settings(None, temperature=cfg.system.temperature,
                            n_frames_max=cfg.tps.max_path_frames, **md_kwargs(cfg))
     with study.stage("sample") as st:
-        method, reason, measured = _route(study, system, settings, cfg.tps.method)
+        method, reason, measured = _route(study, system, settings,
+                                          cfg.tps.method or "auto")
         log(f"   TPS route: {method} ({reason})", study.verbose)
         path = _initial_path(study, system)
         # positions now: OPS storage can turn saved snapshots into lazy proxies

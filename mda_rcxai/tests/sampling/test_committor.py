@@ -150,8 +150,11 @@ def test_bad_input(ala, configs, tmp_path):
         run_committor(ala, configs, 2, out=notds, verbose=False)
     txt = tmp_path / "x.npz"
     txt.write_text("hello")
-    with pytest.raises(DatasetError):
+    # named as what it is, not as numpy's "pickled data"
+    with pytest.raises(DatasetError, match=r"not an \.npz archive\); pass the "
+                       r"\.npz") as err:
         CommittorDataset.load(txt)
+    assert "pickle" not in str(err.value)
     with pytest.raises(DatasetError, match="no such"):
         CommittorDataset.load(tmp_path / "missing.npz")
 
