@@ -59,10 +59,12 @@ import json
 import os
 import threading
 import time
+import warnings
 
 import numpy as np
 
-from ..exceptions import DatasetError, InputError, InputTypeError, StateError
+from ..exceptions import (DatasetError, InputError, InputTypeError,
+                          SamplingError, StateError)
 from ..systems import MolecularSystem, StateDefinition
 from .core import EngineSettings, allowed_threads, as_settings, choose_platform
 from .dask_driver import dask_client, sigint_flag, submit_all
@@ -647,11 +649,13 @@ def _ops_chunk(spec, indices, xs_nm, n_shots, seeds, folder, keep=True):
     # CommittorSimulation sets the class attribute EngineMover.default_engine;
     # left there, it keeps the engine and the closed storage alive
     old_default = paths.EngineMover.default_engine
-    rows = []
+    rows, spans = [], []
     ctx = engine.simulation.context
     try:
         for i, snap, s in zip(indices, snaps, seeds):
             t0 = time.perf_counter()
+            store.sync_all()
+            first = len(store.steps)
             ctx.getIntegrator().setRandomNumberSeed(int(s[0]) % 2 ** 31 or 1)
             ctx.reinitialize(preserveState=True)
             sim = paths.CommittorSimulation(
@@ -660,26 +664,26 @@ def _ops_chunk(spec, indices, xs_nm, n_shots, seeds, folder, keep=True):
             sim.output_stream = io.StringIO()
             with contextlib.redirect_stdout(io.StringIO()), seeded(int(s[1])):
                 sim.run(n_per_snapshot=int(n_shots))
+            store.sync_all()
+            spans.append((first, len(store.steps)))
             rows.append([int(i), time.perf_counter() - t0])
-        store.sync_all()
-        with contextlib.redirect_stderr(io.StringIO()):  # OPS' own bar
-            spa = paths.ShootingPointAnalysis(steps=None,
-                                              states=[vol_A, vol_B],
-                                              error_if_no_state=False)
-            spa.analyze(store.steps)
-            keys = list(spa.keys())
-        by_config = []
-        for snap in snaps:
-            # OPS keys the analysis by the shooting snapshot (constrained:
-            # it may differ from the input by the constraint tolerance, and
-            # one configuration can appear under more than one key)
-            match = [k for k in keys if np.allclose(
-                np.asarray(k.xyz), np.asarray(snap.xyz), atol=1e-3)]
-            by_config.append((sum(int(spa[k].get(vol_A, 0)) for k in match),
-                              sum(int(spa[k].get(vol_B, 0)) for k in match)))
-        frames = sum(len(step.change.trials[0].trajectory) - 1
-                     for step in store.steps if step.change is not None
-                     and step.change.trials)
+        by_config, frames = [], 0
+        for first, last in spans:
+            # OPS' own analysis of this configuration's steps only (its
+            # results are keyed by the constrained shooting snapshot)
+            steps = [store.steps[k] for k in range(first, last)]
+            with contextlib.redirect_stderr(io.StringIO()), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # undecided shots
+                spa = paths.ShootingPointAnalysis(steps=None,
+                                                  states=[vol_A, vol_B],
+                                                  error_if_no_state=False)
+                spa.analyze(steps)
+            by_config.append((sum(int(c.get(vol_A, 0)) for c in spa.values()),
+                              sum(int(c.get(vol_B, 0)) for c in spa.values())))
+            frames += sum(len(step.change.trials[0].trajectory) - 1
+                          for step in steps if step.change is not None
+                          and step.change.trials)
     finally:
         paths.EngineMover.default_engine = old_default
         close_storage(store)
@@ -690,6 +694,10 @@ def _ops_chunk(spec, indices, xs_nm, n_shots, seeds, folder, keep=True):
         os.remove(tmp)
     out = []
     for (i, sec), (nA, nB) in zip(rows, by_config):
+        if nA + nB > int(n_shots):
+            raise SamplingError(
+                f"OPS' analysis counted {nA + nB} decided shots for "
+                f"configuration {i}, which had {n_shots}; please report it")
         out.append((i, nA, nB, int(n_shots) - nA - nB,
                     frames if i == rows[-1][0] else 0, sec))
     return out
