@@ -38,6 +38,7 @@ import os
 import tomllib
 from typing import Literal, Optional
 
+import tomli_w
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
                       field_validator, model_validator)
 
@@ -818,27 +819,19 @@ class StudyConfig(BaseModel):
         return self.model_dump(exclude_none=True)
 
     def to_toml(self):
-        """All parameters as TOML text (round-trips through :meth:`from_toml`)."""
+        """All parameters as TOML text (round-trips through :meth:`from_toml`).
+
+        Written by `tomli-w <https://github.com/hukkin/tomli-w>`_: ``seed`` and
+        ``workers`` first, then the sections in a fixed order and ``[states.NAME]``
+        last; lists are written one item a line.
+        """
         d = self.to_dict()
-        lines = [f"seed = {_toml_value(d.pop('seed'))}",
-                 f"workers = {_toml_value(d.pop('workers'))}"]
-        states = d.pop("states", {})
+        ordered = {"seed": d.pop("seed"), "workers": d.pop("workers")}
         for name in _SECTIONS:
-            sec = d.get(name, {})
-            lines.append(f"\n[{name}]")
-            tables = []
-            for k, v in sec.items():
-                if isinstance(v, dict):
-                    tables.append((k, v))
-                else:
-                    lines.append(f"{k} = {_toml_value(v)}")
-            for k, v in tables:
-                lines.append(f"{k} = {_toml_value(v)}")
-        for sname, vars_ in states.items():
-            lines.append(f"\n[states.{_toml_key(sname)}]")
-            for vname, var in vars_.items():
-                lines.append(f"{_toml_key(vname)} = {_toml_value(var)}")
-        return "\n".join(lines) + "\n"
+            ordered[name] = d.pop(name, {})
+        ordered["states"] = d.pop("states", {})
+        ordered.update(d)  # a top-level key added later is written, not dropped
+        return tomli_w.dumps(ordered)
 
     def digest(self, *sections):
         """Short hash of the given sections or dotted keys (all when none): what a stage
@@ -955,25 +948,3 @@ def _one_line(err: ValidationError, given) -> str:
 def _short(v):
     s = json.dumps(v) if not isinstance(v, str) else repr(v)
     return s if len(s) < 60 else s[:57] + "..."
-
-
-def _toml_key(k):
-    import re
-    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
-
-
-def _toml_value(v):
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        if not v:
-            return "{}"
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()
-                                if x is not None) + " }"
-    raise TypeError(f"cannot write {v!r} to TOML")

@@ -1,9 +1,11 @@
 """The study config: types, ranges, files and sources are checked when it is read."""
 
 import os
+import tomllib
 
 import pytest
 
+from mda_rcxai.study.bundled import BUNDLED
 from mda_rcxai.study.config import StudyConfig
 from mda_rcxai.exceptions import InputError
 
@@ -14,6 +16,29 @@ def test_defaults_round_trip_through_toml():
     other = StudyConfig.from_toml("[committor]\nwindow = [0.2, 0.8]\n")
     assert other.committor.window == [0.2, 0.8]
     assert StudyConfig.from_toml(other.to_toml()) == other
+
+
+@pytest.mark.parametrize("system", sorted(BUNDLED))
+def test_written_toml_reads_back_as_the_same_dict(system, capsys):
+    """tomli-w writes the config: ``tomllib`` reads back exactly ``to_dict()``, for each
+    bundled study's printed config and for one with states, quoted keys and empty tables."""
+    from mda_rcxai.cli import main
+    assert main(["demo", "--system", system, "--print-config"]) == 0
+    cfg = StudyConfig.from_toml(capsys.readouterr().out)
+    assert tomllib.loads(cfg.to_toml()) == cfg.to_dict()
+    phi = {"atoms": ["name C and resid 1", "name N and resid 2", "name CA and resid 2",
+                     "name C and resid 2"]}
+    own = cfg.to_dict()
+    own["system"].update(state_A="C7 eq", state_B="C7ax")
+    own["states"] = {"C7 eq": {"phi": {**phi, "range": [-180.0, -50.0]}},
+                     "C7ax": {"phi": {**phi, "range": [40.0, 100.0]}}}
+    own["features"]["neighbors"] = {"water O": "resname HOH and name O"}
+    own["explain"]["baselines"] = {}
+    cfg = StudyConfig.from_dict(own)
+    text = cfg.to_toml()
+    assert tomllib.loads(text) == cfg.to_dict()
+    assert '[states."C7 eq".phi]' in text
+    assert StudyConfig.from_toml(text) == cfg
 
 
 @pytest.mark.parametrize("text, key, hint", [
