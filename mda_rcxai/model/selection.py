@@ -8,8 +8,10 @@ log likelihood per shot (in the spirit of scikit-learn's
 the same folds, beside the full model and a constant ``p_B``.
 
 Folds split configurations (rows of ``X``): all shots of one configuration
-stay in one fold. They are drawn with ``numpy.random.default_rng(seed)``, so
-the same seed gives the same folds, here and in :func:`baseline_loglik`.
+stay in one fold. The rows are shuffled with ``numpy.random.default_rng(seed)``
+and cut into folds by scikit-learn's ``KFold``, so the same seed gives the
+same folds, here and in :func:`baseline_loglik`; the grid of settings is
+expanded by scikit-learn's ``ParameterGrid``.
 
 Examples
 --------
@@ -29,10 +31,10 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import numpy as np
+from sklearn.model_selection import KFold, ParameterGrid
 
 from ..exceptions import InputError, InputTypeError, NotFittedError
 from . import _io
@@ -110,14 +112,11 @@ def kfold_indices(n, cv=5, seed=0):
         raise InputError(f"cv={cv} folds but only {n} configurations; use cv <= {n}")
     if seed is not None:
         _check_int(seed, "seed", 0)
+    # KFold's own shuffle draws from a RandomState; shuffling with default_rng(seed) and
+    # letting KFold cut the order in contiguous folds keeps the folds of earlier versions
     order = np.random.default_rng(seed).permutation(n)
-    folds = np.array_split(order, cv)
-    out = []
-    for k in range(cv):
-        test = np.sort(folds[k])
-        train = np.sort(np.concatenate([folds[j] for j in range(cv) if j != k]))
-        out.append((train, test))
-    return out
+    return [(np.sort(order[train]), np.sort(order[test]))
+            for train, test in KFold(n_splits=cv).split(order)]
 
 
 def _grid(param_grid):
@@ -137,18 +136,20 @@ def _grid(param_grid):
             raise InputError(f"param_grid names {unknown[0]!r}, not a parameter of "
                              f"CommittorModel; valid ones are {sorted(valid)}")
         keys = list(g)
-        values = []
+        values = {}
         for k in keys:
             v = g[k]
             if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
                 raise InputTypeError(f"param_grid[{k!r}] must be a list of values, got {v!r}")
-            v = list(v)
+            v = [tuple(c) if k == "hidden_layers" else c for c in v]
             if not v:
                 raise InputError(f"param_grid[{k!r}] is empty; give at least one value")
-            values.append(v)
-        for combo in itertools.product(*values):
-            out.append({k: (tuple(c) if k == "hidden_layers" else c)
-                        for k, c in zip(keys, combo)})
+            values[k] = v
+        # ParameterGrid varies the alphabetically last key fastest; the settings are
+        # listed with the grid's last key fastest, as given (the order of cv_results_)
+        combos = sorted(ParameterGrid({k: range(len(v)) for k, v in values.items()}),
+                        key=lambda idx: [idx[k] for k in keys])
+        out.extend({k: values[k][idx[k]] for k in keys} for idx in combos)
     return out
 
 

@@ -148,6 +148,25 @@ def test_kfold_is_seeded_and_partitions():
         kfold_indices(23, cv=1)
 
 
+def test_kfold_keeps_the_folds_of_earlier_versions():
+    """Rows shuffled by ``default_rng(seed)``, cut in order: a seed's folds (and so its
+    scores and choices) stay what earlier studies got."""
+    assert [t.tolist() for _, t in kfold_indices(10, 3, 0)] == [[2, 4, 6, 7], [3, 5, 9],
+                                                                 [0, 1, 8]]
+
+
+def test_grid_lists_settings_with_the_last_given_key_fastest():
+    from mda_rcxai.model.selection import _grid
+    got = _grid([{"weight_decay": [1e-3, 1e-2], "hidden_layers": [[8], (4, 4)]},
+                 {"penalty": ["l2"]}])
+    assert got == [{"weight_decay": 1e-3, "hidden_layers": (8,)},
+                   {"weight_decay": 1e-3, "hidden_layers": (4, 4)},
+                   {"weight_decay": 1e-2, "hidden_layers": (8,)},
+                   {"weight_decay": 1e-2, "hidden_layers": (4, 4)},
+                   {"penalty": "l2"}]
+    assert [list(c) for c in got[:4]] == [["weight_decay", "hidden_layers"]] * 4
+
+
 def test_cv_grid_scores_are_the_fold_likelihoods():
     X, a, b = small_data()
     grid = {"weight_decay": [1e-2, 1e-1], "hidden_layers": [(4,)]}
