@@ -45,14 +45,15 @@ import openmm.unit as unit
 
 from ..exceptions import InputError, InputTypeError, SamplingError
 from ..systems import platform_properties
-from .loop import OneMolecule, StateTest, frame_state, run_until_state
+from .loop import (OneMolecule, StateTest, frame_state, run_until_state,
+                   state_arrays)
 
 __all__ = ["EngineSettings", "as_settings", "KB_KJ_PER_MOL_K", "make_integrator",
            "create_context", "platform_names", "check_platform",
            "PlatformChoice", "choose_platform", "measure_steps_per_s",
            "velocity_sigma", "maxwell_boltzmann", "start_trajectory",
            "StateTest", "frame_state", "OneMolecule", "run_until_state",
-           "allowed_threads"]
+           "state_arrays", "allowed_threads"]
 
 #: Boltzmann's constant times Avogadro's number, kJ/(mol K), from openmm.unit.
 KB_KJ_PER_MOL_K = (unit.BOLTZMANN_CONSTANT_kB * unit.AVOGADRO_CONSTANT_NA
@@ -453,7 +454,7 @@ def measure_steps_per_s(omm_system, integrator, platform, threads, positions,
     integ = ctx.getIntegrator()
     t0 = time.perf_counter()
     integ.step(steps_per_frame)
-    ctx.getState(getPositions=True).getPositions(asNumpy=True)
+    state_arrays(ctx.getState(getPositions=True))
     warm = time.perf_counter() - t0
     if warm > 4 * seconds:  # a slow candidate: one frame says enough
         return n_copies * steps_per_frame / warm
@@ -461,7 +462,7 @@ def measure_steps_per_s(omm_system, integrator, platform, threads, positions,
     t0 = time.perf_counter()
     while True:
         integ.step(steps_per_frame)
-        ctx.getState(getPositions=True).getPositions(asNumpy=True)
+        state_arrays(ctx.getState(getPositions=True))
         frames += 1
         dt = time.perf_counter() - t0
         if dt >= seconds:
@@ -629,6 +630,5 @@ def start_trajectory(context, positions, velocities):
     context.setVelocities(velocities)
     context.applyConstraints(tol)
     context.applyVelocityConstraints(tol)
-    st = context.getState(getPositions=True, getVelocities=True)
-    return (st.getPositions(asNumpy=True)._value,
-            st.getVelocities(asNumpy=True)._value)
+    return state_arrays(context.getState(getPositions=True,
+                                         getVelocities=True), velocities=True)

@@ -19,7 +19,63 @@ import numpy as np
 
 from ..exceptions import SamplingError
 
-__all__ = ["StateTest", "frame_state", "OneMolecule", "run_until_state"]
+__all__ = ["StateTest", "frame_state", "OneMolecule", "run_until_state",
+           "state_arrays"]
+
+
+# ----------------------------------------------------------------------
+# reading a frame
+def state_arrays(state, velocities: bool = False):
+    """Positions (and velocities) of an :class:`openmm.State` as float64 arrays.
+
+    The numbers of ``state.getPositions(asNumpy=True)`` (nm) and
+    ``state.getVelocities(asNumpy=True)`` (nm/ps) without the unit
+    wrapping: OpenMM's public getter looks its cache up with ``dir()`` and
+    multiplies by a unit, which costs about as much as ten MD steps of a
+    22-atom molecule on the Reference platform (~8 us a call), and the
+    loops read every frame. The array is filled by the State's own copy
+    routine (``_getVectorAsNumpy``, the one the public getter calls); where
+    an OpenMM build lacks it, the public getter is used.
+
+    Parameters
+    ----------
+    state : openmm.State
+        Holding positions (and velocities when asked).
+    velocities : bool
+        Also return the velocities.
+
+    Returns
+    -------
+    numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+        ``(n_particles, 3)`` positions, nm (and velocities, nm/ps).
+
+    Examples
+    --------
+    >>> import openmm
+    >>> from mda_rcxai.systems import alanine_dipeptide
+    >>> s = alanine_dipeptide()
+    >>> ctx = openmm.Context(s.system, openmm.VerletIntegrator(0.001),
+    ...                      openmm.Platform.getPlatformByName("Reference"))
+    >>> ctx.setPositions(s.positions)
+    >>> st = ctx.getState(getPositions=True)
+    >>> x = state_arrays(st)
+    >>> bool((x == st.getPositions(asNumpy=True)._value).all()), x.shape
+    (True, (22, 3))
+    """
+    get = getattr(state, "_getVectorAsNumpy", None)
+    if get is None:                                   # pragma: no cover
+        x = np.asarray(state.getPositions(asNumpy=True)._value)
+        if not velocities:
+            return x
+        return x, np.asarray(state.getVelocities(asNumpy=True)._value)
+    n = state._getNumParticles()
+    x = np.empty((n, 3))
+    get(type(state).Positions, x)
+    if not velocities:
+        return x
+    v = np.empty((n, 3))
+    get(type(state).Velocities, v)
+    return x, v
 
 
 # ----------------------------------------------------------------------
@@ -225,13 +281,12 @@ class OneMolecule:
         self.md_steps += self.spf
         self.frames[0] += 1
         if self.record:
-            st = self.context.getState(getPositions=True, getVelocities=True)
-            x = st.getPositions(asNumpy=True)._value
+            x, v = state_arrays(self.context.getState(
+                getPositions=True, getVelocities=True), velocities=True)
             self.xs.append(x)
-            self.vs.append(st.getVelocities(asNumpy=True)._value)
+            self.vs.append(v)
         else:
-            x = self.context.getState(getPositions=True).getPositions(
-                asNumpy=True)._value
+            x = state_arrays(self.context.getState(getPositions=True))
         return x[None]
 
 

@@ -29,7 +29,7 @@ import openmm.unit as unit
 from ..exceptions import InputError, InputTypeError
 from ..systems import MolecularSystem
 from .core import (EngineSettings, create_context,
-                   maxwell_boltzmann, velocity_sigma)
+                   maxwell_boltzmann, state_arrays, velocity_sigma)
 
 __all__ = ["build_replica_system", "ReplicaBatch", "per_shot_langevin",
            "shot_rng", "COULOMB_CONSTANT"]
@@ -470,9 +470,8 @@ class ReplicaBatch:
         self.n_steps += self.spf
         self.replica_steps += self.spf * self.n_replicas
         self.frames[self.active] += 1
-        self.positions = self.context.getState(getPositions=True) \
-            .getPositions(asNumpy=True)._value.reshape(
-                self.n_replicas, self.n_atoms, 3)
+        self.positions = state_arrays(self.context.getState(
+            getPositions=True)).reshape(self.n_replicas, self.n_atoms, 3)
         return self.positions
 
     def velocities(self) -> np.ndarray:
