@@ -175,7 +175,13 @@ def compare_loglik(loglik_a, loglik_b, shots, *, n_boot=2000, level=0.95, seed=0
         ``"win"`` when the whole interval lies above 0, ``"loss"`` when it
         lies below 0, else ``"tie"``), ``n_configurations``, ``n_shots``,
         ``n_boot``, ``seed``, ``method`` (``"paired bootstrap over
-        configurations"``).
+        configurations"``), and ``n_to_resolve``: the number of
+        configurations (at the same shots per configuration) at which the
+        interval's half-width, shrinking as ``1 / sqrt(n)``, would equal
+        ``|delta|``, i.e. about where a difference of this size stops being
+        a tie (``n * (half_width / |delta|)**2``, rounded up; ``None`` when
+        ``delta`` is 0). It sizes a study; it does not promise the
+        difference is real.
 
     Examples
     --------
@@ -222,7 +228,10 @@ def compare_loglik(loglik_a, loglik_b, shots, *, n_boot=2000, level=0.95, seed=0
     lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
     delta = float(d.sum() / n_shots.sum())
     verdict = "win" if lo > 0 else ("loss" if hi < 0 else "tie")
+    half = 0.5 * float(hi - lo)
+    n_to_resolve = (int(np.ceil(n * (half / abs(delta)) ** 2)) if delta != 0 else None)
     return {"delta": delta, "ci_low": float(lo), "ci_high": float(hi), "level": level,
             "verdict": verdict, "n_configurations": int(n), "n_shots": float(n_shots.sum()),
             "n_boot": int(n_boot), "seed": int(seed),
-            "method": "paired bootstrap over configurations"}
+            "method": "paired bootstrap over configurations",
+            "n_to_resolve": n_to_resolve}

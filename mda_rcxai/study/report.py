@@ -151,6 +151,15 @@ def _mean_ci(ct):
     return f"{_fmt(ct.get('mean_pB'), '.2f')} [{_fmt(lo, '.2f')}, {_fmt(hi, '.2f')}]"
 
 
+def _verdict(cmp):
+    """win / loss, or tie with the configurations it would take to resolve it."""
+    verdict = str(cmp.get("verdict", ""))
+    n = cmp.get("n_to_resolve")
+    if verdict == "tie" and n:
+        verdict += f" (~{n:,} configurations to resolve)"
+    return verdict
+
+
 def _baseline_rows(baselines, naive_row=None):
     """The baseline table: each set's held-out log likelihood, its difference to the full
     model with the bootstrap interval, and the verdict from the set's side."""
@@ -160,7 +169,7 @@ def _baseline_rows(baselines, naive_row=None):
         if vs:
             diff = (f"{_fmt(vs.get('delta'))} [{_fmt(vs.get('ci_low'))}, "
                     f"{_fmt(vs.get('ci_high'))}]")
-            verdict = str(vs.get("verdict", ""))
+            verdict = _verdict(vs)
         else:
             diff, verdict = "", ""
         name = b["name"] + (" (naive coordinate)" if b["name"] == naive_row else "")
@@ -388,12 +397,14 @@ def _validation_sections(r, validation, fit):
                "model means the set carries more of the reaction coordinate. 'minus full' is "
                "the set's out-of-fold log-likelihood per shot minus the full model's with a "
                "paired bootstrap interval over configurations; 'vs full' is loss (the interval "
-               "lies below 0), tie (it contains 0) or win, from the set's side.", cls="note")
+               "lies below 0), tie (it contains 0) or win, from the set's side; a tie names "
+               "about how many configurations (at these shots each) would make an interval "
+               "as narrow as the difference, as its width shrinks with 1/sqrt(n).", cls="note")
     comparisons = validation.comparisons
     if comparisons:
         r.text("Head to head (the same paired bootstrap):")
         r.table([[c["a"], c["b"], f"{_fmt(c['delta'])} [{_fmt(c['ci_low'])}, "
-                  f"{_fmt(c['ci_high'])}]", c["verdict"]] for c in comparisons],
+                  f"{_fmt(c['ci_high'])}]", _verdict(c)] for c in comparisons],
                 ["set a", "set b", f"a minus b, nats/shot [{comparisons[0]['level']:.0%} "
                  "interval]", "a vs b"])
 

@@ -535,3 +535,30 @@ def test_parallel_fits_equal_serial():
     parallel = CommittorModelCV(n_jobs=2, **kw).fit(X, a, b)
     np.testing.assert_array_equal(serial.oof_q_, parallel.oof_q_)
     # (CommittorEnsemble(n_jobs=...) goes through the same joblib helper)
+
+
+def test_compare_loglik_n_to_resolve_sizes_a_study():
+    """A tie's n_to_resolve is where fresh data of that size give a half-width ~ |delta|.
+
+    Model b predicts q + 0.15 (a small, real difference); 150 configurations with
+    4 shots tie. Data sets of n_to_resolve new configurations from the same
+    distribution then give intervals whose half-width is close to |delta|.
+    """
+    def data(n, seed):
+        rng = np.random.default_rng(seed)
+        q = rng.normal(size=n)
+        n_B = rng.binomial(4, (1 + np.tanh(q)) / 2).astype(float)
+        n_A = 4 - n_B
+        return (loglik_per_configuration(q, n_A, n_B),
+                loglik_per_configuration(q + 0.15, n_A, n_B), n_A + n_B)
+
+    small = compare_loglik(*data(150, 7), n_boot=1000, seed=0)
+    assert small["verdict"] == "tie"
+    n = small["n_to_resolve"]
+    assert n > 150
+    halves = []
+    for rep in range(5):
+        big = compare_loglik(*data(n, 100 + rep), n_boot=500, seed=rep)
+        halves.append((big["ci_high"] - big["ci_low"]) / 2)
+    assert np.mean(halves) == pytest.approx(abs(small["delta"]), rel=0.2)
+    assert compare_loglik(*data(150, 7)[:1] * 2, data(150, 7)[2])["n_to_resolve"] is None
