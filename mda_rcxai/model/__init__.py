@@ -42,6 +42,7 @@ True
 """
 
 from ..exceptions import ModelFileError, ModelFileNotFoundError, TrainingError
+from ._validation import NotFittedError
 from .committor import ACTIVATIONS, SOLVERS, CommittorModel
 from .ensemble import DEFAULT_ENSEMBLE_PARAMS, CommittorEnsemble, select_for_shooting
 from .loss import binomial_nll
@@ -75,4 +76,5 @@ __all__ = [
     "ModelFileError",
     "ModelFileNotFoundError",
     "TrainingError",
+    "NotFittedError",
 ]

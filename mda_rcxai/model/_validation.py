@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
+from .. import exceptions
 from ..exceptions import InputError, InputTypeError
 
-__all__ = ["check_X", "check_targets", "check_feature_names"]
+__all__ = ["check_X", "check_targets", "check_feature_names", "NotFittedError"]
+
+
+class NotFittedError(exceptions.NotFittedError, _SklearnNotFittedError):
+    """A model used before ``fit``: :class:`mda_rcxai.exceptions.NotFittedError` that is
+    also scikit-learn's ``NotFittedError``, so scikit-learn code that asks whether an
+    estimator is fitted understands it."""
+
+    __module__ = "mda_rcxai.model"
 
 
 def _first_bad(mask):

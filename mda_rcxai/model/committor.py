@@ -14,6 +14,10 @@ lives in :mod:`mda_rcxai.model._training`, saving/loading/TorchScript in
 :mod:`mda_rcxai.model._io`, the fit-quality numbers in
 :mod:`mda_rcxai.model.metrics`. The exception classes live in
 :mod:`mda_rcxai.exceptions` and are re-exported here.
+
+(About 870 lines: one estimator class, whose training, file format and
+metrics already live in the modules above; about 530 of them are the
+numpydoc of its parameters and public methods, with their Examples.)
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from ..exceptions import (InputError, InputTypeError, ModelFileError, ModelFileNotFoundError,
-                          NotFittedError, TrainingError)
+                          TrainingError)
 from . import _io
 from ._training import penalty, torch_threads, train_network
-from ._validation import check_feature_names, check_targets, check_X
+from ._validation import NotFittedError, check_feature_names, check_targets, check_X
 from .metrics import evaluate_q, loglik_per_shot, p_B_from_q, pb_rmse
 
 __all__ = [
@@ -261,8 +265,7 @@ class CommittorModel(BaseEstimator):
         self.n_threads = n_threads
         self.verbose = verbose
         self.solver = solver
-        self.penalty = penalty
-        self._validate_params()
+        self.penalty = penalty  # values are checked in fit (scikit-learn: no work in __init__)
 
     # ------------------------------------------------------------------
     # scikit-learn plumbing (BaseEstimator gives get_params and repr)
@@ -273,7 +276,8 @@ class CommittorModel(BaseEstimator):
         Parameters
         ----------
         **params
-            Constructor arguments to change; checked as in the constructor.
+            Constructor arguments to change; their names are checked here,
+            their values by :meth:`fit` (as for the constructor's).
 
         Returns
         -------
@@ -283,7 +287,7 @@ class CommittorModel(BaseEstimator):
         Raises
         ------
         InputError
-            An unknown parameter name or a bad value.
+            An unknown parameter name.
 
         Examples
         --------
@@ -298,11 +302,11 @@ class CommittorModel(BaseEstimator):
                 f"{unknown[0]!r} is not a parameter of {type(self).__name__}; valid ones are "
                 f"{sorted(valid)}"
             )
-        super().set_params(**params)
-        self._validate_params()
-        return self
+        return super().set_params(**params)
 
     def _validate_params(self):
+        """Check every constructor parameter; raise a one-line :class:`InputError` naming
+        the first bad one (called by :meth:`fit`, and by the searches before they fit)."""
         def bad(name, why):
             raise InputError(f"{name}={getattr(self, name)!r}: {why}")
 
@@ -361,7 +365,7 @@ class CommittorModel(BaseEstimator):
     # fitting
     # ------------------------------------------------------------------
     def check_is_fitted(self):
-        """Raise :class:`~mda_rcxai.exceptions.NotFittedError` unless fitted.
+        """Raise :class:`~mda_rcxai.model.NotFittedError` unless fitted.
 
         Raises
         ------
@@ -374,7 +378,7 @@ class CommittorModel(BaseEstimator):
         >>> CommittorModel().check_is_fitted()
         Traceback (most recent call last):
         ...
-        mda_rcxai.exceptions.NotFittedError: This CommittorModel is not fitted yet; call fit(...
+        mda_rcxai.model.NotFittedError: This CommittorModel is not fitted yet; call fit(...
         """
         if getattr(self, "net_", None) is None:
             raise NotFittedError(

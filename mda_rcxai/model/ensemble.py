@@ -27,12 +27,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from sklearn.base import BaseEstimator, clone
 
-from ..exceptions import InputError, InputTypeError, NotFittedError
+from ..exceptions import InputError, InputTypeError
 from . import _io
-from ._validation import check_feature_names, check_targets, check_X
+from ._validation import NotFittedError, check_feature_names, check_targets, check_X
 from .metrics import evaluate_q, loglik_per_shot, p_B_from_q
-from .selection import DEFAULT_FIT_PARAMS
+from .selection import DEFAULT_FIT_PARAMS, _check_n_jobs, _given_model_params
 
 __all__ = ["CommittorEnsemble", "select_for_shooting", "DEFAULT_ENSEMBLE_PARAMS"]
 
@@ -51,7 +52,7 @@ def _fit_member(params, X, a, b, rows, names):
     return CommittorModel(**params).fit(X[rows], a[rows], b[rows], feature_names=names)
 
 
-class CommittorEnsemble:
+class CommittorEnsemble(BaseEstimator):
     """``n_models`` committor models with different seeds and bootstrap resamples.
 
     Member ``i`` gets the seed ``SeedSequence([seed, i])`` (for its weights
@@ -70,18 +71,29 @@ class CommittorEnsemble:
     base_estimator : CommittorModel or CommittorModelCV, optional
         Members are clones of it (its parameters; ``seed`` replaced). A
         :class:`CommittorModelCV`, fitted or not, contributes its
-        ``best_estimator_``'s parameters (an unfitted one is fitted first on
-        all data). Default: a CommittorModel with
-        :data:`DEFAULT_ENSEMBLE_PARAMS` updated by ``base_params``.
+        ``best_estimator_``'s parameters (a copy of an unfitted one is fitted
+        first on all data: ``base_estimator_``). Default: a CommittorModel
+        with :data:`DEFAULT_ENSEMBLE_PARAMS` updated by the parameters below.
     n_jobs : int, default 1
         Members fitted in parallel (joblib processes).
-    **base_params
-        :class:`CommittorModel` parameters (only without ``base_estimator``).
+    hidden_layers, activation, weight_decay, learning_rate, max_epochs, batch_size, \
+validation_fraction, early_stopping, patience, device, n_threads, verbose, solver, \
+penalty : optional
+        :class:`CommittorModel` parameters of the members (keyword only; not
+        with ``base_estimator``). None (the default) leaves one at
+        :data:`DEFAULT_ENSEMBLE_PARAMS`, else CommittorModel's default.
+
+    All parameters are checked by :meth:`fit` (the constructor only stores
+    them, as scikit-learn requires: ``get_params``, ``set_params`` and
+    ``sklearn.base.clone`` work).
 
     Attributes
     ----------
     models_ : list of CommittorModel
         The fitted members.
+    base_estimator_ : CommittorModel, CommittorModelCV or None
+        ``base_estimator`` as used: the fitted copy of an unfitted
+        :class:`CommittorModelCV`, else ``base_estimator`` itself.
     member_params_ : dict
         Their shared parameters (without the seed).
     bootstrap_indices_ : list of numpy.ndarray
@@ -107,41 +119,57 @@ class CommittorEnsemble:
     True
     """
 
-    def __init__(self, n_models=5, bootstrap=True, seed=0, base_estimator=None, n_jobs=1,
-                 **base_params):
+    def __init__(self, n_models=5, bootstrap=True, seed=0, base_estimator=None, n_jobs=1, *,
+                 hidden_layers=None, activation=None, weight_decay=None, learning_rate=None,
+                 max_epochs=None, batch_size=None, validation_fraction=None,
+                 early_stopping=None, patience=None, device=None, n_threads=None, verbose=None,
+                 solver=None, penalty=None):
+        # only stored: scikit-learn estimators check their parameters in fit
+        self.n_models = n_models
+        self.bootstrap = bootstrap
+        self.seed = seed
+        self.base_estimator = base_estimator
+        self.n_jobs = n_jobs
+        self.hidden_layers = hidden_layers
+        self.activation = activation
+        self.weight_decay = weight_decay
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.solver = solver
+        self.penalty = penalty
+
+    @property
+    def base_params(self):
+        """The :class:`CommittorModel` parameters given (those not None), as a dict."""
+        return _given_model_params(self)
+
+    def _check_params(self):
         from .committor import CommittorModel
         from .selection import CommittorModelCV
 
+        n_models, seed = self.n_models, self.seed
         if isinstance(n_models, bool) or not isinstance(n_models, (int, np.integer)) \
                 or n_models < 1:
             raise InputError(f"n_models={n_models!r} must be an int >= 1 (5 is a good start)")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InputError(f"seed={seed!r} must be a non-negative int")
-        if base_estimator is not None and not isinstance(base_estimator,
-                                                         (CommittorModel, CommittorModelCV)):
+        base = self.base_estimator
+        if base is not None and not isinstance(base, (CommittorModel, CommittorModelCV)):
             raise InputTypeError("base_estimator must be a CommittorModel or a "
-                                 f"CommittorModelCV, got {type(base_estimator).__name__}")
-        if base_estimator is not None and base_params:
+                                 f"CommittorModelCV, got {type(base).__name__}")
+        if base is not None and self.base_params:
             raise InputError("give either base_estimator or CommittorModel parameters "
-                             f"({sorted(base_params)[:3]}), not both")
-        self.n_models = int(n_models)
-        self.bootstrap = bool(bootstrap)
-        self.seed = int(seed)
-        self.base_estimator = base_estimator
-        self.n_jobs = n_jobs
-        self.base_params = dict(base_params)
-        if base_estimator is None:
-            CommittorModel(**{**DEFAULT_ENSEMBLE_PARAMS, **self.base_params})  # check now
-
-    def get_params(self, deep=True):
-        """Constructor arguments as a dict (``base_params`` spread out)."""
-        return {"n_models": self.n_models, "bootstrap": self.bootstrap, "seed": self.seed,
-                "base_estimator": self.base_estimator, "n_jobs": self.n_jobs,
-                **self.base_params}
-
-    def __repr__(self):
-        return (f"CommittorEnsemble(n_models={self.n_models}, bootstrap={self.bootstrap}, "
-                f"seed={self.seed})")
+                             f"({sorted(self.base_params)[:3]}), not both")
+        _check_n_jobs(self.n_jobs)
+        if base is None:
+            CommittorModel(**{**DEFAULT_ENSEMBLE_PARAMS, **self.base_params})._validate_params()
 
     def _member_params(self, X, a, b, p_B, names):
         from .selection import CommittorModelCV
@@ -151,8 +179,11 @@ class CommittorEnsemble:
             params = {**DEFAULT_ENSEMBLE_PARAMS, **self.base_params}
         elif isinstance(base, CommittorModelCV):
             if getattr(base, "best_estimator_", None) is None:
-                base.fit(X, a if p_B is None else None, b if p_B is None else None, p_B=p_B,
-                         feature_names=names)
+                # fit a copy: fit leaves its parameters (the unfitted search) as given
+                base = clone(base).fit(X, a if p_B is None else None,
+                                       b if p_B is None else None, p_B=p_B,
+                                       feature_names=names)
+            self.base_estimator_ = base
             params = base.best_estimator_.get_params()
         else:
             params = base.get_params()
@@ -179,13 +210,15 @@ class CommittorEnsemble:
         from .selection import run_parallel
 
         t0 = time.perf_counter()
+        self._check_params()
         X, columns = check_X(X, "X")
         n = len(X)
         names = check_feature_names(feature_names if feature_names is not None else columns,
                                     X.shape[1])
         a, b, _ = check_targets(n, n_A, n_B, p_B, None)
+        self.base_estimator_ = self.base_estimator
         params = self._member_params(X, a, b, p_B, names)
-        seqs = np.random.SeedSequence(self.seed).spawn(self.n_models)
+        seqs = np.random.SeedSequence(int(self.seed)).spawn(int(self.n_models))
         jobs, rows_all = [], []
         for i, ss in enumerate(seqs):
             member_seed = int(ss.generate_state(1)[0] % (2 ** 31))
@@ -214,7 +247,7 @@ class CommittorEnsemble:
 
     # ------------------------------------------------------------------
     def check_is_fitted(self):
-        """Raise :class:`~mda_rcxai.exceptions.NotFittedError` unless fitted."""
+        """Raise :class:`~mda_rcxai.model.NotFittedError` unless fitted."""
         if not getattr(self, "models_", None):
             raise NotFittedError("This CommittorEnsemble is not fitted yet; call fit(X, n_A, "
                                  "n_B) or CommittorEnsemble.load(path) first")
@@ -291,8 +324,8 @@ class CommittorEnsemble:
         payload = {
             "format": _FORMAT_ENS,
             "format_version": _io.FORMAT_VERSION,
-            "params": {"n_models": self.n_models, "bootstrap": self.bootstrap,
-                       "seed": self.seed},
+            "params": {"n_models": int(self.n_models), "bootstrap": bool(self.bootstrap),
+                       "seed": int(self.seed)},
             "member_params": _io.plain_params(self.member_params_),
             "members": [_io.model_payload(m) for m in self.models_],
             "bootstrap_indices": [torch.as_tensor(r, dtype=torch.int64)

@@ -13,6 +13,9 @@ and cut into folds by scikit-learn's ``KFold``, so the same seed gives the
 same folds, here and in :func:`baseline_loglik`; the grid of settings is
 expanded by scikit-learn's ``ParameterGrid``.
 
+(About 820 lines: the search, the baselines and their comparison share the
+folds, the fitting jobs and the scores; about 320 of them are docstrings.)
+
 Examples
 --------
 >>> import numpy as np
@@ -34,11 +37,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import KFold, ParameterGrid
 
-from ..exceptions import InputError, InputTypeError, NotFittedError
+from ..exceptions import InputError, InputTypeError
 from . import _io
-from ._validation import check_feature_names, check_targets, check_X
+from ._validation import NotFittedError, check_feature_names, check_targets, check_X
 from .metrics import (compare_loglik, constant_loglik, evaluate_q, loglik_per_configuration,
                       loglik_per_shot, pb_rmse)
 
@@ -119,6 +123,25 @@ def kfold_indices(n, cv=5, seed=0):
             for train, test in KFold(n_splits=cv).split(order)]
 
 
+def _check_n_jobs(n_jobs):
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(
+            n_jobs, (int, np.integer)) or n_jobs == 0):
+        raise InputError(f"n_jobs={n_jobs!r} must be a non-zero int (-1: all cores) or None")
+
+
+#: The :class:`CommittorModel` parameters that :class:`CommittorModelCV` and
+#: :class:`~mda_rcxai.model.CommittorEnsemble` take for their fits (all but ``seed``,
+#: which they set per fit); None leaves one at its default.
+MODEL_PARAMS = ("hidden_layers", "activation", "weight_decay", "learning_rate", "max_epochs",
+                "batch_size", "validation_fraction", "early_stopping", "patience", "device",
+                "n_threads", "verbose", "solver", "penalty")
+
+
+def _given_model_params(est):
+    """``{name: value}`` of the :data:`MODEL_PARAMS` an estimator was given (not None)."""
+    return {k: getattr(est, k) for k in MODEL_PARAMS if getattr(est, k) is not None}
+
+
 def _grid(param_grid):
     """List of parameter dicts from a dict of lists (or a list of such dicts)."""
     from .committor import CommittorModel
@@ -189,7 +212,7 @@ def _check_data(X, n_A, n_B, p_B=None):
     return X, columns, a, b
 
 
-class CommittorModelCV:
+class CommittorModelCV(BaseEstimator):
     """A :class:`~mda_rcxai.model.CommittorModel` whose hyper-parameters are chosen by CV.
 
     Every setting of ``param_grid`` is fitted on ``cv - 1`` folds of
@@ -211,11 +234,19 @@ class CommittorModelCV:
         settings, so they differ only in the parameters).
     n_jobs : int, default 1
         Fits run in parallel with joblib (processes); 1 runs them here.
-    **base_params
-        Further :class:`CommittorModel` parameters of every fit, on top of
+    hidden_layers, activation, weight_decay, learning_rate, max_epochs, batch_size, \
+validation_fraction, early_stopping, patience, device, n_threads, verbose, solver, \
+penalty : optional
+        :class:`CommittorModel` parameters of every fit (keyword only; the
+        grid's keys override them). None (the default) takes the value of
         :data:`DEFAULT_CV_PARAMS` (``solver="lbfgs"``, ``penalty="group"``,
         ``validation_fraction=0``, ``max_epochs=10``, i.e. at most 200
-        L-BFGS iterations).
+        L-BFGS iterations), else CommittorModel's default; so ``batch_size``
+        and ``n_threads`` cannot be set to None here.
+
+    All parameters are checked by :meth:`fit`, before any fitting (as
+    scikit-learn estimators do: the constructor only stores them, so
+    ``get_params``, ``set_params`` and ``sklearn.base.clone`` work).
 
     Attributes
     ----------
@@ -264,49 +295,51 @@ class CommittorModelCV:
     (2,)
     """
 
-    def __init__(self, param_grid=None, cv=5, seed=0, n_jobs=1, **base_params):
-        from .committor import CommittorModel
-
+    def __init__(self, param_grid=None, cv=5, seed=0, n_jobs=1, *, hidden_layers=None,
+                 activation=None, weight_decay=None, learning_rate=None, max_epochs=None,
+                 batch_size=None, validation_fraction=None, early_stopping=None, patience=None,
+                 device=None, n_threads=None, verbose=None, solver=None, penalty=None):
+        # only stored: scikit-learn estimators check their parameters in fit
         self.param_grid = param_grid
         self.cv = cv
         self.seed = seed
         self.n_jobs = n_jobs
-        self.base_params = dict(base_params)
-        _check_int(cv, "cv", 2)
-        _check_int(seed, "seed", 0)
-        if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(
-                n_jobs, (int, np.integer)) or n_jobs == 0):
-            raise InputError(f"n_jobs={n_jobs!r} must be a non-zero int (-1: all cores) or None")
-        self._candidates = _grid(DEFAULT_PARAM_GRID if param_grid is None else param_grid)
-        # check the base parameters and every setting now, before any fitting
-        for cand in self._candidates:
-            CommittorModel(**self._params(cand))
+        self.hidden_layers = hidden_layers
+        self.activation = activation
+        self.weight_decay = weight_decay
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.device = device
+        self.n_threads = n_threads
+        self.verbose = verbose
+        self.solver = solver
+        self.penalty = penalty
+
+    @property
+    def base_params(self):
+        """The :class:`CommittorModel` parameters given (those not None), as a dict."""
+        return _given_model_params(self)
 
     def _params(self, cand):
         p = {**DEFAULT_CV_PARAMS, **self.base_params, **cand}
-        p.setdefault("seed", self.seed)
-        if p.get("seed") is None:
-            p["seed"] = self.seed
+        p["seed"] = self.seed
         return p
 
-    def get_params(self, deep=True):
-        """Constructor arguments as a dict (``base_params`` spread out).
+    def _candidates(self):
+        """The grid's settings, every one checked as a CommittorModel (before any fit)."""
+        from .committor import CommittorModel
 
-        Examples
-        --------
-        >>> from mda_rcxai.model import CommittorModelCV
-        >>> CommittorModelCV(cv=3, max_epochs=50).get_params()["max_epochs"]
-        50
-        """
-        return {"param_grid": self.param_grid, "cv": self.cv, "seed": self.seed,
-                "n_jobs": self.n_jobs, **self.base_params}
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()
-                         if not (k == "param_grid" and v is None)
-                         and not (k == "cv" and v == 5) and not (k == "seed" and v == 0)
-                         and not (k == "n_jobs" and v == 1))
-        return f"CommittorModelCV({args})"
+        _check_int(self.cv, "cv", 2)
+        _check_int(self.seed, "seed", 0)
+        _check_n_jobs(self.n_jobs)
+        candidates = _grid(DEFAULT_PARAM_GRID if self.param_grid is None else self.param_grid)
+        for cand in candidates:
+            CommittorModel(**self._params(cand))._validate_params()
+        return candidates
 
     # ------------------------------------------------------------------
     def fit(self, X, n_A=None, n_B=None, *, p_B=None, feature_names=None):
@@ -331,6 +364,7 @@ class CommittorModelCV:
         from .committor import CommittorModel
 
         t0 = time.perf_counter()
+        candidates = self._candidates()
         X, columns, a, b = _check_data(X, n_A, n_B, p_B)
         names = check_feature_names(feature_names if feature_names is not None else columns,
                                     X.shape[1])
@@ -340,10 +374,10 @@ class CommittorModelCV:
                 raise InputError(f"fold {k} leaves {len(train)} training configurations; "
                                  "use fewer folds (cv=) or more configurations")
         jobs = [(self._params(c), X, a, b, train, test)
-                for c in self._candidates for train, test in folds]
+                for c in candidates for train, test in folds]
         out = _run(jobs, self.n_jobs)
         results, oof_all = [], []
-        for i, cand in enumerate(self._candidates):
+        for i, cand in enumerate(candidates):
             oof = np.empty(len(X))
             lls, rmses, times = [], [], []
             for k, (train, test) in enumerate(folds):
@@ -362,10 +396,10 @@ class CommittorModelCV:
             results[i]["rank"] = rank
         best = int(order[0])
         self.cv_results_ = results
-        self.best_params_ = dict(self._candidates[best])
+        self.best_params_ = dict(candidates[best])
         edge = []
         for key, value in self.best_params_.items():
-            values = sorted({c[key] for c in self._candidates
+            values = sorted({c[key] for c in candidates
                              if isinstance(c.get(key), (int, float)) and
                              not isinstance(c.get(key), bool)})
             if len(values) >= 3 and value in (values[0], values[-1]):
@@ -421,7 +455,7 @@ class CommittorModelCV:
         return pd.DataFrame(rows).sort_values("rank", kind="mergesort").reset_index(drop=True)
 
     def check_is_fitted(self):
-        """Raise :class:`~mda_rcxai.exceptions.NotFittedError` unless fitted."""
+        """Raise :class:`~mda_rcxai.model.NotFittedError` unless fitted."""
         if getattr(self, "best_estimator_", None) is None:
             raise NotFittedError("This CommittorModelCV is not fitted yet; call fit(X, n_A, "
                                  "n_B) or CommittorModelCV.load(path) first")
@@ -678,7 +712,7 @@ def baseline_loglik(X, n_A, n_B, feature_sets, *, cv=5, seed=0, feature_names=No
     else:
         folds = kfold_indices(len(X), cv, seed)
     params = {**DEFAULT_FIT_PARAMS, "seed": seed, **model_params}
-    CommittorModel(**params)  # checks the parameters before any fitting
+    CommittorModel(**params)._validate_params()  # before any fitting
     # checks the bootstrap settings before any fitting
     compare_loglik(np.zeros(2), np.zeros(2), np.ones(2), n_boot=n_boot, level=level, seed=seed)
     sets = [(str(k), _resolve_columns(k, v, d, names)) for k, v in feature_sets.items()]

@@ -460,15 +460,19 @@ def test_predict_errors(small_fitted):
     (dict(n_threads=0), "n_threads"),
     (dict(device="gpu0"), "device"),
 ])
-def test_bad_hyperparameters(kwargs, match):
+def test_bad_hyperparameters(kwargs, match, train_data):
+    X, n_A, n_B, _ = train_data
+    model = CommittorModel(**kwargs)  # only stored (scikit-learn); fit checks
     with pytest.raises(RcxaiError, match=match):
-        CommittorModel(**kwargs)
+        model.fit(X[:20], n_A[:20], n_B[:20])
+    assert not hasattr(model, "net_")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
-def test_cuda_unavailable_is_explained():
+def test_cuda_unavailable_is_explained(train_data):
+    X, n_A, n_B, _ = train_data
     with pytest.raises(InputError, match="device='cpu'"):
-        CommittorModel(device="cuda")
+        CommittorModel(device="cuda").fit(X[:20], n_A[:20], n_B[:20])
 
 
 # ----------------------------------------------------------------------

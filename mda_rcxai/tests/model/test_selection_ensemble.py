@@ -213,21 +213,22 @@ def test_cv_save_load_and_explainable(tmp_path):
 
 
 def test_cv_errors():
-    with pytest.raises(InputError, match="not a parameter of CommittorModel"):
-        CommittorModelCV(param_grid={"epochs": [3]})
-    with pytest.raises(InputError, match="weight_decay"):
-        CommittorModelCV(param_grid={"weight_decay": [-1.0]})
-    with pytest.raises(InputError, match="param_grid\\['weight_decay'\\] is empty"):
-        CommittorModelCV(param_grid={"weight_decay": []})
-    with pytest.raises(InputTypeError, match="param_grid"):
-        CommittorModelCV(param_grid=[1, 2])
-    with pytest.raises(InputError, match="cv=1"):
-        CommittorModelCV(cv=1)
-    with pytest.raises(InputError, match="activation"):
-        CommittorModelCV(activation="silu")
+    X, a, b = small_data(n=8)
+    # checked by fit before any fitting (the constructor only stores, as in scikit-learn)
+    for kwargs, err, match in [
+            (dict(param_grid={"epochs": [3]}), InputError, "not a parameter of CommittorModel"),
+            (dict(param_grid={"weight_decay": [-1.0]}), InputError, "weight_decay"),
+            (dict(param_grid={"weight_decay": []}), InputError,
+             "param_grid\\['weight_decay'\\] is empty"),
+            (dict(param_grid=[1, 2]), InputTypeError, "param_grid"),
+            (dict(cv=1), InputError, "cv=1"),
+            (dict(activation="silu"), InputError, "activation"),
+            (dict(n_jobs=0), InputError, "n_jobs=0")]:
+        cv = CommittorModelCV(**kwargs)
+        with pytest.raises(err, match=match):
+            cv.fit(X, a, b)
     with pytest.raises(NotFittedError, match="not fitted yet"):
         CommittorModelCV().predict_q(np.zeros((2, 3)))
-    X, a, b = small_data(n=8)
     with pytest.raises(InputError, match="cv=9 folds but only 8"):
         CommittorModelCV(cv=9).fit(X, a, b)
 
@@ -240,12 +241,16 @@ def test_sklearn_clone_and_params():
     c = clone(m)
     assert c is not m and c.get_params() == m.get_params()
     assert "solver='adam'" in repr(m)  # repr shows the parameters that differ from defaults
+    # the constructor and set_params only store (scikit-learn); fit names the bad value
+    X, a, b = small_data(n=20)
     with pytest.raises(InputError, match="solver"):
-        CommittorModel(solver="sgd")
+        CommittorModel(solver="sgd").fit(X, a, b)
     with pytest.raises(InputError, match="penalty"):
-        CommittorModel(penalty="l1")
+        CommittorModel(penalty="l1").fit(X, a, b)
+    assert m.set_params(weight_decay=-1).weight_decay == -1
     with pytest.raises(InputError, match="weight_decay"):
-        m.set_params(weight_decay=-1)
+        m.fit(X, a, b)
+    assert not hasattr(m, "net_")
 
 
 def test_exceptions_live_in_exceptions_module():
@@ -307,7 +312,9 @@ def test_ensemble_from_cv_and_estimator(tmp_path):
     cv = CommittorModelCV(param_grid={"weight_decay": [1e-2, 1e-1]}, cv=2, hidden_layers=(4,),
                           **SMALL)
     ens = CommittorEnsemble(n_models=2, base_estimator=cv).fit(X, a, b)
-    assert ens.member_params_["weight_decay"] == cv.best_params_["weight_decay"]
+    # an unfitted search is fitted as a copy: the parameter stays as given
+    assert not hasattr(cv, "best_params_") and ens.base_estimator is cv
+    assert ens.member_params_["weight_decay"] == ens.base_estimator_.best_params_["weight_decay"]
     base = CommittorModel(hidden_layers=(3,), max_epochs=2, weight_decay=0.5)
     ens2 = CommittorEnsemble(n_models=2, base_estimator=base).fit(X, a, b)
     assert all(m.hidden_layers == (3,) and m.weight_decay == 0.5 for m in ens2.models_)
@@ -318,11 +325,11 @@ def test_ensemble_from_cv_and_estimator(tmp_path):
     with pytest.raises(ModelFileError):
         CommittorModelCV.load(path)
     with pytest.raises(InputError, match="not both"):
-        CommittorEnsemble(base_estimator=base, max_epochs=3)
+        CommittorEnsemble(base_estimator=base, max_epochs=3).fit(X, a, b)
     with pytest.raises(InputTypeError, match="base_estimator"):
-        CommittorEnsemble(base_estimator="model")
+        CommittorEnsemble(base_estimator="model").fit(X, a, b)
     with pytest.raises(InputError, match="n_models"):
-        CommittorEnsemble(n_models=0)
+        CommittorEnsemble(n_models=0).fit(X, a, b)
     with pytest.raises(NotFittedError):
         CommittorEnsemble().predict_q(X)
 
