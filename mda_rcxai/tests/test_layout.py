@@ -6,6 +6,7 @@ only a rarely-run function closes is found too.
 
 import ast
 import os
+import re
 
 import pytest
 
@@ -127,3 +128,60 @@ def test_layers_import_only_what_they_may(layer):
                  if m == layer or m.startswith(layer + ".")
                  for t in targets if t.startswith(FORBIDDEN[layer]))
     assert bad == []
+
+
+# ----------------------------------------------------------------------
+# module size: over MAX_LINES only with a reason in the module docstring
+# ----------------------------------------------------------------------
+#: Longest module without a stated reason (issue 20: "no module over ~600 lines
+#: without a reason in its docstring").
+MAX_LINES = 600
+
+#: The convention: a parenthesised note in the module docstring that gives the
+#: size and the reason, e.g. ``(About 870 lines: one estimator class, ...)`` or
+#: ``(Just over 600 lines: ...)``. The number must be within a quarter of the
+#: real count, so a note that has gone stale fails too.
+SIZE_NOTE = re.compile(r"\((?:about|just over|over|nearly|under)?\s*(\d+) lines: ([^)]{30,})\)",
+                       re.IGNORECASE)
+
+#: Modules over MAX_LINES whose owner is to add the note (sampling/ belongs to the
+#: engine-core rewrite). The test fails once one complies or shrinks: drop it here.
+AWAITING_NOTE = {"mda_rcxai.sampling.validation"}
+
+
+def size_note_problem(name, path):
+    """Why module ``name`` breaks the size convention, or None when it keeps it."""
+    with open(path, encoding="utf-8") as fh:
+        src = fh.read()
+    n = len(src.splitlines())
+    if n <= MAX_LINES:
+        return None
+    doc = ast.get_docstring(ast.parse(src, path)) or ""
+    m = SIZE_NOTE.search(doc)
+    if m is None:
+        return f"{name}: {n} lines and no '(About {n} lines: <reason>)' note in its docstring"
+    stated = int(m.group(1))
+    if abs(stated - n) > n / 4:
+        return f"{name}: its note says {stated} lines but it has {n}; update the note"
+    return None
+
+
+def test_the_size_note_check_can_fail(tmp_path):
+    body = "x = 1\n" * (MAX_LINES + 10)
+    bare, noted, stale = (tmp_path / f for f in ("bare.py", "noted.py", "stale.py"))
+    bare.write_text('"""A module."""\n' + body)
+    noted.write_text('"""A module.\n\n(About 610 lines: the reason is written down '
+                     'here in full.)\n"""\n' + body)
+    stale.write_text('"""A module.\n\n(About 300 lines: the reason is written down '
+                     'here in full.)\n"""\n' + body)
+    assert "no '(About" in size_note_problem("bare", bare)
+    assert size_note_problem("noted", noted) is None
+    assert "says 300 lines" in size_note_problem("stale", stale)
+
+
+def test_no_long_module_without_a_reason_in_its_docstring():
+    problems = {name: size_note_problem(name, path) for name, path in _modules().items()}
+    bad = sorted(p for name, p in problems.items() if p and name not in AWAITING_NOTE)
+    assert bad == []
+    done = sorted(name for name in AWAITING_NOTE if problems.get(name) is None)
+    assert done == [], "these keep the convention now: drop them from AWAITING_NOTE"
