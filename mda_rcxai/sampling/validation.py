@@ -58,6 +58,10 @@ the shot-noise level, and the test of a transition-state ensemble is about
 the window, not the exact value).
 
 Units: positions in Angstrom (as everywhere outside the OpenMM engine).
+
+(About 740 lines: the learned and the naive coordinate's committor tests share
+the candidate choice, the shooting and the verdict, so the naive fit sits
+beside them; half the length is docstrings.)
 Imports no torch: give the model's prediction as an array or a callable.
 """
 
