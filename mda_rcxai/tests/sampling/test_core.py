@@ -265,3 +265,38 @@ def test_ops_tps_route_resumes_from_its_storage(ala, tps_result, tmp_path):
     with pytest.raises(InputError, match="cannot be resumed.*delete it"):
         run_tps(ala, path, 8, storage=nc, seed=3, method="ops",
                 verbose=False, platform="Reference")
+
+
+def test_randomizer_draws_what_ops_randomvelocities_draws():
+    """make_randomizer's numpy draw equals OPS' per-atom RandomVelocities loop.
+
+    A TIP3P water box (the case it speeds up) and alanine dipeptide in vacuum,
+    with constraints: the same np.random state gives the same constrained
+    velocities (to rounding), and the Maxwell-Boltzmann width is right.
+    """
+    import openpathsampling as paths
+
+    from mda_rcxai.sampling.ops import beta_for, make_randomizer
+    from mda_rcxai.systems import alanine_dipeptide, alanine_dipeptide_water
+
+    for system in (alanine_dipeptide(), alanine_dipeptide_water()):
+        engine = make_engine(system, platform="Reference" if not system.periodic
+                             else "CPU")
+        snap = snapshot_from_positions(engine, system.positions)
+        ours = make_randomizer(engine, 300.0)
+        theirs = paths.RandomVelocities(beta=beta_for(300.0), engine=engine)
+        assert type(ours) is not paths.RandomVelocities
+        np.random.seed(7)
+        a = np.asarray(ours(snap).velocities._value)
+        after_a = np.random.random()
+        np.random.seed(7)
+        b = np.asarray(theirs(snap).velocities._value)
+        after_b = np.random.random()
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        assert after_a == after_b          # the same numbers were consumed
+        if system.periodic:                # 985 atoms: the kinetic temperature
+            m = np.array([system.system.getParticleMass(i)._value
+                          for i in range(system.n_atoms)])
+            dof = 3 * system.n_atoms - system.system.getNumConstraints()
+            t = (m[:, None] * a ** 2).sum() / (dof * KB_KJ_PER_MOL_K)
+            assert abs(t - 300.0) < 5 * 300.0 * np.sqrt(2 / dof)
