@@ -76,9 +76,10 @@ from .ops import (close_storage, import_ops, make_engine, make_randomizer,
 from .progress import progress_bar
 from .replicas import build_replica_system
 from .shooting import Shooter, shoot_batched, shoot_configuration, two_states
-from .tps import OPS_OVERHEAD_LIMIT, ops_overhead
+from .tps import OPS_OVERHEAD_LIMIT
 
-__all__ = ["run_committor", "choose_method", "config_seeds", "measure_routes"]
+__all__ = ["run_committor", "choose_method", "config_seeds", "measure_routes",
+           "ops_shot_overhead"]
 
 NM_PER_ANGSTROM = 0.1
 
@@ -154,7 +155,7 @@ def _diff(a, b, prefix=""):
 
 
 def choose_method(system: MolecularSystem, method: str = "auto",
-                  settings=None):
+                  settings=None, frames_per_shot: int = 20):
     """Which committor route runs for ``system``, and why.
 
     Parameters
@@ -170,14 +171,19 @@ def choose_method(system: MolecularSystem, method: str = "auto",
         (:func:`measure_routes`; on a VM whose CPU platform is slow for one
         molecule the batch wins, where Reference runs one molecule fast it
         does not), else ``"lean"``. A periodic box
-        runs ``"ops"`` where OPS' measured bookkeeping per frame is at most
+        runs ``"ops"`` where OPS' measured bookkeeping per shot is at most
         :data:`~mda_rcxai.sampling.tps.OPS_OVERHEAD_LIMIT` of the MD
-        (:func:`~mda_rcxai.sampling.tps.ops_overhead`: with PME over the
-        solvent the MD dominates), else ``"lean"``. Anything else runs
+        (:func:`ops_shot_overhead`: a real ``CommittorSimulation`` shot of
+        ``frames_per_shot`` frames beside the lean loop's; OPS' per-shot
+        costs -- velocities, the move, storage -- weigh more the shorter the
+        shots), else ``"lean"``. Anything else runs
         ``"lean"`` (one configuration at a time per process). An explicit
         method is checked and returned.
     settings : EngineSettings, optional
         The dynamics the measurement uses (periodic systems).
+    frames_per_shot : int
+        The typical shot length the periodic measurement uses, frames (a
+        study passes half its median transition path length).
 
     Returns
     -------
@@ -214,11 +220,14 @@ def choose_method(system: MolecularSystem, method: str = "auto",
     if method != "auto":
         return method, f'requested (method="{method}")'
     if system.periodic:
-        t_ops, t_md, choice = ops_overhead(system, as_settings(settings))
+        t_ops, t_md, choice = ops_shot_overhead(system, as_settings(settings),
+                                                frames_per_shot)
         over = t_ops / t_md - 1.0
-        what = (f"periodic box; OPS costs {1e3 * t_ops:.1f} ms a frame, the "
-                f"plain MD {1e3 * t_md:.1f} ms on {choice.label} "
-                f"(bookkeeping {100 * over:.0f} % of the MD)")
+        what = (f"periodic box; a {int(frames_per_shot)}-frame shot costs "
+                f"{1e3 * t_ops:.0f} ms through OPS' CommittorSimulation (its "
+                f"velocities, MD and storage), {1e3 * t_md:.0f} ms on the "
+                f"lean loop, on {choice.label} (bookkeeping {100 * over:.0f} "
+                "% of the MD)")
         if over <= OPS_OVERHEAD_LIMIT:
             return "ops", what + ": OPS' CommittorSimulation shoots"
         return "lean", what + ": the per-configuration route shoots"
@@ -238,6 +247,97 @@ def choose_method(system: MolecularSystem, method: str = "auto",
     return "lean", (f"measured {what}: below {BATCH_ADVANTAGE:g}x, so one "
                     "configuration at a time per process (the batched "
                     "engine's refills and tail would eat its gain)")
+
+
+_SHOT_OVERHEADS: dict = {}
+
+
+def ops_shot_overhead(system, settings=None, frames_per_shot: int = 20,
+                      seed: int = 0, n_shots: int = 2):
+    """Measured seconds per shot: OPS' CommittorSimulation and the lean loop.
+
+    Both shoot ``frames_per_shot``-frame trajectories (frames counting the
+    start) from ``system.positions`` on the same measured platform: OPS with
+    its own ``CommittorSimulation`` (velocities from :func:`make_randomizer`,
+    the engine, an MC step saved to a storage file; two volumes no frame can
+    enter, so every shot runs its full length), the lean route with the
+    dynamics core (Maxwell-Boltzmann velocities with constraints, frame by
+    frame with the state test). After one warm-up shot each, ``n_shots``
+    shots per route in two interleaved rounds; the faster round of each
+    counts. Cached per system and settings in this process.
+
+    Returns
+    -------
+    (float, float, PlatformChoice)
+        Seconds per shot through OPS, seconds per shot of the lean loop,
+        and the platform both ran on.
+    """
+    settings = as_settings(settings).replace(
+        n_frames_max=max(2, int(frames_per_shot)))
+    key = (system.fingerprint(), tuple(sorted(settings.to_dict().items())),
+           int(seed), int(n_shots))
+    if key not in _SHOT_OVERHEADS:
+        _SHOT_OVERHEADS[key] = _measure_shots(system, settings, seed, n_shots)
+    return _SHOT_OVERHEADS[key]
+
+
+def _measure_shots(system, settings, seed, n_shots):
+    import tempfile
+
+    from .core import (OneMolecule, StateTest, create_context,
+                       make_integrator, maxwell_boltzmann, start_trajectory,
+                       velocity_sigma)
+    paths = import_ops()
+    engine = make_engine(system, settings, seed=seed)
+    engine.options["on_max_length"] = "stop"
+    engine.interrupter = contextlib.nullcontext
+    st = engine.mda_rcxai_settings
+    n_frames = st.n_frames_max
+    snap = snapshot_from_positions(engine, system.positions)
+    never = [paths.EmptyVolume().named("never A"),
+             paths.EmptyVolume().named("never B")]
+    ctx = create_context(system.system, make_integrator(st, seed + 1),
+                         st.platform, st.threads, box=system.box_vectors,
+                         positions=system.positions)
+    one = OneMolecule(ctx, st.steps_per_frame)
+    states = list(system.states.values())[:2]
+    test = StateTest(states[0], states[-1], system.box_vectors)
+    sigma = velocity_sigma(system.system, st.temperature)
+    rng = np.random.default_rng(seed)
+
+    def lean(n):
+        for _ in range(n):
+            x0, v0 = start_trajectory(ctx, system.positions,
+                                      maxwell_boltzmann(rng, sigma))
+            one.start(x0, v0, in_context=True)
+            for _ in range(n_frames - 1):
+                test(one.advance()[0])
+    old_default = paths.EngineMover.default_engine
+    t_ops = t_lean = float("inf")
+    with tempfile.TemporaryDirectory() as folder:
+        store = paths.Storage(os.path.join(folder, "measure.nc"), "w",
+                              template=snap)
+        try:
+            sim = paths.CommittorSimulation(
+                storage=store, engine=engine, states=never,
+                randomizer=make_randomizer(engine), initial_snapshots=[snap],
+                direction=1)
+            sim.output_stream = io.StringIO()
+            with contextlib.redirect_stdout(io.StringIO()), seeded(seed):
+                sim.run(n_per_snapshot=1)
+                lean(1)
+                for _ in range(2):
+                    t0 = time.perf_counter()
+                    sim.run(n_per_snapshot=int(n_shots))
+                    t_ops = min(t_ops, (time.perf_counter() - t0) / n_shots)
+                    t0 = time.perf_counter()
+                    lean(int(n_shots))
+                    t_lean = min(t_lean, (time.perf_counter() - t0) / n_shots)
+        finally:
+            paths.EngineMover.default_engine = old_default
+            close_storage(store)
+            gc.collect()
+    return t_ops, t_lean, engine.mda_rcxai_platform
 
 
 #: Replicas in the measurement of :func:`measure_routes`.

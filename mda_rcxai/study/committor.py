@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from .common import (dataset_features, md_kwargs, path_universe, reserved_mask,
-                     rows_key, training_paths)
+from .common import (dataset_features, engine_settings, md_kwargs, path_universe,
+                     reserved_mask, rows_key, training_paths)
 from .files import derived_seed, log
 from .inputs import featurize, state_names
 from .results import CommittorResult, SampleResult
@@ -42,7 +42,7 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
         rec = study.state["committor"]
         return CommittorResult(CommittorDataset.load(final), rec.get("rounds", []),
                                rec.get("method"), rec.get("method_reason", ""))
-    method, reason = _route(study, system, c.engine)
+    method, reason = _route(study, system, c.engine, sample)
     log(f"   committor engine: {method} ({reason})", study.verbose)
     datasets, seconds, lines, picks = [], 0.0, [], []
     for k in range(1, c.rounds + 1):
@@ -89,7 +89,7 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
     return CommittorResult(merged, lines, method, reason)
 
 
-def _route(study, system, engine):
+def _route(study, system, engine, sample):
     """The committor route: the one a killed run started with, else chosen now.
 
     ``engine = "auto"`` is decided by measurement, which a loaded machine can
@@ -106,7 +106,8 @@ def _route(study, system, engine):
             return m["name"], m["reason"] + " (chosen when the stage started)"
         except Exception:  # damaged: the stage-file checks deal with it
             pass
-    return choose_method(system, engine)
+    return choose_method(system, engine, engine_settings(study.config),
+                         frames_per_shot=sample.shot_frames)
 
 
 def _candidates(sample, system, shot_positions):

@@ -20,6 +20,12 @@ def md_kwargs(cfg):
             "friction_per_ps": s.friction, "platform": s.platform}
 
 
+def engine_settings(cfg):
+    """The study's dynamics as an EngineSettings (platform as configured)."""
+    from ..sampling import as_settings
+    return as_settings(None, temperature=cfg.system.temperature, **md_kwargs(cfg))
+
+
 def angstrom(path):
     from ..sampling import trajectory_positions
     return trajectory_positions(path, angstrom=True)

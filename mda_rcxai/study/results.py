@@ -35,6 +35,15 @@ class SampleResult:
         """All path frames stacked, ``(n, n_atoms, 3)`` Angstrom."""
         return np.concatenate(self.paths)
 
+    @property
+    def shot_frames(self) -> int:
+        """A typical committor shot from these frames, frames: half the median path.
+
+        What the committor route measurement shoots (shorter shots weigh
+        OPS' per-shot costs more). At least 2.
+        """
+        return max(2, int(round(float(np.median([len(p) for p in self.paths])) / 2)))
+
 
 @dataclass(frozen=True)
 class CommittorResult:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..fileio import to_jsonable as _jsonable
-from .common import base_params, md_kwargs, records, reserved_mask, rows_key
+from .common import base_params, engine_settings, md_kwargs, records, reserved_mask, rows_key
 from .files import derived_seed, log, read_json, write_json
 from .inputs import (_bundled_defaults, baseline_columns, bundled_baselines, bundled_comparisons,
                      naive_coordinate, state_names)
@@ -168,7 +168,7 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                          scheduler=cfg.committor.scheduler,
                          temperature=cfg.system.temperature, state_A=a, state_B=b,
                          max_frames=cfg.committor.max_frames, verbose=study.verbose,
-                         method=choose_engine(system, cfg), **md_kwargs(cfg))
+                         method=choose_engine(system, cfg, sample), **md_kwargs(cfg))
             pred = train.model.predict_proba(train.X_paths[unseen])
             res = committor_test(system, frames, pred,
                                  seed=derived_seed(cfg.seed, "committor test"),
@@ -203,7 +203,13 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
     return ValidationResult(ct, baselines, ct_naive, naive, comparisons)
 
 
-def choose_engine(system, cfg):
-    """The committor engine the study uses for ``system`` ("batched" or "lean", ...)."""
+def choose_engine(system, cfg, sample=None):
+    """The committor engine the study uses for ``system`` ("batched" or "lean", ...).
+
+    Measured as the committor stage measures it (the same settings and typical
+    shot length, cached in the process).
+    """
     from ..sampling import choose_method
-    return choose_method(system, cfg.committor.engine)[0]
+    frames = 20 if sample is None else sample.shot_frames
+    return choose_method(system, cfg.committor.engine, engine_settings(cfg),
+                         frames_per_shot=frames)[0]

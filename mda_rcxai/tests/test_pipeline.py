@@ -243,5 +243,13 @@ def test_naive_coordinate_committor_test_beside_the_learned_one(study):
             continue
         vs = b["vs_full"]
         assert vs["ci_low"] <= vs["delta"] <= vs["ci_high"] and vs["verdict"] in VERDICTS
-        assert f"<td>{vs['verdict']}</td>" in html
+        # a tie says how many configurations would resolve a difference of its size:
+        # n (half-width / |delta|)^2, so more than it had exactly when the interval is
+        # wider than the difference
+        shown = vs["verdict"]
+        if vs["verdict"] == "tie" and vs["delta"] != 0:
+            half = (vs["ci_high"] - vs["ci_low"]) / 2
+            assert (vs["n_to_resolve"] > vs["n_configurations"]) == (half > abs(vs["delta"]))
+            shown += f" (~{vs['n_to_resolve']:,} configurations to resolve)"
+        assert f"<td>{shown}</td>" in html
     assert "minus full [95% interval]" in html
