@@ -29,7 +29,9 @@ def _hist_pB(p_B):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.hist(p_B, bins=np.linspace(0, 1, 21), color="#4a6fa5", edgecolor="k")
+    # bins of 0.1: p_B takes the values k / shots, and with 20 bins half of them
+    # stayed empty at 10 shots (a comb, not a histogram)
+    ax.hist(p_B, bins=np.linspace(0, 1, 11), color="#4a6fa5", edgecolor="k")
     ax.set_xlabel("measured $p_B$")
     ax.set_ylabel("configurations")
     return fig
