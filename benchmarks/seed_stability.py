@@ -60,7 +60,7 @@ def main():
                        "committor test "
                        f"{naive.get('verdict', '-')}; {comps}\n     "
                        f"committor test {ct.get('verdict', '-')} (mean p_B "
-                       f"{ct.get('mean_pB') or float('nan'):.2f}, n={ct.get('n_configurations', 0)}); "
+                       f"{ct.get('mean_p_B', ct.get('mean_pB')) or float('nan'):.2f}, n={ct.get('n_configurations', 0)}); "
                        f"log-lik/shot full {ll.get('full', float('nan')):.3f}, phi+theta "
                        f"{ll.get('phi + theta', float('nan')):.3f}, phi+psi "
                        f"{ll.get('phi + psi', float('nan')):.3f}, phi {ll.get('phi', float('nan')):.3f}")

@@ -48,13 +48,13 @@ def main(out="tutorial_out", n_tps=200, n_configs=150, n_shots=10, seed=0):
     model = CommittorModel(seed=seed).fit(f1.features, d1.n_A, d1.n_B, feature_names=f1.names)
 
     # 5. round 2 where the model is unsure (predicted p_B in [0.1, 0.9])
-    def predict_pB(positions):
+    def predict_p_B(positions):
         u = d1.to_universe()
         from MDAnalysis.coordinates.memory import MemoryReader
         u.load_new(np.asarray(positions, np.float32), format=MemoryReader)
         return model.predict_proba(DihedralFeatures(u.atoms).run().results.features)
 
-    x2 = harvest(tps, n_configs, seed=seed + 1, predict_pB=predict_pB, window=(0.1, 0.9),
+    x2 = harvest(tps, n_configs, seed=seed + 1, predict_p_B=predict_p_B, window=(0.1, 0.9),
                  system=system)
     d2 = run_committor(system, x2, n_shots, out=os.path.join(out, "round2.npz"),
                        seed=seed + 1, method="batched", verbose=False)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -196,20 +197,35 @@ def as_settings(settings=None, **changes) -> EngineSettings:
     """``settings`` (an EngineSettings, a dict of its fields or None) with changes.
 
     The public sampling functions take ``settings=`` and, as shorthands,
-    its fields as keywords (``temperature=310``, ``platform="CPU"``);
-    ``max_frames`` is accepted for ``n_frames_max``. Keywords left at None
-    change nothing.
+    its fields as keywords (``temperature=310``, ``platform="CPU"``,
+    ``n_frames_max=500``). Keywords left at None change nothing.
+
+    ``max_frames=``, the old spelling of ``n_frames_max=``, still works for
+    one release with a :class:`DeprecationWarning` (this is the one place
+    every public sampling function folds it); giving both is an error.
+
+    Parameters
+    ----------
+    settings : EngineSettings, dict or None
+        The base settings; None: ``EngineSettings()``.
+    **changes
+        Fields of :class:`EngineSettings` to change.
+
+    Returns
+    -------
+    EngineSettings
 
     Raises
     ------
     InputError
-        A keyword that is not a field (named, with the fields listed).
+        A keyword that is not a field (named, with the fields listed), or
+        both ``max_frames`` and ``n_frames_max``.
 
     Examples
     --------
     >>> as_settings(None, temperature=310).temperature
     310.0
-    >>> as_settings(EngineSettings(steps_per_frame=5), max_frames=99).n_frames_max
+    >>> as_settings(EngineSettings(steps_per_frame=5), n_frames_max=99).n_frames_max
     99
     >>> as_settings(None, temprature=310)
     Traceback (most recent call last):
@@ -225,7 +241,14 @@ def as_settings(settings=None, **changes) -> EngineSettings:
                              f"{type(settings).__name__}")
     if "max_frames" in changes:
         v = changes.pop("max_frames")
-        changes.setdefault("n_frames_max", v)
+        if changes.get("n_frames_max") is not None and v is not None:
+            raise InputError(f"max_frames={v!r} and n_frames_max={changes['n_frames_max']!r} "
+                             "given; give n_frames_max only (max_frames is its old name)")
+        warnings.warn("max_frames= is deprecated; use n_frames_max= (the same engine "
+                      "setting, EngineSettings.n_frames_max)", DeprecationWarning,
+                      stacklevel=3)
+        if changes.get("n_frames_max") is None:
+            changes["n_frames_max"] = v
     names = {f.name for f in dataclasses.fields(EngineSettings)}
     for k, v in changes.items():
         if k not in names:

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from .._deprecation import renamed_keywords
 from ..exceptions import InputError, InputTypeError, SamplingError
 from .ops import import_ops
 from .tps import NM_TO_ANGSTROM, TPSResult, trajectory_positions
@@ -86,18 +87,19 @@ def unique_frames(paths_in, system=None):
     return x, frac
 
 
+@renamed_keywords(predict_pB="predict_p_B")
 def harvest(paths, n_configurations: int, seed: int | None = 0,
-            predict_pB=None, window=(0.1, 0.9), *, system=None,
+            predict_p_B=None, window=(0.1, 0.9), *, system=None,
             verbose: bool = False) -> np.ndarray:
     """Pick shooting configurations from transition paths.
 
-    Without ``predict_pB``: the unique interior frames of all paths (frames
+    Without ``predict_p_B``: the unique interior frames of all paths (frames
     shared by several paths count once; path ends, which lie in the states,
     are dropped) are sorted by their fractional position along their path
     and split into ``n_configurations`` equal strata; one frame is drawn at
     random from each, so the picks spread from the A end to the B end.
 
-    With ``predict_pB`` (any callable positions -> p_B, e.g. a trained
+    With ``predict_p_B`` (any callable positions -> p_B, e.g. a trained
     model's ``predict_proba`` composed with features): only frames
     predicted inside ``window`` are kept, and ``n_configurations`` of them
     are drawn at random -- later rounds of shooting where the model is least
@@ -112,11 +114,12 @@ def harvest(paths, n_configurations: int, seed: int | None = 0,
         How many to return. If fewer unique frames qualify, all of them are
         returned with a warning.
     seed : int or None
-    predict_pB : callable, optional
+    predict_p_B : callable, optional
         ``f(positions) -> p_B`` with positions ``(n, n_atoms, 3)`` in
-        Angstrom and p_B ``(n,)`` in [0, 1].
+        Angstrom and p_B ``(n,)`` in [0, 1]. (``predict_pB=``, the old
+        spelling, still works with a DeprecationWarning.)
     window : (float, float)
-        Keep ``lo <= p_B <= hi`` (only with ``predict_pB``).
+        Keep ``lo <= p_B <= hi`` (only with ``predict_p_B``).
     system : MolecularSystem, optional
         If given, frames inside any of its states are dropped too.
     verbose : bool
@@ -133,7 +136,7 @@ def harvest(paths, n_configurations: int, seed: int | None = 0,
     >>> fake_path = np.random.default_rng(0).normal(size=(50, 22, 3))
     >>> harvest([fake_path], 10, seed=0).shape
     (10, 22, 3)
-    >>> harvest([fake_path], 5, predict_pB=lambda x: np.full(len(x), 0.5)).shape
+    >>> harvest([fake_path], 5, predict_p_B=lambda x: np.full(len(x), 0.5)).shape
     (5, 22, 3)
     """
     if int(n_configurations) != n_configurations or n_configurations < 1:
@@ -142,20 +145,20 @@ def harvest(paths, n_configurations: int, seed: int | None = 0,
     n = int(n_configurations)
     rng = np.random.default_rng(seed)
     x, frac = unique_frames(paths, system)
-    if predict_pB is not None:
-        if not callable(predict_pB):
-            raise InputTypeError("predict_pB must be a callable positions "
+    if predict_p_B is not None:
+        if not callable(predict_p_B):
+            raise InputTypeError("predict_p_B must be a callable positions "
                                  "(n, n_atoms, 3) Angstrom -> p_B (n,)")
         lo, hi = (float(w) for w in window)
         if not 0.0 <= lo < hi <= 1.0:
             raise InputError(f"window={window!r} must be (lo, hi) with "
                              "0 <= lo < hi <= 1")
-        p = np.asarray(predict_pB(x.copy()), dtype=float).reshape(-1)
+        p = np.asarray(predict_p_B(x.copy()), dtype=float).reshape(-1)
         if p.shape != (len(x),):
-            raise InputError(f"predict_pB returned shape {p.shape}; expected "
+            raise InputError(f"predict_p_B returned shape {p.shape}; expected "
                              f"({len(x)},), one p_B per configuration")
         if np.any(~np.isfinite(p)) or p.min() < 0 or p.max() > 1:
-            raise InputError("predict_pB returned values outside [0, 1]")
+            raise InputError("predict_p_B returned values outside [0, 1]")
         keep = (p >= lo) & (p <= hi)
         x = x[keep]
         if len(x) == 0:

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .._deprecation import deprecated_alias, renamed_keywords
 from ..exceptions import InputError, InputTypeError
 
 __all__ = ["CommittorTestResult", "committor_test", "committor_verdict", "BIN_EDGES",
@@ -100,7 +101,7 @@ class CommittorTestResult:
     indices : numpy.ndarray of int
         Rows of the ``positions`` given to :func:`committor_test` that were
         shot (empty for :func:`committor_verdict` on counts).
-    predicted_pB, n_A, n_B, n_undecided, p_B : numpy.ndarray
+    predicted_p_B, n_A, n_B, n_undecided, p_B : numpy.ndarray
         Per tested configuration; ``p_B = n_B / (n_A + n_B)`` (NaN without
         decided shots).
     bin_edges, histogram : numpy.ndarray
@@ -113,11 +114,11 @@ class CommittorTestResult:
         uniform in ``window``).
     n_configurations : int
         Configurations with at least one decided shot.
-    mean_pB, std_pB : float
+    mean_p_B, std_p_B : float
         Mean and standard deviation (``ddof=1``) of the measured p_B.
     ci95 : tuple of float
         95 % confidence interval of the mean.
-    expected_std_pB : float
+    expected_std_p_B : float
         Standard deviation expected under the verdict's null.
     fraction_in_30_70 : float
         Fraction of configurations measured in [0.3, 0.7].
@@ -137,6 +138,10 @@ class CommittorTestResult:
         What was tested, as given to :func:`committor_test` (e.g.
         ``{"kind": "learned"}``; :func:`naive_committor_test` stores
         :meth:`NaiveCoordinate.to_dict`).
+
+    The 0.x attribute names ``predicted_pB``, ``mean_pB``, ``std_pB`` and
+    ``expected_std_pB`` still read the fields above, with a
+    DeprecationWarning, for one release.
     """
 
     verdict: str
@@ -144,7 +149,7 @@ class CommittorTestResult:
     reason: str
     window: tuple
     indices: np.ndarray
-    predicted_pB: np.ndarray
+    predicted_p_B: np.ndarray
     n_A: np.ndarray
     n_B: np.ndarray
     n_undecided: np.ndarray
@@ -154,10 +159,10 @@ class CommittorTestResult:
     expected_histogram: np.ndarray
     expected_histogram_window: np.ndarray
     n_configurations: int
-    mean_pB: float
-    std_pB: float
+    mean_p_B: float
+    std_p_B: float
     ci95: tuple
-    expected_std_pB: float
+    expected_std_p_B: float
     fraction_in_30_70: float
     n_committed: int
     committed_p_value: float
@@ -167,6 +172,12 @@ class CommittorTestResult:
     calibration_p_value: float
     dataset: object = field(default=None, repr=False, compare=False)
     coordinate: dict = None
+
+    # the 0.x spellings, for one release (not fields: to_dict writes the new keys only)
+    predicted_pB = deprecated_alias("predicted_p_B", "predicted_pB")
+    mean_pB = deprecated_alias("mean_p_B", "mean_pB")
+    std_pB = deprecated_alias("std_p_B", "std_pB")
+    expected_std_pB = deprecated_alias("expected_std_p_B", "expected_std_pB")
 
     def summary(self):
         """One line for logs and reports.
@@ -182,7 +193,7 @@ class CommittorTestResult:
         lo, hi = self.ci95
         return (f"committor test {self.verdict}: {self.n_configurations} configurations "
                 f"predicted in [{self.window[0]:g}, {self.window[1]:g}], measured p_B "
-                f"{self.mean_pB:.2f} +- {self.std_pB:.2f} (95 % CI of the mean "
+                f"{self.mean_p_B:.2f} +- {self.std_p_B:.2f} (95 % CI of the mean "
                 f"{lo:.2f}-{hi:.2f}), {100 * self.fraction_in_30_70:.0f} % in [0.3, 0.7], "
                 f"{self.n_committed} committed; {self.reason}")
 
@@ -290,7 +301,8 @@ def _check_window(window):
     return lo, hi
 
 
-def committor_verdict(n_A, n_B, predicted_pB, window=(0.4, 0.6), *, n_undecided=None,
+@renamed_keywords(predicted_pB="predicted_p_B")
+def committor_verdict(n_A, n_B, predicted_p_B, window=(0.4, 0.6), *, n_undecided=None,
                       min_configurations=5, alpha=0.01, indices=None, dataset=None):
     """The statistics of the committor test on shot counts (see the module docstring).
 
@@ -298,8 +310,9 @@ def committor_verdict(n_A, n_B, predicted_pB, window=(0.4, 0.6), *, n_undecided=
     ----------
     n_A, n_B : array_like of int, shape (n,)
         Fresh shots from each tested configuration that ended in A and B.
-    predicted_pB : array_like, shape (n,)
-        The model's p_B of each configuration.
+    predicted_p_B : array_like, shape (n,)
+        The model's p_B of each configuration (``predicted_pB=``, the old
+        spelling, still works with a DeprecationWarning).
     window : tuple of float, default (0.4, 0.6)
         The predicted-p_B window the configurations were chosen from.
     n_undecided : array_like of int, optional
@@ -332,14 +345,14 @@ def committor_verdict(n_A, n_B, predicted_pB, window=(0.4, 0.6), *, n_undecided=
     lo, hi = _check_window(window)
     a = np.asarray(n_A, dtype=float).reshape(-1)
     b = np.asarray(n_B, dtype=float).reshape(-1)
-    pred = np.asarray(predicted_pB, dtype=float).reshape(-1)
+    pred = np.asarray(predicted_p_B, dtype=float).reshape(-1)
     if not (len(a) == len(b) == len(pred)):
-        raise InputError(f"n_A, n_B and predicted_pB have {len(a)}, {len(b)} and {len(pred)} "
+        raise InputError(f"n_A, n_B and predicted_p_B have {len(a)}, {len(b)} and {len(pred)} "
                          "values; give one per tested configuration")
     if (a < 0).any() or (b < 0).any() or not np.isfinite(np.r_[a, b]).all():
         raise InputError("n_A and n_B must be finite shot counts >= 0")
     if len(pred) and (not np.isfinite(pred).all() or (pred < 0).any() or (pred > 1).any()):
-        raise InputError("predicted_pB must lie in [0, 1]; pass p_B, not q")
+        raise InputError("predicted_p_B must lie in [0, 1]; pass p_B, not q")
     und = (np.zeros(len(a)) if n_undecided is None
            else np.asarray(n_undecided, dtype=float).reshape(-1))
     shots = a + b
@@ -413,15 +426,16 @@ def committor_verdict(n_A, n_B, predicted_pB, window=(0.4, 0.6), *, n_undecided=
     return CommittorTestResult(
         verdict=verdict, criterion=CRITERION.format(min_n=min_configurations), reason=reason,
         window=(lo, hi), indices=ro([] if indices is None else indices, int),
-        predicted_pB=ro(pred), n_A=ro(a), n_B=ro(b), n_undecided=ro(und), p_B=ro(p),
+        predicted_p_B=ro(pred), n_A=ro(a), n_B=ro(b), n_undecided=ro(und), p_B=ro(p),
         bin_edges=ro(BIN_EDGES), histogram=ro(hist), expected_histogram=ro(exp_pred),
-        expected_histogram_window=ro(exp_win), n_configurations=n, mean_pB=mean,
-        std_pB=std, ci95=ci, expected_std_pB=exp_std, fraction_in_30_70=frac,
+        expected_histogram_window=ro(exp_win), n_configurations=n, mean_p_B=mean,
+        std_p_B=std, ci95=ci, expected_std_p_B=exp_std, fraction_in_30_70=frac,
         n_committed=committed, committed_p_value=comm_p, chi2=chi2, chi2_dof=int(dof),
         chi2_p_value=chi2_p, calibration_p_value=calib_p, dataset=dataset)
 
 
-def committor_test(system, positions_angstrom, predicted_pB, *, window=(0.4, 0.6),
+@renamed_keywords(predicted_pB="predicted_p_B")
+def committor_test(system, positions_angstrom, predicted_p_B, *, window=(0.4, 0.6),
                    n_configurations=20, n_shots=20, seed=0, exclude=None,
                    min_configurations=5, alpha=0.01, coordinate=None,
                    **run_committor_kwargs):
@@ -434,9 +448,10 @@ def committor_test(system, positions_angstrom, predicted_pB, *, window=(0.4, 0.6
         :func:`~mda_rcxai.sampling.run_committor`.
     positions_angstrom : array_like, shape (n, n_atoms, 3)
         Candidate configurations in Angstrom, e.g. TPS path frames.
-    predicted_pB : array_like, shape (n,), or callable
+    predicted_p_B : array_like, shape (n,), or callable
         The model's p_B of each candidate, or ``f(positions) -> p_B``
-        (e.g. features + ``model.predict_proba``).
+        (e.g. features + ``model.predict_proba``); ``predicted_pB=``, the
+        old spelling, still works with a DeprecationWarning.
     window : tuple of float, default (0.4, 0.6)
         Candidates with predicted p_B in ``[low, high]`` are eligible.
     n_configurations : int, default 20
@@ -469,7 +484,7 @@ def committor_test(system, positions_angstrom, predicted_pB, *, window=(0.4, 0.6
     Examples
     --------
     >>> from mda_rcxai.sampling import committor_test
-    >>> res = committor_test(system, frames, model_pB, n_configurations=20,
+    >>> res = committor_test(system, frames, model_p_B, n_configurations=20,
     ...                      n_shots=20, exclude=train_rows, seed=1)  # doctest: +SKIP
     >>> res.verdict, res.summary()                                    # doctest: +SKIP
     """
@@ -489,13 +504,13 @@ def committor_test(system, positions_angstrom, predicted_pB, *, window=(0.4, 0.6
             raise InputError(f"{name}={v!r} must be an int >= 1")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed={seed!r} must be a non-negative int")
-    pred = predicted_pB(x) if callable(predicted_pB) else predicted_pB
+    pred = predicted_p_B(x) if callable(predicted_p_B) else predicted_p_B
     pred = np.asarray(pred, dtype=float).reshape(-1)
     if len(pred) != len(x):
-        raise InputError(f"predicted_pB has {len(pred)} values for {len(x)} configurations; "
+        raise InputError(f"predicted_p_B has {len(pred)} values for {len(x)} configurations; "
                          "give one per configuration")
     if not np.isfinite(pred).all() or (pred < 0).any() or (pred > 1).any():
-        raise InputError("predicted_pB must lie in [0, 1]; pass p_B (model.predict_proba), "
+        raise InputError("predicted_p_B must lie in [0, 1]; pass p_B (model.predict_proba), "
                          "not q")
     allowed = np.ones(len(x), dtype=bool)
     if exclude is not None:
@@ -723,7 +738,7 @@ def naive_committor_test(system, positions_angstrom, naive_values, coordinate, *
     -------
     CommittorTestResult
         ``coordinate`` holds :meth:`NaiveCoordinate.to_dict`;
-        ``predicted_pB`` the naive model's p_B of the shot configurations.
+        ``predicted_p_B`` the naive model's p_B of the shot configurations.
 
     Examples
     --------

@@ -61,7 +61,7 @@ def stage_committor(study, system, sample: SampleResult) -> CommittorResult:
                                seed=derived_seed(cfg.seed, "committor", k),
                                n_workers=cfg.workers, scheduler=c.scheduler,
                                temperature=cfg.system.temperature, state_A=a, state_B=b,
-                               max_frames=c.max_frames, verbose=study.verbose,
+                               n_frames_max=c.max_frames, verbose=study.verbose,
                                method=method, n_replicas=c.n_replicas, **md_kwargs(cfg))
             if ds is not None:
                 datasets.append(ds)

@@ -33,7 +33,8 @@ import filelock
 from ..exceptions import InputError, RcxaiError, StudyInUseError
 from . import committor, explain, report, sample, train, validate
 from .config import StudyConfig
-from .files import derived_seed, load_npz, log, read_json, savez, write_json, write_text
+from .files import (derived_seed, load_npz, log, read_json, savez, upgrade_keys, write_json,
+                    write_text)
 
 
 __all__ = ["Study", "STAGES", "DEPENDS", "ARTEFACTS", "BOOKKEEPING",
@@ -298,7 +299,7 @@ class Study:
         for st in STAGES:
             try:
                 with open(self.path(f".stage.{st}.json"), encoding="utf-8") as fh:
-                    rec = json.load(fh)
+                    rec = upgrade_keys(json.load(fh))  # 0.x's pB keys renamed
             except (OSError, ValueError):
                 rec = None
             ok = (not lost and isinstance(rec, dict) and rec.get("digest") == self._digest(st)

@@ -24,7 +24,14 @@ import numpy as np
 from ..exceptions import InputError
 from ..fileio import atomic_write, json_default
 
-__all__ = ["derived_seed", "write_json", "write_text", "savez", "read_json", "load_npz", "log"]
+__all__ = ["derived_seed", "write_json", "write_text", "savez", "read_json", "load_npz", "log",
+           "OLD_KEYS", "upgrade_keys"]
+
+#: Keys that studies written by 0.x hold under the old ``pB`` spelling, mapped to the
+#: package's ``p_B`` (validation.json's committor tests, fit.json and state.json's train
+#: record). Drop with the deprecated aliases, one release after the rename.
+OLD_KEYS = {"predicted_pB": "predicted_p_B", "mean_pB": "mean_p_B", "std_pB": "std_p_B",
+            "expected_std_pB": "expected_std_p_B", "rmse_pB_heldout": "rmse_p_B_heldout"}
 
 
 def log(msg, verbose):
@@ -92,12 +99,35 @@ def savez(path, **arrays):
     atomic_write(path, w)
 
 
+def upgrade_keys(obj):
+    """``obj`` (parsed JSON) with the keys of :data:`OLD_KEYS` renamed, at any depth.
+
+    A study directory written before the ``p_B`` rename still resumes and
+    renders its report. Nothing is dropped: where a dict holds both the old
+    and the new key, both are kept as they are.
+
+    Examples
+    --------
+    >>> upgrade_keys({"committor_test": {"mean_pB": 0.5}, "rows": [{"std_pB": 0.1}]})
+    {'committor_test': {'mean_p_B': 0.5}, 'rows': [{'std_p_B': 0.1}]}
+    >>> upgrade_keys({"mean_pB": 0.4, "mean_p_B": 0.5})
+    {'mean_pB': 0.4, 'mean_p_B': 0.5}
+    """
+    if isinstance(obj, dict):
+        return {(OLD_KEYS[k] if k in OLD_KEYS and OLD_KEYS[k] not in obj else k):
+                upgrade_keys(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [upgrade_keys(v) for v in obj]
+    return obj
+
+
 def read_json(path, what):
     """Read a JSON file of the study; a damaged one is a one-line :class:`InputError`
-    naming the file, ``what`` it holds and the fix."""
+    naming the file, ``what`` it holds and the fix. Keys of the old ``pB`` spelling
+    come back renamed (:func:`upgrade_keys`)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+            return upgrade_keys(json.load(fh))
     except (OSError, ValueError) as err:
         raise InputError(f"{path}: damaged or unreadable {what} ({err}); rerun with "
                          "--overwrite to redo it") from None

@@ -25,7 +25,7 @@ _PENALTY_WORDS = {"group": " (of a group lasso on the input layer: one group per
                   "all": " (of an L2 penalty on all layers)"}
 
 
-def _hist_pB(p_B):
+def _hist_p_B(p_B):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.4))
@@ -150,7 +150,7 @@ def _fmt(x, spec=".4f"):
 
 def _mean_ci(ct):
     lo, hi = (list(ct.get("ci95") or []) + [None, None])[:2]
-    return f"{_fmt(ct.get('mean_pB'), '.2f')} [{_fmt(lo, '.2f')}, {_fmt(hi, '.2f')}]"
+    return f"{_fmt(ct.get('mean_p_B'), '.2f')} [{_fmt(lo, '.2f')}, {_fmt(hi, '.2f')}]"
 
 
 def _verdict(cmp):
@@ -246,7 +246,7 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
     r.section("Committor data and the learned reaction coordinate")
     r.text(f"{len(X)} shooting points, {int((n_A + n_B).sum())} shots; {X.shape[1]} features. "
            f"Held-out fit ({fit.get('heldout', 'held-out configurations')}): "
-           f"p_B RMSE {fit['rmse_pB_heldout']:.3f}, "
+           f"p_B RMSE {fit['rmse_p_B_heldout']:.3f}, "
            f"log-likelihood per shot {fit['loglik_heldout']:.3f} (a constant p_B gives "
            f"{fit['loglik_constant']:.3f}). Final model: "
            + (f"an ensemble of {fit['ensemble']} networks (bootstrap resamples, different seeds); "
@@ -258,7 +258,7 @@ def write_report(path, *, config, system, stages, sample, committor, train, expl
                f"predicted p_B of a configuration varies by {np.median(spread):.3f} (median "
                f"standard deviation; 90th percentile {np.quantile(spread, 0.9):.3f}).")
     r.raw('<div class="side">')
-    r.figure(_hist_pB(p_B), "Histogram of measured p_B (all rounds).")
+    r.figure(_hist_p_B(p_B), "Histogram of measured p_B (all rounds).")
     r.figure(plot_committor_fit(q, n_A=n_A, n_B=n_B),
              "Measured p_B versus the learned q, with p_B = (1 + tanh q)/2 "
              "(Kikutsuji et al. 2022, Fig. 1).")
@@ -379,7 +379,7 @@ def _validation_sections(r, validation, fit):
             r.text(ct_naive.get("summary", ""), cls="note")
         both = [("learned q", ct)] + ([(naive_label, ct_naive)] if ct_naive is not None else [])
         r.table([[label, str(t.get("verdict", "?")).upper(), t.get("n_configurations", 0),
-                  _mean_ci(t), _fmt(t.get("std_pB"), ".2f"), t.get("n_committed", 0)]
+                  _mean_ci(t), _fmt(t.get("std_p_B"), ".2f"), t.get("n_committed", 0)]
                  for label, t in both],
                 ["coordinate", "verdict", "configurations", "mean p_B [95% CI]", "std p_B",
                  "committed (p_B < 0.1 or > 0.9)"])

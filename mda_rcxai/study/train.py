@@ -63,7 +63,7 @@ def fit_final(cfg, X, n_A, n_B, names, seed):
             X, n_A, n_B, feature_names=names)
         model = cv.best_estimator_
         m = cv.cv_metrics_
-        fit = {"rmse_pB_heldout": float(m["rmse_p_B"]), "loglik_heldout": float(m["log_likelihood"]),
+        fit = {"rmse_p_B_heldout": float(m["rmse_p_B"]), "loglik_heldout": float(m["log_likelihood"]),
                "loglik_constant": float(m["log_likelihood_constant"]),
                "heldout": f"{cfg.model.cv}-fold out-of-fold predictions",
                "n_train": int(len(X) - len(X) // cfg.model.cv), "n_test": int(len(X))}
@@ -76,7 +76,7 @@ def fit_final(cfg, X, n_A, n_B, names, seed):
         train, test = holdout_split(len(X), derived_seed(cfg.seed, "holdout"))
         m80 = CommittorModel(seed=seed, **base_params(cfg)).fit(X[train], n_A[train], n_B[train])
         p0 = n_B[train].sum() / (n_A[train] + n_B[train]).sum()  # the training rows' constant
-        fit = {"rmse_pB_heldout": pb_rmse(m80.predict_q(X[test]), n_A[test], n_B[test]),
+        fit = {"rmse_p_B_heldout": pb_rmse(m80.predict_q(X[test]), n_A[test], n_B[test]),
                "loglik_heldout": float(m80.score(X[test], n_A[test], n_B[test])),
                "loglik_constant": constant_loglik(n_A[test], n_B[test], p=p0),
                "heldout": "20 % of the configurations", "n_train": int(len(train)),
@@ -137,7 +137,7 @@ def stage_train(study, system, sample: SampleResult, committor: CommittorResult)
                X_paths=X_paths, path_is_training=path_is_training)
         write_json(study.path("fit.json"), fit)
     summary = (f"{X.shape[1]} features, {len(X)} configurations; held-out ({fit['heldout']}) "
-               f"p_B RMSE {fit['rmse_pB_heldout']:.3f}, log-likelihood per shot "
+               f"p_B RMSE {fit['rmse_p_B_heldout']:.3f}, log-likelihood per shot "
                f"{fit['loglik_heldout']:.3f} (constant p_B: {fit['loglik_constant']:.3f})"
                + (f"; chosen {selection['best_params']}" if selection else "")
                + f"; {st['seconds']:.0f} s")

@@ -167,7 +167,7 @@ def stage_validate(study, system, sample: SampleResult, train: TrainResult,
                          n_shots=v.shots, n_workers=cfg.workers,
                          scheduler=cfg.committor.scheduler,
                          temperature=cfg.system.temperature, state_A=a, state_B=b,
-                         max_frames=cfg.committor.max_frames, verbose=study.verbose,
+                         n_frames_max=cfg.committor.max_frames, verbose=study.verbose,
                          method=choose_engine(system, cfg, sample), **md_kwargs(cfg))
             pred = train.model.predict_proba(train.X_paths[unseen])
             res = committor_test(system, frames, pred,

@@ -182,7 +182,7 @@ def test_fixed_network_heldout_numbers_match_the_metrics():
     assert fit["loglik_constant"] == pytest.approx(constant_loglik(n_A[test], n_B[test], p=p0))
     m80 = CommittorModel(seed=1, **{k: v for k, v in model.get_params().items()
                                     if k != "seed"}).fit(X[train], n_A[train], n_B[train])
-    assert fit["rmse_pB_heldout"] == pytest.approx(pb_rmse(m80.predict_q(X[test]), n_A[test],
+    assert fit["rmse_p_B_heldout"] == pytest.approx(pb_rmse(m80.predict_q(X[test]), n_A[test],
                                                            n_B[test]))
     assert fit["loglik_heldout"] == pytest.approx(m80.score(X[test], n_A[test], n_B[test]))
     assert fit["loglik_heldout"] > fit["loglik_constant"] + 0.1
@@ -233,7 +233,7 @@ def test_naive_coordinate_committor_test_beside_the_learned_one(study):
     assert c["kind"] == "naive" and c["names"] == ["phi"] and c["level"] is not None
     phi = dihedral_degrees(frames[np.asarray(t["path_frames"])], np.array([PHI]))[:, 0]
     p = (1 + np.tanh(c["weights"][0] * phi + c["intercept"])) / 2
-    np.testing.assert_allclose(p, t["predicted_pB"], atol=1e-6)
+    np.testing.assert_allclose(p, t["predicted_p_B"], atol=1e-6)
     assert ((p >= 0.4) & (p <= 0.6)).all()
     # every baseline but the full model carries its difference to the full model with an
     # interval and a verdict; the report's table shows them

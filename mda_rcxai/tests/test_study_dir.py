@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from mda_rcxai.cli import main
@@ -183,3 +184,80 @@ def test_one_process_may_open_its_study_twice(tmp_path):
                         "import sys; from mda_rcxai.study.directory import _lock; "
                         "_lock(sys.argv[1]).release()", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+class _FlatModel:
+    """Stands in for a CommittorModel in the report: q = 0 everywhere."""
+
+    def predict_q(self, X):
+        return np.zeros(len(X))
+
+    def predict_proba(self, X):
+        return np.full(len(X), 0.5)
+
+
+def _old_spelling(obj, new_to_old):
+    """``obj`` with every renamed key back in its 0.x ``pB`` spelling, at any depth."""
+    if isinstance(obj, dict):
+        return {new_to_old.get(k, k): _old_spelling(v, new_to_old) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_old_spelling(v, new_to_old) for v in obj]
+    return obj
+
+
+def test_a_study_written_with_the_old_pB_keys_resumes_and_renders(tmp_path):
+    """A study of 0.x holds validation.json, fit.json and state.json with the ``pB`` keys
+    (mean_pB, std_pB, predicted_pB, rmse_pB_heldout): it still opens, its stages resume
+    from disk with the ``p_B`` keys, and the report shows its numbers (not "n/a")."""
+    from types import SimpleNamespace
+
+    from mda_rcxai.sampling import committor_verdict
+    from mda_rcxai.study.files import OLD_KEYS, read_json, write_json
+    from mda_rcxai.study.report import write_report
+    from mda_rcxai.study.results import ExplainResult, TrainResult
+    from mda_rcxai.study.validate import stage_validate
+
+    new_to_old = {v: k for k, v in OLD_KEYS.items()}
+    n_B = np.array([3, 5, 6, 4, 7, 5, 2, 5])
+    n_A = 10 - n_B
+    ct = dict(committor_verdict(n_A, n_B, np.full(8, 0.5)).to_dict(), summary="",
+              path_frames=list(range(8)))
+    fit = {"rmse_p_B_heldout": 0.1234, "loglik_heldout": -0.61, "loglik_constant": -0.69,
+           "heldout": "20 % of the configurations", "n_train": 6, "n_test": 2,
+           "n_features": 2, "ensemble": 1, "params": {}}
+    out, cfg = tmp_path / "D", StudyConfig(seed=0)
+    s = Study(out, cfg, verbose=False)
+    write_json(s.path("fit.json"), _old_spelling(fit, new_to_old))
+    write_json(s.path("validation.json"), _old_spelling(
+        {"committor_test": ct, "committor_test_naive": None, "naive": None, "baselines": [],
+         "comparisons": []}, new_to_old))
+    s.record("train", 1.0, "done", **_old_spelling(fit, new_to_old))
+    s.record("validate", 1.0, "done")
+    s.close()
+    on_disk = (out / "validation.json").read_text() + (out / "state.json").read_text()
+    assert all(f'"{k}"' in on_disk for k in ("mean_pB", "std_pB", "predicted_pB",
+                                              "expected_std_pB", "rmse_pB_heldout"))
+
+    with Study(out, cfg, verbose=False) as s2:
+        assert s2.done("train") and s2.done("validate")
+        assert s2.state["train"]["rmse_p_B_heldout"] == 0.1234
+        assert "rmse_pB_heldout" not in s2.state["train"]
+        val = stage_validate(s2, None, None, None, None)  # resumed from validation.json
+        assert not set(OLD_KEYS) & set(val.committor_test)
+        assert val.committor_test["mean_p_B"] == pytest.approx(ct["mean_p_B"])
+        assert val.committor_test["predicted_p_B"] == ct["predicted_p_B"]
+        train = TrainResult(model=_FlatModel(), X=np.zeros((8, 2)), n_A=n_A, n_B=n_B,
+                            names=["a", "b"], groups=[0, 1], atom_indices=[[0], [1]],
+                            columns=[], positions=None, X_paths=np.zeros((0, 2)),
+                            path_is_training=np.zeros(0, bool),
+                            fit=read_json(s2.path("fit.json"), "fit"))
+        system = SimpleNamespace(name="toy", n_atoms=2, force_field="none",
+                                 box_vectors=None, description=None)
+        html_path = write_report(s2.path("report.html"), config=cfg, system=system,
+                                 stages=s2.state, sample=None,
+                                 committor=SimpleNamespace(method="batched", method_reason=""),
+                                 train=train, explain=ExplainResult({}), validation=val)
+    html = open(html_path, encoding="utf-8").read()
+    assert "p_B RMSE 0.123," in html
+    mean, std = f"{ct['mean_p_B']:.2f}", f"{ct['std_p_B']:.2f}"
+    assert f"<td>{mean} [" in html and f"<td>{std}</td>" in html

@@ -74,7 +74,7 @@ def test_issue_problem_default_cv_reaches_the_goal(issue_cv):
 
 @pytest.mark.parametrize("kind,shots,seed", [("quadratic", 8, 3), ("interaction", 6, 3),
                                              ("interaction", 4, 7)])
-def test_other_problems_pB_within_0_05(kind, shots, seed):
+def test_other_problems_p_B_within_0_05(kind, shots, seed):
     # ("interaction", 4, 7): 0.055 with the previous default (L2 on the input layer)
     X, a, b, q = problem(kind, 1300, 15, shots, seed=seed)
     cv = CommittorModelCV().fit(X[:1000], a[:1000], b[:1000])

@@ -273,8 +273,8 @@ def test_tail_moves_into_smaller_batch(ala):
     assert a[1][0] == 0 and a[1][4] == 16
 
 
-def test_max_frames_counts_undecided(ala):
-    n_A, n_B, n_U = shoot_batched(ala, BARRIER_NM[1:4], 8, max_frames=2,
+def test_n_frames_max_counts_undecided(ala):
+    n_A, n_B, n_U = shoot_batched(ala, BARRIER_NM[1:4], 8, n_frames_max=2,
                                   n_replicas=8, verbose=False)
     assert np.all(n_A + n_B + n_U == 8)
     assert n_U.sum() > 0

@@ -40,6 +40,18 @@ def test_settings_are_checked_and_frozen():
     assert KB_KJ_PER_MOL_K == pytest.approx(8.314462618e-3, rel=1e-9)
 
 
+def test_max_frames_is_the_deprecated_name_of_n_frames_max():
+    """as_settings folds the old keyword for every public sampling function: the same
+    settings as n_frames_max=, with a DeprecationWarning naming the new keyword."""
+    base = EngineSettings(steps_per_frame=5)
+    with pytest.warns(DeprecationWarning, match="use n_frames_max="):
+        old = as_settings(base, max_frames=99, temperature=310)
+    assert old == as_settings(base, n_frames_max=99, temperature=310)
+    assert old.n_frames_max == 99 and old != base
+    with pytest.raises(InputError, match="give n_frames_max only"):
+        as_settings(base, max_frames=99, n_frames_max=98)
+
+
 def test_platform_is_chosen_by_measurement(ala):
     c = choose_platform(ala.system, EngineSettings(), ala.positions,
                         seconds=0.05, max_threads=2)

@@ -138,13 +138,13 @@ def test_harvest_with_predictor(tps_result):
         phi = dihedral_degrees(x, np.array([[4, 6, 8, 14]]))[:, 0]
         return 1 / (1 + np.exp(-(phi - 0) / 10))
 
-    x = harvest(result, 5, seed=0, predict_pB=predict, window=(0.2, 0.8))
+    x = harvest(result, 5, seed=0, predict_p_B=predict, window=(0.2, 0.8))
     p = predict(x)
     assert ((p >= 0.2) & (p <= 0.8)).all()
     with pytest.raises(InputError, match="window"):
-        harvest(result, 5, predict_pB=predict, window=(0.8, 0.2))
+        harvest(result, 5, predict_p_B=predict, window=(0.8, 0.2))
     with pytest.raises(InputError, match="shape"):
-        harvest(result, 5, predict_pB=lambda x: np.zeros(3))
+        harvest(result, 5, predict_p_B=lambda x: np.zeros(3))
     with pytest.raises(InputError, match="n_configurations"):
         harvest(result, 0)
 

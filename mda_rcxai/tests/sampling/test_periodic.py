@@ -139,7 +139,7 @@ def test_committor_shots_in_water(water, tmp_path):
                                                    system.box_vectors)[0]
     out = tmp_path / "water.npz"
     ds = run_committor(system, configs, 2, out=out, seed=0, method="auto",
-                       state_A="PII", state_B="alphaR", max_frames=4,
+                       state_A="PII", state_B="alphaR", n_frames_max=4,
                        verbose=False)
     # the measured choice (cached in this process, so the same one)
     assert ds.metadata["method"]["name"] == choose_method(system)[0]

@@ -19,6 +19,33 @@ def counts(p, shots=20, seed=0):
 # ----------------------------------------------------------------------
 # verdict logic
 # ----------------------------------------------------------------------
+def test_old_pB_names_still_work_with_a_deprecation_warning():
+    """The 0.x spellings (``mean_pB``, ``predicted_pB=``, ``predict_pB=``) give what the
+    p_B names give, each with a DeprecationWarning naming the new one."""
+    from mda_rcxai.sampling import harvest
+
+    a, b = counts(np.full(12, 0.5))
+    r = committor_verdict(a, b, np.full(12, 0.5))
+    for old, new in (("predicted_pB", "predicted_p_B"), ("mean_pB", "mean_p_B"),
+                     ("std_pB", "std_p_B"), ("expected_std_pB", "expected_std_p_B")):
+        with pytest.warns(DeprecationWarning, match=f"use .{new}"):
+            np.testing.assert_array_equal(getattr(r, old), getattr(r, new))
+    d = r.to_dict()
+    assert "mean_p_B" in d and "mean_pB" not in d
+    with pytest.warns(DeprecationWarning, match="use predicted_p_B="):
+        r2 = committor_verdict(a, b, predicted_pB=np.full(12, 0.5))
+    assert r2.to_dict() == d
+    with pytest.raises(TypeError, match="give predicted_p_B= only"):
+        committor_verdict(a, b, predicted_p_B=np.full(12, 0.5), predicted_pB=np.full(12, 0.5))
+    path = np.random.default_rng(0).normal(size=(30, 4, 3))
+
+    def half(x):
+        return np.full(len(x), 0.5)
+    with pytest.warns(DeprecationWarning, match="use predict_p_B="):
+        x_old = harvest([path], 5, seed=1, predict_pB=half)
+    np.testing.assert_array_equal(x_old, harvest([path], 5, seed=1, predict_p_B=half))
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_binomial_at_one_half_passes(seed):
     a, b = counts(np.full(40, 0.5), seed=seed)
@@ -26,13 +53,13 @@ def test_binomial_at_one_half_passes(seed):
     assert r.verdict == "pass", r.reason
     assert r.n_configurations == 40 and r.ci95[0] < 0.6 and r.ci95[1] > 0.4
     # binomial spread at p = 1/2 with 20 shots: sd sqrt(0.25/20) = 0.11
-    assert 0.07 < r.std_pB < 0.15
+    assert 0.07 < r.std_p_B < 0.15
     assert r.expected_histogram.sum() == pytest.approx(40)
     assert r.expected_histogram_window.sum() == pytest.approx(40)
     assert r.histogram.sum() == 40
 
 
-def test_true_pB_spread_over_the_window_passes():
+def test_true_p_B_spread_over_the_window_passes():
     a, b = counts(np.random.default_rng(1).uniform(0.4, 0.6, 60), seed=2)
     assert committor_verdict(a, b, np.full(60, 0.5)).verdict == "pass"
 
@@ -48,7 +75,7 @@ def test_committed_side_fails(p):
 def test_bimodal_fails_although_the_mean_is_one_half():
     a, b = counts(np.r_[np.full(15, 0.1), np.full(15, 0.9)], seed=4)
     r = committor_verdict(a, b, np.full(30, 0.5))
-    assert r.verdict == "fail" and abs(r.mean_pB - 0.5) < 0.1
+    assert r.verdict == "fail" and abs(r.mean_p_B - 0.5) < 0.1
     assert r.n_committed > 3 and r.committed_p_value < 0.01
 
 
@@ -210,7 +237,7 @@ def test_naive_committor_test_is_shot_from_unseen_frames(ala):
     ref = run_committor(small, x[res.indices], 4, seed=5, verbose=False, **kw)
     np.testing.assert_array_equal(res.n_A, ref.n_A)
     np.testing.assert_array_equal(res.n_B, ref.n_B)
-    np.testing.assert_allclose(res.predicted_pB, flat.predict_proba(phi[res.indices]))
+    np.testing.assert_allclose(res.predicted_p_B, flat.predict_proba(phi[res.indices]))
     assert res.coordinate == flat.to_dict() and res.to_dict()["coordinate"]["names"] == ["phi"]
     # a steep coordinate whose level lies between the two basins: nothing is near it
     steep = NaiveCoordinate(("phi",), np.array([1.0]), 0.0, 0.0, 50, 500.0, -0.3)
