@@ -57,6 +57,7 @@ import hashlib
 import io
 import json
 import os
+import tempfile
 import threading
 import time
 import warnings
@@ -66,7 +67,10 @@ import numpy as np
 from ..exceptions import (DatasetError, InputError, InputTypeError,
                           SamplingError, StateError)
 from ..systems import MolecularSystem, StateDefinition
-from .core import EngineSettings, allowed_threads, as_settings, choose_platform
+from .core import (EngineSettings, OneMolecule, StateTest, allowed_threads,
+                   as_settings, choose_platform, create_context,
+                   make_integrator, maxwell_boltzmann, start_trajectory,
+                   velocity_sigma)
 from .dask_driver import dask_client, sigint_flag, submit_all
 from .dataset import (CommittorDataset, box_dimensions,
                       remove_stale_temporaries, versions)
@@ -282,11 +286,6 @@ def ops_shot_overhead(system, settings=None, frames_per_shot: int = 20,
 
 
 def _measure_shots(system, settings, seed, n_shots):
-    import tempfile
-
-    from .core import (OneMolecule, StateTest, create_context,
-                       make_integrator, maxwell_boltzmann, start_trajectory,
-                       velocity_sigma)
     paths = import_ops()
     engine = make_engine(system, settings, seed=seed)
     engine.options["on_max_length"] = "stop"

@@ -27,7 +27,8 @@ from ..systems import StateDefinition
 from ..systems.nacl import add_distance_restraint
 from .core import (OneMolecule, StateTest, as_settings, choose_platform,
                    create_context, make_integrator, maxwell_boltzmann,
-                   run_until_state, start_trajectory, velocity_sigma)
+                   run_until_state, start_trajectory, state_arrays,
+                   velocity_sigma)
 from .ops import import_ops, make_engine, trajectory
 from .progress import progress_bar
 from .shooting import two_states
@@ -412,9 +413,9 @@ def pull_initial_path(system, state_A=None, state_B=None, seed: int = 0, *,
         ctx.setParameter("k_restraint", k_restraint)
         set_centre(centre)
         integ.step(n_between)
-        st = ctx.getState(getPositions=True, getVelocities=True)
-        x_held = st.getPositions(asNumpy=True)._value
-        v_held = st.getVelocities(asNumpy=True)._value
+        x_held, v_held = state_arrays(
+            ctx.getState(getPositions=True, getVelocities=True),
+            velocities=True)
         if test(x_held):
             continue
         ctx.setParameter("k_restraint", 0.0)

@@ -426,9 +426,9 @@ class ReplicaBatch:
         """
         n, K = self.n_atoms, self.n_replicas
         slots = list(slots)
-        st = self.context.getState(getPositions=True, getVelocities=True)
-        pos = st.getPositions(asNumpy=True)._value.reshape(K, n, 3)
-        vel = st.getVelocities(asNumpy=True)._value.reshape(K, n, 3)
+        pos, vel = (a.reshape(K, n, 3) for a in state_arrays(
+            self.context.getState(getPositions=True, getVelocities=True),
+            velocities=True))
         new_pos, new_vel = pos.copy(), vel.copy()
         for s, x, rng in zip(slots, positions, rngs):
             new_pos[s] = x
@@ -438,11 +438,11 @@ class ReplicaBatch:
         self.context.setVelocities(new_vel.reshape(-1, 3))
         self.context.applyConstraints(self.tolerance)
         self.context.applyVelocityConstraints(self.tolerance)
-        st = self.context.getState(getPositions=True, getVelocities=True)
-        pos[slots] = st.getPositions(asNumpy=True)._value.reshape(
-            K, n, 3)[slots]
-        vel[slots] = st.getVelocities(asNumpy=True)._value.reshape(
-            K, n, 3)[slots]
+        x, v = state_arrays(self.context.getState(getPositions=True,
+                                                  getVelocities=True),
+                            velocities=True)
+        pos[slots] = x.reshape(K, n, 3)[slots]
+        vel[slots] = v.reshape(K, n, 3)[slots]
         self.context.setPositions(pos.reshape(-1, 3))
         self.context.setVelocities(vel.reshape(-1, 3))
         self.positions = pos
@@ -476,8 +476,9 @@ class ReplicaBatch:
 
     def velocities(self) -> np.ndarray:
         """Current velocities, ``(K, n_atoms, 3)`` nm/ps."""
-        return self.context.getState(getVelocities=True).getVelocities(
-            asNumpy=True)._value.reshape(self.n_replicas, self.n_atoms, 3)
+        return state_arrays(self.context.getState(
+            getPositions=True, getVelocities=True), velocities=True)[1] \
+            .reshape(self.n_replicas, self.n_atoms, 3)
 
     def compact(self) -> np.ndarray:
         """Move the running shots into a smaller batch (in place).
